@@ -1,0 +1,40 @@
+# Every target makes its own virtual environment (.venv) and installs into it, idempotently.
+# A newcomer needs two commands: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+REQS   := requirements/base.txt requirements/ros.txt requirements/dev.txt
+
+.PHONY: setup demo test bench model clean help
+
+help:
+	@echo "make demo   set up, then fly the shipped CfC policy in the forest and under shifts"
+	@echo "make test   set up, then run the whole pytest suite"
+	@echo "make bench  set up, then run the benchmarks (tables + JSON in runs/bench)"
+	@echo "make model  set up, then collect, train (DAgger) and evaluate the shipped models"
+	@echo "make setup  only create .venv and install everything"
+
+setup: $(STAMP)
+
+$(STAMP): $(REQS) setup.py
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "ROS 2 Kilted wheels need CPython 3.11, got " + sys.version'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check $(foreach r,$(REQS),-r $(r))
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/lnn-control demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest test
+
+bench: $(STAMP)
+	$(BIN)/lnn-control bench --out runs/bench
+
+model: $(STAMP)
+	$(BIN)/python -m lnn_control.train.make_model
+
+clean:
+	rm -rf $(VENV) build install log *.egg-info

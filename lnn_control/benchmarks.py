@@ -1,0 +1,88 @@
+"""Benchmarks: `bench/bench_*.py` scripts, run by `lnn-control bench` / `make bench`.
+
+Each script measures one thing, prints a table with `report()`, and writes
+`<out>/<name>.json` (the rows plus how they were measured: machine, threads, versions).
+Comparisons are ratios taken within one run, never against numbers from another machine.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from lnn_control.paths import share_dir
+
+
+def machine_facts() -> dict:
+    """What a reader needs to interpret a timing: CPU, cores, Python, library versions."""
+    import numpy
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "torch": torch.__version__, "numpy": numpy.__version__,
+            "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def report(name: str, rows: list[dict], out_dir: str | Path, method: str) -> Path:
+    """Print `rows` as an aligned table under `name`, and write them to `<out_dir>/<name>.json`."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    cells = [[_fmt(row.get(c, "")) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    print(f"\n## {name}\n{method}\n")
+    print("| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in cells:
+        print("| " + " | ".join(v.ljust(w) for v, w in zip(r, widths)) + " |")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.json"
+    path.write_text(json.dumps({"name": name, "method": method, "machine": machine_facts(), "rows": rows}, indent=2))
+    return path
+
+
+def bench_arguments(description: str) -> argparse.Namespace:
+    """The command line every bench script shares: `--out DIR` and `--quick`."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", default="runs/bench", help="folder for the JSON result")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (smoke run)")
+    return parser.parse_args()
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def run_cli(args) -> int:
+    """Run every bench/bench_*.py (or those named by --only) one after another."""
+    bench_dir = share_dir() / "bench"
+    if not bench_dir.is_dir():
+        print(f"lnn-control bench: benchmarks live in a source checkout; {bench_dir} not found", file=sys.stderr)
+        return 2
+    scripts = sorted(bench_dir.glob("bench_*.py"))
+    if args.only:
+        scripts = [s for s in scripts if s.stem.removeprefix("bench_") in args.only or s.stem in args.only]
+    if not scripts:
+        print(f"lnn-control bench: no benchmark matches {args.only} in {bench_dir}", file=sys.stderr)
+        return 2
+    failed = []
+    for script in scripts:
+        code = subprocess.call([sys.executable, str(script), "--out", args.out])
+        if code != 0:
+            failed.append(script.name)
+    print(f"\nbenchmark JSON in {args.out}/" + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0

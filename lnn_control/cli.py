@@ -1,0 +1,100 @@
+"""The `lnn-control` command: one subcommand per job, each with `--help`.
+
+The argument parsers live here (they are the contract in DESIGN.md); each subcommand's
+work lives in the module named in `_HANDLERS`, imported only when that subcommand runs
+so `lnn-control --help` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# subcommand -> "module:function"; the function takes the parsed args, returns an exit code.
+_HANDLERS = {
+    "collect": "lnn_control.data.collect:run_cli",
+    "train": "lnn_control.train.cli:run_cli",
+    "eval": "lnn_control.eval.cli:run_cli",
+    "demo": "lnn_control.eval.demo:run_cli",
+    "bench": "lnn_control.benchmarks:run_cli",
+    "inspect-bag": "lnn_control.data.inspect:run_cli",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lnn-control",
+        description="Liquid neural network (CfC) control of drones: collect demonstrations, "
+        "train from ROS 2 bags, evaluate in closed loop under distribution shift.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("collect", help="fly the expert and write one rosbag2 bag per episode")
+    p.add_argument("--world", default="forest", help="forest, urban, or a world YAML file")
+    p.add_argument("--episodes", type=int, required=True, help="number of episodes (bags)")
+    p.add_argument("--out", required=True, help="output folder; one bag directory per episode")
+    p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
+    p.add_argument("--seed", type=int, default=0, help="first world seed; episode i uses seed+i")
+    p.add_argument("--shift", action="append", default=[], metavar="NAME[:SEVERITY]",
+                   help="distribution shift applied while collecting (repeatable)")
+    p.add_argument("--storage", choices=["mcap", "sqlite3"], default="mcap", help="rosbag2 storage plugin")
+
+    p = sub.add_parser("train", help="train a policy from rosbag2 bags (simulated or recorded)")
+    p.add_argument("--bags", nargs="+", required=True, metavar="DIR",
+                   help="bag directories, or folders holding bag directories")
+    p.add_argument("--model", choices=["cfc", "lstm", "gru", "mlp", "ltc"], default="cfc")
+    p.add_argument("--out", required=True, metavar="FILE.pt", help="checkpoint to write")
+    p.add_argument("--image-topic", default=None, help="camera topic (default camera/image_raw)")
+    p.add_argument("--imu-topic", default=None, help="IMU topic (default imu/data)")
+    p.add_argument("--cmd-topic", default=None, help="velocity command topic (default cmd_vel)")
+    p.add_argument("--epochs", type=int, default=None, help="training epochs")
+    p.add_argument("--config", default=None, help="training config YAML (see config/train.yaml)")
+    p.add_argument("--seed", type=int, default=None, help="random seed")
+    p.add_argument("--dagger", type=int, default=0, metavar="K", help="DAgger rounds in the simulator")
+    p.add_argument("--skip-bad", action="store_true", help="skip unreadable bags instead of stopping")
+
+    p = sub.add_parser("eval", help="closed-loop evaluation: policies x worlds x conditions")
+    p.add_argument("--policy", action="append", required=True, metavar="FILE.pt|expert|random",
+                   help="policy to evaluate (repeatable)")
+    p.add_argument("--world", action="append", default=None, metavar="forest|urban|FILE.yaml",
+                   help="world (repeatable; default forest)")
+    p.add_argument("--shift", action="append", default=[], metavar="NAME[:SEVERITY]",
+                   help="distribution shift condition (repeatable)")
+    p.add_argument("--suite", action="append", default=[], metavar="FILE[:NAME]",
+                   help="named suite of conditions (config/eval_suites.yaml)")
+    p.add_argument("--episodes", type=int, required=True, help="episodes per policy x world x condition")
+    p.add_argument("--seed", type=int, default=10_000, help="first episode seed (shared by all policies)")
+    p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
+    p.add_argument("--out", required=True, help="output folder for results.json/.md/.png")
+    p.add_argument("--video", action="store_true", help="write one MP4 per condition")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    p.add_argument("--backend", choices=["process", "ray"], default="process", help="where episodes run")
+
+    p = sub.add_parser("demo", help="the main job: evaluate the shipped model in the forest and under shifts")
+    p.add_argument("--out", default="runs/demo", help="output folder")
+    p.add_argument("--episodes", type=int, default=None, help="episodes per condition")
+
+    p = sub.add_parser("bench", help="run the benchmarks: print tables, write JSON")
+    p.add_argument("--out", default="runs/bench", help="folder for the JSON results")
+    p.add_argument("--only", action="append", default=[], help="run only these benchmarks")
+
+    p = sub.add_parser("inspect-bag", help="topics, types, counts, rates and gaps of a rosbag2 bag")
+    p.add_argument("bag", help="bag directory (mcap or sqlite3)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    module_name, func_name = _HANDLERS[args.command].split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("lnn_control"):
+            print(f"lnn-control {args.command}: not built yet ({module_name} is missing)", file=sys.stderr)
+            return 2
+        raise
+    return int(getattr(module, func_name)(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

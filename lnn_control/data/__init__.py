@@ -1,0 +1,1 @@
+"""rosbag2 reading and writing, sequence datasets, expert demonstration collection."""

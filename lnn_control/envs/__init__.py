@@ -1,0 +1,1 @@
+"""Gymnasium environments (registered on import) and distribution-shift wrappers."""

@@ -1,0 +1,1 @@
+"""Closed-loop evaluation under distribution shift: statistics, tables, plots, videos."""

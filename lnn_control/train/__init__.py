@@ -1,0 +1,1 @@
+"""Behaviour cloning over sequences, DAgger, distributed (DDP) training."""
