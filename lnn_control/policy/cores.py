@@ -1,0 +1,147 @@
+"""Recurrent cores of a policy: CfC (the liquid network), LTC, and the LSTM / GRU / MLP baselines.
+
+Every core has the same interface:
+- `forward(x [B, T, F], timespan [B, T], state)` → (`y [B, T, output_size]`, state), for training;
+- `step(x [B, F] numpy, timespan, state)` → (`y` numpy, state), the runtime path (no autograd);
+- `flat_step(x [B, F], timespan [B, 1], flat_state [B, state_size])` → (y, flat_state), a
+  traceable single step with the state as one tensor, for export.
+`timespan` is the elapsed time in units of the nominal control period; only CfC and LTC
+use it as a time constant, the others see it as an input feature like every core does.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from ncps.torch import LTCCell
+from ncps.wirings import AutoNCP, FullyConnected
+from torch import nn
+
+from lnn_control.policy.cfc import CfC
+from lnn_control.policy.spec import PolicySpec
+
+
+def _wiring(spec: PolicySpec):
+    if spec.wiring == "ncp":
+        return AutoNCP(spec.units, spec.motor_neurons, sparsity_level=spec.sparsity, seed=spec.wiring_seed)
+    return FullyConnected(spec.units, spec.motor_neurons)
+
+
+class CfCCore(nn.Module):
+    """A CfC over the wiring of the spec; dt reaches it as the timespan of each step."""
+
+    def __init__(self, spec: PolicySpec):
+        super().__init__()
+        self.cfc = CfC(spec.core_input_size, _wiring(spec), mode=spec.cfc_mode)
+        self.output_size = spec.motor_neurons
+        self.state_size = spec.units
+
+    def forward(self, x, timespan, state=None):
+        return self.cfc(x, state, timespans=timespan)
+
+    def step(self, x: np.ndarray, timespan: float, state):
+        fused = self.cfc.fused()
+        h = fused.zero_state(x.shape[0])[0] if state is None else state
+        y, h, _ = fused.step(x, h, None, timespan)
+        return y, h
+
+    def flat_step(self, x, timespan, state):
+        return self.cfc.rnn_cell(x, state, timespan)
+
+
+class LTCCore(nn.Module):
+    """ncps' liquid time-constant cell (ODE unfolded 6 times per step) over the same wiring."""
+
+    def __init__(self, spec: PolicySpec):
+        super().__init__()
+        self.cell = LTCCell(_wiring(spec), spec.core_input_size)
+        self.output_size = spec.motor_neurons
+        self.state_size = spec.units
+
+    def forward(self, x, timespan, state=None):
+        h = x.new_zeros(x.shape[0], self.state_size) if state is None else state
+        outputs = []
+        for t in range(x.shape[1]):
+            y, h = self.cell(x[:, t], h, timespan[:, t, None])
+            outputs.append(y)
+        return torch.stack(outputs, 1), h
+
+    def step(self, x: np.ndarray, timespan: float, state):
+        h = torch.zeros(x.shape[0], self.state_size) if state is None else state
+        y, h = self.cell(torch.from_numpy(x), h, timespan)
+        return y.numpy(), h
+
+    def flat_step(self, x, timespan, state):
+        return self.cell(x, state, timespan)
+
+
+class LSTMCore(nn.Module):
+    """A one-layer LSTM baseline; state (h, c)."""
+
+    def __init__(self, spec: PolicySpec):
+        super().__init__()
+        self.rnn = nn.LSTM(spec.core_input_size, spec.hidden_size, batch_first=True)
+        self.output_size = spec.hidden_size
+        self.state_size = 2 * spec.hidden_size
+
+    def forward(self, x, timespan, state=None):
+        return self.rnn(x, state)
+
+    def step(self, x: np.ndarray, timespan: float, state):
+        y, state = self.rnn(torch.from_numpy(x)[:, None], state)
+        return y[:, 0].numpy(), state
+
+    def flat_step(self, x, timespan, state):
+        h, c = state.chunk(2, dim=1)
+        y, (h, c) = self.rnn(x[:, None], (h[None].contiguous(), c[None].contiguous()))
+        return y[:, 0], torch.cat([h[0], c[0]], dim=1)
+
+
+class GRUCore(nn.Module):
+    """A one-layer GRU baseline; state h."""
+
+    def __init__(self, spec: PolicySpec):
+        super().__init__()
+        self.rnn = nn.GRU(spec.core_input_size, spec.hidden_size, batch_first=True)
+        self.output_size = spec.hidden_size
+        self.state_size = spec.hidden_size
+
+    def forward(self, x, timespan, state=None):
+        return self.rnn(x, state)
+
+    def step(self, x: np.ndarray, timespan: float, state):
+        y, state = self.rnn(torch.from_numpy(x)[:, None], state)
+        return y[:, 0].numpy(), state
+
+    def flat_step(self, x, timespan, state):
+        y, h = self.rnn(x[:, None], state[None].contiguous())
+        return y[:, 0], h[0]
+
+
+class MLPCore(nn.Module):
+    """A feed-forward baseline without memory: two tanh layers of `hidden_size` units."""
+
+    def __init__(self, spec: PolicySpec):
+        super().__init__()
+        n = spec.hidden_size
+        self.mlp = nn.Sequential(nn.Linear(spec.core_input_size, n), nn.Tanh(), nn.Linear(n, n), nn.Tanh())
+        self.output_size = n
+        self.state_size = 0
+
+    def forward(self, x, timespan, state=None):
+        return self.mlp(x), None
+
+    def step(self, x: np.ndarray, timespan: float, state):
+        return self.mlp(torch.from_numpy(x)).numpy(), None
+
+    def flat_step(self, x, timespan, state):
+        return self.mlp(x), state
+
+
+CORES = {"cfc": CfCCore, "ltc": LTCCore, "lstm": LSTMCore, "gru": GRUCore, "mlp": MLPCore}
+
+
+def build_core(spec: PolicySpec) -> nn.Module:
+    if spec.kind in ("lstm", "gru", "mlp") and spec.hidden_size is None:
+        raise ValueError(f"PolicySpec.hidden_size is needed for a {spec.kind} core "
+                         "(use match_parameter_count to size it like the CfC)")
+    return CORES[spec.kind](spec)

@@ -1,0 +1,60 @@
+"""Observation encoders: camera image → features, IMU vector → features.
+
+Input normalisation lives inside these modules (as buffers saved with the weights), so a
+checkpoint maps raw sensor values to commands without any outside preprocessing.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class ImageEncoder(nn.Module):
+    """A small strided CNN: RGB uint8 [N, H, W, 3] → features [N, features] in (-1, 1).
+
+    Four stride-2 convolutions (48x64 → 3x4 cells) keep the spatial layout, which says where
+    obstacles are, and keep one frame well under a millisecond on one CPU core."""
+
+    def __init__(self, height: int, width: int, features: int):
+        super().__init__()
+        self.register_buffer("mean", torch.full((1, 3, 1, 1), 0.5))
+        self.register_buffer("std", torch.full((1, 3, 1, 1), 0.25))
+        self.convs = nn.Sequential(
+            nn.Conv2d(3, 16, 5, stride=2, padding=2), nn.ReLU(),
+            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(32, 32, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(32, 32, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Flatten(),
+        )
+        with torch.no_grad():
+            flat = self.convs(torch.zeros(1, 3, height, width)).shape[1]
+        self.project = nn.Sequential(nn.Linear(flat, features), nn.Tanh())
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = images.permute(0, 3, 1, 2).to(self.mean.dtype) * (1.0 / 255.0)
+        x = (x - self.mean) / self.std
+        return self.project(self.convs(x))
+
+
+class ImuEncoder(nn.Module):
+    """IMU [.., 6] (rad/s, m/s^2) → standardised with the training data's statistics → features."""
+
+    def __init__(self, features: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(6))
+        self.register_buffer("std", torch.ones(6))
+        self.project = nn.Sequential(nn.Linear(6, features), nn.Tanh())
+
+    def set_normalization(self, mean, std) -> None:
+        """Use per-component `mean` and `std` (6 finite values each, std > 0)."""
+        mean = torch.as_tensor(mean, dtype=torch.float32).reshape(-1)
+        std = torch.as_tensor(std, dtype=torch.float32).reshape(-1)
+        if mean.numel() != 6 or std.numel() != 6:
+            raise ValueError(f"IMU normalisation needs 6 values each, got mean {mean.numel()} and std {std.numel()}")
+        if not (torch.isfinite(mean).all() and torch.isfinite(std).all() and (std > 0).all()):
+            raise ValueError(f"IMU normalisation must be finite with std > 0, got mean {mean.tolist()} std {std.tolist()}")
+        self.mean.copy_(mean)
+        self.std.copy_(std)
+
+    def forward(self, imu: torch.Tensor) -> torch.Tensor:
+        return self.project((imu - self.mean) / self.std)
