@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
-import zipfile
 from pathlib import Path
 from typing import Optional
 
@@ -112,8 +110,9 @@ def _read(path: Path, map_location: str = "cpu") -> tuple[dict, dict]:
         raise CheckpointError(f"{path}: is a directory, not a checkpoint file")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError,
-            AttributeError, TypeError, UnicodeDecodeError) as error:
+    except OSError as error:
+        raise CheckpointError(f"{path}: cannot read checkpoint file: {error.strerror or error}") from None
+    except Exception as error:  # weights_only unpickling of arbitrary bytes fails in many ways
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CheckpointError(f"{path}: not an lnn_control checkpoint (torch.load with weights_only "
                               f"failed: {first_line})") from None

@@ -32,7 +32,8 @@ class CfCCore(nn.Module):
     def __init__(self, spec: PolicySpec):
         super().__init__()
         self.cfc = CfC(spec.core_input_size, _wiring(spec), mode=spec.cfc_mode)
-        self.output_size = spec.motor_neurons
+        # an NCP outputs its motor neurons; a fully connected CfC (as in ncps) all its neurons
+        self.output_size = spec.motor_neurons if spec.wiring == "ncp" else spec.units
         self.state_size = spec.units
 
     def forward(self, x, timespan, state=None):
