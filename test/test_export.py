@@ -11,6 +11,7 @@ from lnn_control.policy.export import (INPUT_NAMES, export_onnx, export_state_si
                                        example_inputs)
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
 @pytest.mark.parametrize("kind", ("cfc", "lstm", "mlp"))
 def test_exports_match_eager(tmp_path, kind):
     torch.manual_seed(2)

@@ -15,6 +15,7 @@ computed with fused, pre-masked numpy weights (see `FusedCfCStep`).
 """
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Optional, Union
 
 import numpy as np
@@ -24,6 +25,7 @@ from torch import nn
 
 from lnn_control.policy.fused_step import FusedCfCStep
 
+_version = attrgetter("_version")
 ACTIVATIONS = ("lecun_tanh", "tanh", "relu", "silu", "gelu")
 MODES = ("default", "pure", "no_gate")
 
@@ -309,18 +311,25 @@ class CfC(nn.Module):
         `hx` is [B, H], (h, c) with mixed_memory, or None for zeros. Inference only: the
         result carries no gradient; runs on the CPU."""
         fused = self.fused()
-        x_np = x.detach().cpu().numpy()
+        x_np = _numpy(x)
         if hx is None:
             h_np, c_np = fused.zero_state(x_np.shape[0])
         elif self.use_mixed:
-            h_np, c_np = hx[0].detach().cpu().numpy(), hx[1].detach().cpu().numpy()
+            h_np, c_np = _numpy(hx[0]), _numpy(hx[1])
         else:
-            h_np, c_np = hx.detach().cpu().numpy(), None
-        ts = dt.detach().cpu().numpy().reshape(-1, 1) if isinstance(dt, torch.Tensor) else float(dt)
+            h_np, c_np = _numpy(hx), None
+        ts = _numpy(dt).reshape(-1, 1) if isinstance(dt, torch.Tensor) else float(dt)
         y, h_np, c_np = fused.step(x_np, h_np, c_np, ts)
-        y_t, h_t = torch.from_numpy(y), torch.from_numpy(h_np)
-        return y_t, ((h_t, torch.from_numpy(c_np)) if self.use_mixed else h_t)
+        h_t = torch.from_numpy(h_np)
+        return torch.from_numpy(y), ((h_t, torch.from_numpy(c_np)) if self.use_mixed else h_t)
 
 
-def _weights_key(tensors: tuple) -> tuple:
-    return tuple([t._version for t in tensors])
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    try:
+        return t.numpy()
+    except (RuntimeError, TypeError):  # requires grad, on an accelerator, or not float32-compatible
+        return t.detach().cpu().float().numpy()
+
+
+def _weights_key(tensors: tuple) -> int:
+    return sum(map(_version, tensors))  # versions only grow: any in-place update changes the sum

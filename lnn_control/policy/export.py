@@ -64,10 +64,11 @@ def export_torchscript(net: PolicyNetwork, path) -> Path:
     inputs = example_inputs(net)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # nn.LSTM's shape checks, constant here
+        warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is deprecated, still what edge runtimes load
         traced = torch.jit.trace(step, inputs, check_trace=False)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    traced.save(str(path))
-    loaded = torch.jit.load(str(path))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        traced.save(str(path))
+        loaded = torch.jit.load(str(path))
 
     def run(*arrays):
         with torch.no_grad():

@@ -71,21 +71,22 @@ class FusedLayer:
                    A=_np(cell.A) if cell.mode == "pure" else None)
 
     def step(self, x: np.ndarray, h: np.ndarray, ts, out: np.ndarray) -> np.ndarray:
-        """Write the new state of this layer into `out` ([B, H]) and return it."""
-        z = np.concatenate((x, h), axis=1)
+        """Write this layer's new state into `out` and return it. Arrays are [B, n], or [n]
+        for a single sample (fewer numpy dispatches: the batch-1 fast path)."""
+        z = np.concatenate((x, h), axis=-1)
         for weight, bias, act in self.backbone:
             z = act(z @ weight + bias)
         z = np.dot(z, self.weight)
         z += self.bias
         H = self.hidden_size
         if self.mode == "pure":
-            out[...] = -self.A * np.exp(-ts * (self.w_tau + np.abs(z))) * z + self.A
+            out[...] = -self.A[0] * np.exp(-ts * (self.w_tau[0] + np.abs(z))) * z + self.A[0]
             return out
-        gate = z[:, 2 * H: 3 * H]
+        gate = z[..., 2 * H: 3 * H]
         gate *= ts
-        gate += z[:, 3 * H:]
-        u = np.tanh(z[:, : 3 * H])        # [tanh ff1, tanh ff2, 2 sigmoid(a ts + b) - 1]
-        ff1, ff2, t_interp = u[:, :H], u[:, H: 2 * H], u[:, 2 * H:]
+        gate += z[..., 3 * H:]
+        u = np.tanh(z[..., : 3 * H])      # [tanh ff1, tanh ff2, 2 sigmoid(a ts + b) - 1]
+        ff1, ff2, t_interp = u[..., :H], u[..., H: 2 * H], u[..., 2 * H:]
         t_interp *= 0.5
         t_interp += 0.5
         if self.mode != "no_gate":
@@ -104,7 +105,8 @@ class FusedLSTM:
 
     def step(self, x: np.ndarray, h: np.ndarray, c: np.ndarray):
         z = x @ self.input_weight + h @ self.recurrent_weight + self.input_bias
-        i, ig, fg, og = np.split(z, 4, axis=1)
+        H = h.shape[-1]
+        i, ig, fg, og = z[..., :H], z[..., H: 2 * H], z[..., 2 * H: 3 * H], z[..., 3 * H:]
         c = c * _sigmoid(fg + 1.0) + np.tanh(i) * _sigmoid(ig)
         return np.tanh(c) * _sigmoid(og), c
 
@@ -145,13 +147,18 @@ class FusedCfCStep:
 
     def step(self, x: np.ndarray, h: np.ndarray, c: Optional[np.ndarray], ts):
         """x [B, in] float32, h [B, H], c [B, H] or None, ts float or [B, 1] → (y, h, c)."""
+        single = x.shape[0] == 1 and (not isinstance(ts, np.ndarray) or ts.size == 1)
+        if single:  # 1-D arrays: the same arithmetic with less overhead per operation
+            x, h, ts = x[0], h[0], float(np.reshape(ts, -1)[0]) if isinstance(ts, np.ndarray) else ts
+            c = c[0] if c is not None else None
         if self.lstm is not None:
             h, c = self.lstm.step(x, h, c)
-        new_h = np.empty((x.shape[0], self.state_size), np.float32)
+        new_h = np.empty(h.shape, np.float32)
         y = x
         for layer, (start, stop) in zip(self.layers, self.bounds):
-            y = layer.step(y, h[:, start:stop], ts, new_h[:, start:stop])
-        h = new_h
+            y = layer.step(y, h[..., start:stop], ts, new_h[..., start:stop])
         if self.projection is not None:
             y = y @ self.projection[0] + self.projection[1]
-        return y, h, c
+        if single:
+            return y[None], new_h[None], (c[None] if c is not None else None)
+        return y, new_h, c
