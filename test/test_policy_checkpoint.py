@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import pickle
 
 import numpy as np
 import pytest
@@ -78,7 +77,7 @@ class _Exploit:
 
 def test_loading_runs_no_pickled_code(tmp_path):
     evil = tmp_path / "evil.pt"
-    torch.save({"header": "{}", "state_dict": {}, "payload": _Exploit()}, evil, pickle_protocol=pickle.HIGHEST_PROTOCOL)
+    torch.save({"header": "{}", "state_dict": {}, "payload": _Exploit()}, evil)
     with pytest.raises(CheckpointError, match="evil.pt"):
         load_checkpoint(evil)
     import os
