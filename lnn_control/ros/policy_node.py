@@ -1,7 +1,417 @@
-"""Policy node (issue #8): not built yet."""
+"""policy_node: camera + IMU in, body-frame velocity commands out, zero velocity when in doubt.
+
+Topics (relative, so namespaces and remaps apply):
+- subscribes `camera/image_raw` (`sensor_msgs/Image`: rgb8, bgr8, rgba8, bgra8, mono8, any
+  size) or, with `image_transport:=compressed`, `camera/image_raw/compressed`
+  (`sensor_msgs/CompressedImage`, JPEG/PNG); and `imu/data` (`sensor_msgs/Imu`); both with
+  sensor-data QoS (best effort, keep last 5);
+- publishes `cmd_vel` (`geometry_msgs/Twist`, or `TwistStamped` in `frame_id` with
+  `stamped:=true`): linear x, y, z in m/s and angular z (yaw rate) in rad/s in the
+  heading frame (x forward, z up), each within ±max_linear_speed / ±max_yaw_rate;
+- publishes `/diagnostics` (`diagnostic_msgs/DiagnosticArray`) once a second.
+
+Services: `~/reset` (`std_srvs/Trigger`: clears the recurrent state; the response says
+so) and `~/enable` (`std_srvs/SetBool`: false = zero commands until enabled again).
+
+Stepping: with `control_rate` > 0 a timer at that rate steps the policy on the newest
+camera frame received since the last tick (frames in between are skipped) and publishes;
+on a tick without a new frame it repeats the last command. With `control_rate` 0 the
+policy steps and publishes on every camera frame. dt is the difference of the frames'
+header stamps (arrival times for unstamped frames), so simulated time under
+`use_sim_time`; the IMU input is the IMU state interpolated at the frame's stamp. The first step after a
+reset uses the policy's nominal dt (`PolicySpec.nominal_dt`).
+
+Failsafe (see `lnn_control.ros.failsafe`): stale (older than `watchdog_timeout`) or
+invalid camera or IMU input, or `~/enable` false → zero velocity at the control rate
+(20 Hz when `control_rate` is 0), a throttled warning, and a fresh recurrent state when
+input returns. A non-finite policy output is replaced by zero. SIGINT/SIGTERM publish
+one last zero command and exit 0. A missing or bad model file, or a bad parameter,
+stops the node at start-up with one log line and exit code 1.
+"""
+from __future__ import annotations
+
+import signal
 import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import Twist, TwistStamped
+from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor, SetParametersResult
+from rclpy.clock import Clock, ClockType
+from rclpy.exceptions import InvalidParameterTypeException, ParameterException
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import qos_profile_sensor_data
+from rclpy.signals import SignalHandlerOptions
+from sensor_msgs.msg import CompressedImage, Image, Imu
+from std_srvs.srv import SetBool, Trigger
+
+from lnn_control.paths import share_path
+from lnn_control.ros.conversions import (InvalidMessage, command_to_twist, command_to_twist_stamped,
+                                         compressed_to_rgb, image_to_rgb, imu_to_vector, stamp_to_seconds)
+from lnn_control.ros.diagnostics import WindowStats, diagnostic_array
+from lnn_control.ros.failsafe import Failsafe, InputMonitor, NodeState, bound_command
+from lnn_control.ros.imu_history import ImuHistory
+
+NODE_NAME = "policy_node"
+DEFAULT_MODEL = ("models", "cfc_forest.pt")
+FAILSAFE_RATE_HZ = 20.0        # zero commands when control_rate is 0 and input is stale
+DIAGNOSTICS_PERIOD_S = 1.0
+WARN_PERIOD_S = 2.0            # throttling of repeated warnings
+ZERO_COMMAND = np.zeros(4)
 
 
-def main() -> int:
-    print("policy_node: not built yet (camera + IMU -> CfC -> cmd_vel arrives with issue #8)", file=sys.stderr)
-    return 1
+def _descriptor(description: str, *, low: float | None = None, high: float | None = None,
+                read_only: bool = False, constraints: str = "") -> ParameterDescriptor:
+    descriptor = ParameterDescriptor(description=description, read_only=read_only,
+                                     additional_constraints=constraints)
+    if low is not None:
+        descriptor.floating_point_range = [FloatingPointRange(from_value=low, to_value=high, step=0.0)]
+    return descriptor
+
+
+#: name -> (default, descriptor). Read-only ones are fixed at start-up; the others may change at run time.
+PARAMETERS = {
+    "model_path": ("", _descriptor(
+        "policy checkpoint (.pt); empty = share/lnn_control/models/cfc_forest.pt", read_only=True)),
+    "control_rate": (20.0, _descriptor(
+        "Hz: rate of stepping and publishing; 0 = step and publish on every camera frame", low=0.0, high=1000.0)),
+    "max_linear_speed": (2.0, _descriptor(
+        "m/s: bound on each of |vx|, |vy|, |vz| of the commands", low=0.0, high=20.0)),
+    "max_yaw_rate": (1.0, _descriptor(
+        "rad/s: bound on |yaw_rate| of the commands", low=0.0, high=10.0)),
+    "watchdog_timeout": (0.5, _descriptor(
+        "s: camera or IMU older than this -> zero velocity", low=0.01, high=10.0)),
+    "stamped": (False, _descriptor(
+        "publish geometry_msgs/TwistStamped instead of Twist", read_only=True)),
+    "image_transport": ("raw", _descriptor(
+        "raw: sensor_msgs/Image on camera/image_raw; compressed: sensor_msgs/CompressedImage on "
+        "camera/image_raw/compressed", read_only=True, constraints="raw or compressed")),
+    "frame_id": ("base_link", _descriptor(
+        "frame_id of TwistStamped commands (heading frame, x forward, z up)", constraints="not empty")),
+}
+IMAGE_TRANSPORTS = ("raw", "compressed")
+
+
+class StartupError(RuntimeError):
+    """The node cannot start; the message is the one log line that says why."""
+
+
+@dataclass
+class Frame:
+    """A decoded camera frame: HxWx3 uint8 RGB, and its time (header stamp, or arrival if unstamped), s."""
+
+    rgb: np.ndarray
+    time: float
+
+
+class PolicyNode(Node):
+    """Runs a trained policy on live camera + IMU messages and publishes velocity commands."""
+
+    def __init__(self, **kwargs):
+        super().__init__(NODE_NAME, **kwargs)
+        self.add_pre_set_parameters_callback(_integers_as_doubles)
+        self.add_on_set_parameters_callback(_validate_parameters)
+        try:
+            for name, (default, descriptor) in PARAMETERS.items():
+                self.declare_parameter(name, default, descriptor)
+        except InvalidParameterTypeException as exc:
+            raise StartupError(f"bad parameter: {exc} (floating-point parameters need a decimal point, "
+                               f"e.g. control_rate:=30.0)") from exc
+        except ParameterException as exc:
+            raise StartupError(f"bad parameter: {exc}") from exc
+        value = self._parameter
+        self._control_rate = value("control_rate")
+        self._max_linear_speed = value("max_linear_speed")
+        self._max_yaw_rate = value("max_yaw_rate")
+        self._frame_id = value("frame_id")
+        self._stamped = value("stamped")
+        self._model_path = Path(value("model_path") or share_path(*DEFAULT_MODEL))
+        self._policy = _load_policy(self._model_path)
+
+        self._failsafe = Failsafe(value("watchdog_timeout"))
+        self._imu_history = ImuHistory()
+        self._pending_frame: Frame | None = None
+        self._last_frame_time: float | None = None
+        self._command = ZERO_COMMAND
+        self._state, self._reason = NodeState.STALE, "starting"
+
+        steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self._steady = steady
+        start = _seconds(steady)
+        self._camera_stats, self._imu_stats, self._step_stats = (WindowStats(start) for _ in range(3))
+
+        self._cmd_publisher = self.create_publisher(TwistStamped if self._stamped else Twist, "cmd_vel", 10)
+        self._diagnostics_publisher = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        if value("image_transport") == "compressed":
+            self.create_subscription(CompressedImage, "camera/image_raw/compressed",
+                                     lambda msg: self._on_image(msg, compressed_to_rgb), qos_profile_sensor_data)
+        else:
+            self.create_subscription(Image, "camera/image_raw",
+                                     lambda msg: self._on_image(msg, image_to_rgb), qos_profile_sensor_data)
+        self.create_subscription(Imu, "imu/data", self._on_imu, qos_profile_sensor_data)
+        self.create_service(Trigger, "~/reset", self._on_reset)
+        self.create_service(SetBool, "~/enable", self._on_enable)
+        self._control_timer = self._make_control_timer()
+        self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics, clock=steady)
+        self.add_post_set_parameters_callback(self._apply_parameters)
+        self.get_logger().info(
+            f"policy {self._model_path} loaded; {'stepping on every frame' if self._control_rate == 0 else f'{self._control_rate:g} Hz'}, "
+            f"limits {self._max_linear_speed:g} m/s, {self._max_yaw_rate:g} rad/s, "
+            f"watchdog {self._failsafe.watchdog_timeout:g} s")
+
+    def _parameter(self, name: str):
+        return self.get_parameter(name).value
+
+    # -- inputs ---------------------------------------------------------------------------
+
+    def _on_image(self, msg, decode) -> None:
+        now = self._now()
+        try:
+            rgb = decode(msg)
+        except InvalidMessage as exc:
+            self._refuse(self._failsafe.camera, str(exc))
+            return
+        except Exception as exc:  # whatever a message holds, the node refuses it and lives on
+            self._refuse(self._failsafe.camera, f"cannot decode: {exc!r}")
+            return
+        self._failsafe.message_valid(self._failsafe.camera, now)
+        self._camera_stats.add()
+        stamp = stamp_to_seconds(msg.header.stamp)
+        self._pending_frame = Frame(rgb, stamp if stamp > 0 else now)
+        if self._control_rate == 0:
+            self._control_cycle()
+
+    def _on_imu(self, msg: Imu) -> None:
+        now = self._now()
+        try:
+            imu = imu_to_vector(msg)
+        except InvalidMessage as exc:
+            self._refuse(self._failsafe.imu, str(exc))
+            return
+        self._failsafe.message_valid(self._failsafe.imu, now)
+        self._imu_stats.add()
+        stamp = stamp_to_seconds(msg.header.stamp)
+        self._imu_history.add(stamp if stamp > 0 else now, imu)
+
+    def _refuse(self, monitor: InputMonitor, reason: str) -> None:
+        self._failsafe.message_invalid(monitor, reason)
+        self.get_logger().warning(f"refusing {monitor.name} message, commanding zero velocity: {reason}",
+                               throttle_duration_sec=WARN_PERIOD_S)
+
+    # -- control --------------------------------------------------------------------------
+
+    def _on_control_timer(self) -> None:
+        if self._control_rate > 0:
+            self._control_cycle()
+        elif self._update_state() is not NodeState.RUNNING:
+            self._publish(ZERO_COMMAND)
+
+    def _control_cycle(self) -> None:
+        """Publish the policy's command for the newest frame, or zero when not running."""
+        if self._update_state() is not NodeState.RUNNING:
+            self._pending_frame = None
+            self._command = ZERO_COMMAND
+            self._publish(ZERO_COMMAND)
+            return
+        frame, self._pending_frame = self._pending_frame, None
+        if frame is not None:
+            self._command = self._step(frame)
+        self._publish(self._command)
+
+    def _update_state(self) -> NodeState:
+        state, reason = self._failsafe.state(self._now())
+        # (rclpy fixes a log call site's severity and filters at its first call: one call per kind)
+        if state is not self._state and state in (NodeState.RUNNING, NodeState.DISABLED):
+            self.get_logger().info(f"{self._state.value} -> {state.value}: {reason}")
+        elif state is not self._state:
+            self.get_logger().warning(f"{self._state.value} -> {state.value}: {reason}")
+        elif state in (NodeState.STALE, NodeState.INVALID):
+            self.get_logger().warning(f"commanding zero velocity: {reason}", throttle_duration_sec=WARN_PERIOD_S)
+        self._state, self._reason = state, reason
+        return state
+
+    def _step(self, frame: Frame) -> np.ndarray:
+        """One policy step on `frame`: the bounded command, or zero if the policy fails."""
+        if self._failsafe.take_reset():
+            self._reset_policy()
+        dt = self._frame_dt(frame.time)
+        if dt is None:
+            return self._command
+        imu = self._imu_history.at(frame.time, max_gap=self._failsafe.watchdog_timeout)
+        started = time.perf_counter()
+        try:
+            raw = self._policy.step(frame.rgb, imu, dt)
+        except Exception as exc:  # a policy failure must end in a zero command, not a dead node
+            self.get_logger().error(f"policy step failed, commanding zero velocity: {exc!r}",
+                                    throttle_duration_sec=WARN_PERIOD_S)
+            self._failsafe.request_reset()
+            return ZERO_COMMAND
+        self._step_stats.add((time.perf_counter() - started) * 1e3)
+        command = bound_command(raw, self._max_linear_speed, self._max_yaw_rate)
+        if command is None:
+            self.get_logger().warning(f"policy produced a non-finite command {raw!r}, commanding zero velocity",
+                                   throttle_duration_sec=WARN_PERIOD_S)
+            self._failsafe.request_reset()
+            return ZERO_COMMAND
+        return command
+
+    def _frame_dt(self, frame_time: float) -> float | None:
+        """Seconds since the previously stepped frame (None for the same frame again); the
+        policy's nominal dt after a reset, a gap or a stamp going backwards (which also reset)."""
+        previous, self._last_frame_time = self._last_frame_time, frame_time
+        if previous is None:
+            return self._policy.spec.nominal_dt
+        dt = frame_time - previous
+        if dt == 0.0:
+            return None
+        if not 0.0 < dt <= self._failsafe.watchdog_timeout:
+            self.get_logger().warning(f"frame stamps jumped by {dt:+.3f} s, resetting the recurrent state",
+                                   throttle_duration_sec=WARN_PERIOD_S)
+            self._reset_policy()
+            self._last_frame_time = frame_time
+            return self._policy.spec.nominal_dt
+        return dt
+
+    def _reset_policy(self) -> None:
+        self._policy.reset()
+        self._last_frame_time = None
+
+    def _publish(self, command: np.ndarray) -> None:
+        """Publish `command` bounded by the current limits (zero if not finite)."""
+        bounded = bound_command(command, self._max_linear_speed, self._max_yaw_rate)
+        if bounded is None:
+            bounded = ZERO_COMMAND
+        if self._stamped:
+            self._cmd_publisher.publish(command_to_twist_stamped(bounded, self.get_clock().now().to_msg(), self._frame_id))
+        else:
+            self._cmd_publisher.publish(command_to_twist(bounded))
+
+    def publish_stop(self) -> None:
+        """One zero command, on shutdown."""
+        self._publish(ZERO_COMMAND)
+
+    # -- services, parameters, diagnostics ----------------------------------------------------
+
+    def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        self._reset_policy()
+        self._command = ZERO_COMMAND
+        response.success, response.message = True, "recurrent state cleared"
+        self.get_logger().info("recurrent state cleared through ~/reset")
+        return response
+
+    def _on_enable(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
+        self._failsafe.set_enabled(request.data)
+        if not request.data:
+            self._command = ZERO_COMMAND
+            self._publish(ZERO_COMMAND)
+        response.success = True
+        response.message = "enabled" if request.data else "disabled: commanding zero velocity"
+        self._update_state()
+        return response
+
+    def _apply_parameters(self, parameters: list[Parameter]) -> None:
+        for parameter in parameters:
+            if parameter.name == "max_linear_speed":
+                self._max_linear_speed = parameter.value
+            elif parameter.name == "max_yaw_rate":
+                self._max_yaw_rate = parameter.value
+            elif parameter.name == "watchdog_timeout":
+                self._failsafe.watchdog_timeout = parameter.value
+            elif parameter.name == "frame_id":
+                self._frame_id = parameter.value
+            elif parameter.name == "control_rate":
+                self._control_rate = parameter.value
+                self.destroy_timer(self._control_timer)
+                self._control_timer = self._make_control_timer()
+            self.get_logger().info(f"parameter {parameter.name} set to {parameter.value!r}")
+
+    def _make_control_timer(self):
+        rate = self._control_rate if self._control_rate > 0 else FAILSAFE_RATE_HZ
+        return self.create_timer(1.0 / rate, self._on_control_timer)
+
+    def _publish_diagnostics(self) -> None:
+        now = _seconds(self._steady)
+        state, reason = self._failsafe.state(self._now())
+        camera, imu, step = (stats.take(now) for stats in (self._camera_stats, self._imu_stats, self._step_stats))
+        values = {
+            "camera_rate_hz": camera["rate"], "imu_rate_hz": imu["rate"], "step_rate_hz": step["rate"],
+            "step_latency_mean_ms": step["mean_ms"], "step_latency_max_ms": step["max_ms"],
+            "camera_age_s": self._failsafe.camera.age(self._now()), "imu_age_s": self._failsafe.imu.age(self._now()),
+            "invalid_camera_messages": self._failsafe.camera.invalid_count,
+            "invalid_imu_messages": self._failsafe.imu.invalid_count,
+            "command": " ".join(f"{v:.3f}" for v in self._command), "model_path": str(self._model_path),
+        }
+        self._diagnostics_publisher.publish(
+            diagnostic_array(self.get_clock().now().to_msg(), f"{self.get_name()}: policy",
+                             str(self._model_path.name), state, reason, values))
+
+    def _now(self) -> float:
+        return _seconds(self.get_clock())
+
+
+def _seconds(clock: Clock) -> float:
+    return clock.now().nanoseconds * 1e-9
+
+
+def _integers_as_doubles(parameters: list[Parameter]) -> list[Parameter]:
+    """Let `ros2 param set ... max_yaw_rate 1` mean 1.0 for the floating-point parameters."""
+    return [Parameter(p.name, Parameter.Type.DOUBLE, float(p.value))
+            if p.type_ is Parameter.Type.INTEGER and isinstance(PARAMETERS.get(p.name, (None,))[0], float) else p
+            for p in parameters]
+
+
+def _validate_parameters(parameters: list[Parameter]) -> SetParametersResult:
+    """Refuse what the descriptors' ranges cannot express, with the reason."""
+    for parameter in parameters:
+        if parameter.name == "image_transport" and parameter.value not in IMAGE_TRANSPORTS:
+            return SetParametersResult(successful=False,
+                                       reason=f"image_transport must be one of {IMAGE_TRANSPORTS}, got {parameter.value!r}")
+        if parameter.name == "frame_id" and not parameter.value:
+            return SetParametersResult(successful=False, reason="frame_id must not be empty")
+    return SetParametersResult(successful=True)
+
+
+def _load_policy(path: Path):
+    """The policy in `path`; StartupError naming the file when it is missing or unusable."""
+    if not path.is_file():
+        raise StartupError(f"model_path {path}: no such file (train one with `lnn-control train`, "
+                           f"or pass model_path:=FILE.pt)")
+    from lnn_control.policy import load_policy  # torch is imported only once a file exists
+
+    try:
+        return load_policy(path)
+    except Exception as exc:  # any unreadable checkpoint is a start-up failure with one line
+        raise StartupError(f"model_path {path}: cannot load the policy: {exc}") from exc
+
+
+def main(args: list[str] | None = None) -> int:
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        node = PolicyNode()
+    except StartupError as exc:
+        rclpy.logging.get_logger(NODE_NAME).fatal(str(exc))
+        rclpy.try_shutdown()
+        return 1
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    while not stop.is_set():
+        executor.spin_once(timeout_sec=0.1)
+    node.publish_stop()
+    node.get_logger().info("shutting down")
+    node.destroy_node()
+    rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
