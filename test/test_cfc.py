@@ -144,6 +144,16 @@ def test_step_equals_forward_on_one_step(wiring, mode, mixed):
     assert_close(h0_out, ref_h0)
 
 
+@pytest.mark.parametrize("activation", ("gelu", "silu", "relu", "tanh"))
+def test_step_equals_forward_for_backbone_activations(activation):
+    _, ours = pair("units", activation=activation, backbone_layers=2, backbone_units=16)
+    x, h0, dt = torch.randn(2, INPUTS), 0.5 * torch.randn(2, 12), irregular_timespans(2)
+    y, h = ours.step(x, h0, dt)
+    ref_y, ref_h = ours(x[:, None], h0, dt[:, None])
+    assert_close(y, ref_y[:, 0])
+    assert_close(h, ref_h)
+
+
 def test_step_follows_weight_updates():
     _, ours = pair("autoncp")
     x, h = torch.randn(1, INPUTS), torch.zeros(1, ours.state_size)

@@ -154,3 +154,21 @@ def test_spec_validation_names_the_field():
         PolicySpec(units=6, motor_neurons=4)
     with pytest.raises(ValueError, match="bogus"):
         PolicySpec.from_dict({"kind": "cfc", "bogus": 1}, source="x.yaml")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("kind", ("cfc", "lstm", "mlp"))
+def test_policy_on_cuda_matches_cpu(networks, kind):
+    cpu = networks[kind]
+    gpu = build_network(cpu.spec).eval()
+    gpu.load_state_dict(cpu.state_dict())
+    gpu.cuda()
+    images, imu, dt = sequence(batch=2, steps=3)
+    with torch.no_grad():
+        expected, _ = cpu(images, imu, dt)
+        got, _ = gpu(images.cuda(), imu.cuda(), dt.cuda())
+    np.testing.assert_allclose(got.cpu().numpy(), expected.numpy(), atol=1e-4)
+    policy_cpu, policy_gpu = Policy(cpu), Policy(gpu)
+    for t in range(3):
+        args = (images[0, t].numpy(), imu[0, t].numpy(), 0.05)
+        np.testing.assert_allclose(policy_gpu.step(*args), policy_cpu.step(*args), atol=1e-4)

@@ -2,7 +2,8 @@
 
 Every core has the same interface:
 - `forward(x [B, T, F], timespan [B, T], state)` → (`y [B, T, output_size]`, state), for training;
-- `step(x [B, F] numpy, timespan, state)` → (`y` numpy, state), the runtime path (no autograd);
+- `step(x [B, F] numpy, timespan, state)` → (`y` numpy, state), the runtime path (call it
+  without autograd; the CfC's runs in numpy on the CPU, the others on their weights' device);
 - `flat_step(x [B, F], timespan [B, 1], flat_state [B, state_size])` → (y, flat_state), a
   traceable single step with the state as one tensor, for export.
 `timespan` is the elapsed time in units of the nominal control period; only CfC and LTC
@@ -24,6 +25,11 @@ def _wiring(spec: PolicySpec):
     if spec.wiring == "ncp":
         return AutoNCP(spec.units, spec.motor_neurons, sparsity_level=spec.sparsity, seed=spec.wiring_seed)
     return FullyConnected(spec.units, spec.motor_neurons)
+
+
+def _tensor(x: np.ndarray, module: nn.Module) -> torch.Tensor:
+    """A runtime input on the device of `module`'s weights."""
+    return torch.from_numpy(x).to(next(module.parameters()).device)
 
 
 class CfCCore(nn.Module):
@@ -50,11 +56,13 @@ class CfCCore(nn.Module):
 
 
 class LTCCore(nn.Module):
-    """ncps' liquid time-constant cell (ODE unfolded 6 times per step) over the same wiring."""
+    """ncps' liquid time-constant cell (ODE unfolded 6 times per step) over the same wiring.
+
+    Positivity constraints are implicit (softplus), so training needs no extra clipping call."""
 
     def __init__(self, spec: PolicySpec):
         super().__init__()
-        self.cell = LTCCell(_wiring(spec), spec.core_input_size)
+        self.cell = LTCCell(_wiring(spec), spec.core_input_size, implicit_param_constraints=True)
         self.output_size = spec.motor_neurons
         self.state_size = spec.units
 
@@ -67,9 +75,10 @@ class LTCCore(nn.Module):
         return torch.stack(outputs, 1), h
 
     def step(self, x: np.ndarray, timespan: float, state):
-        h = torch.zeros(x.shape[0], self.state_size) if state is None else state
-        y, h = self.cell(torch.from_numpy(x), h, timespan)
-        return y.numpy(), h
+        x = _tensor(x, self)
+        h = x.new_zeros(x.shape[0], self.state_size) if state is None else state
+        y, h = self.cell(x, h, timespan)
+        return y.cpu().numpy(), h
 
     def flat_step(self, x, timespan, state):
         return self.cell(x, state, timespan)
@@ -88,8 +97,8 @@ class LSTMCore(nn.Module):
         return self.rnn(x, state)
 
     def step(self, x: np.ndarray, timespan: float, state):
-        y, state = self.rnn(torch.from_numpy(x)[:, None], state)
-        return y[:, 0].numpy(), state
+        y, state = self.rnn(_tensor(x, self)[:, None], state)
+        return y[:, 0].cpu().numpy(), state
 
     def flat_step(self, x, timespan, state):
         h, c = state.chunk(2, dim=1)
@@ -110,8 +119,8 @@ class GRUCore(nn.Module):
         return self.rnn(x, state)
 
     def step(self, x: np.ndarray, timespan: float, state):
-        y, state = self.rnn(torch.from_numpy(x)[:, None], state)
-        return y[:, 0].numpy(), state
+        y, state = self.rnn(_tensor(x, self)[:, None], state)
+        return y[:, 0].cpu().numpy(), state
 
     def flat_step(self, x, timespan, state):
         y, h = self.rnn(x[:, None], state[None].contiguous())
@@ -132,7 +141,7 @@ class MLPCore(nn.Module):
         return self.mlp(x), None
 
     def step(self, x: np.ndarray, timespan: float, state):
-        return self.mlp(torch.from_numpy(x)).numpy(), None
+        return self.mlp(_tensor(x, self)).cpu().numpy(), None
 
     def flat_step(self, x, timespan, state):
         return self.mlp(x), state

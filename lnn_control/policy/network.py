@@ -36,14 +36,15 @@ class PolicyNetwork(nn.Module):
         batch, steps = images.shape[:2]
         features = self.encode(images.reshape(batch * steps, *images.shape[2:]),
                                imu.reshape(batch * steps, 6), dt.reshape(batch * steps))
-        timespan = dt / self.spec.nominal_dt
+        timespan = (dt / self.spec.nominal_dt).to(features.dtype)
         y, state = self.core(features.reshape(batch, steps, -1), timespan, state)
         return self.command(y), state
 
     def encode(self, images: torch.Tensor, imu: torch.Tensor, dt: torch.Tensor) -> torch.Tensor:
         """Per-frame core inputs [N, core_input_size] from images [N, H, W, 3], imu [N, 6], dt [N]."""
-        timespan = (dt / self.spec.nominal_dt).to(torch.float32)
-        return torch.cat([self.image_encoder(images), self.imu_encoder(imu), timespan[:, None]], dim=1)
+        dtype = self.limits.dtype
+        timespan = (dt / self.spec.nominal_dt).to(dtype)
+        return torch.cat([self.image_encoder(images), self.imu_encoder(imu.to(dtype)), timespan[:, None]], dim=1)
 
     def command(self, core_output: torch.Tensor) -> torch.Tensor:
         """Head: core output → [vx, vy, vz, yaw_rate] = tanh(linear) × limits."""

@@ -24,6 +24,9 @@ class Policy:
     - dt: seconds since the previous step, finite and > 0 (a dropped frame is a longer dt);
     returns float32 [vx, vy, vz, yaw_rate] (m/s, rad/s, heading frame), within the limits.
     Wrong types, shapes or values raise ValueError saying what was wrong.
+
+    The network runs where its weights are (CPU is fastest at batch 1); `Policy` reads the
+    network's current weights on every step, so it can follow a network being trained.
     """
 
     def __init__(self, net: PolicyNetwork):
@@ -44,11 +47,12 @@ class Policy:
         imu = self._sanitize_imu(imu)
         dt = _check_dt(dt)
         timespan = dt / self.spec.nominal_dt
+        device = self.net.limits.device
         with torch.inference_mode():
-            features = self.net.encode(torch.from_numpy(image)[None], torch.from_numpy(imu)[None],
-                                       torch.tensor([dt], dtype=torch.float64)).numpy()
-            y, self._state = self.net.core.step(features, timespan, self._state)
-            cmd = self.net.command(torch.from_numpy(y)).numpy()[0]
+            features = self.net.encode(torch.from_numpy(image)[None].to(device), torch.from_numpy(imu)[None].to(device),
+                                       torch.tensor([dt], dtype=torch.float64, device=device))
+            y, self._state = self.net.core.step(features.cpu().numpy(), timespan, self._state)
+            cmd = self.net.command(torch.from_numpy(y).to(device)).cpu().numpy()[0]
         return cmd.astype(np.float32)
 
     def _check_image(self, image) -> np.ndarray:
