@@ -331,5 +331,9 @@ def _numpy(t: torch.Tensor) -> np.ndarray:
         return t.detach().cpu().float().numpy()
 
 
-def _weights_key(tensors: tuple) -> int:
-    return sum(map(_version, tensors))  # versions only grow: any in-place update changes the sum
+def _weights_key(tensors: tuple):
+    """Changes whenever any of `tensors` was updated in place (version counters only grow)."""
+    try:
+        return sum(map(_version, tensors))
+    except RuntimeError:  # inference tensors (module built under inference_mode) have no version:
+        return object()   # a key equal to nothing, so the fused step is rebuilt every call
