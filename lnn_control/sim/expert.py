@@ -1,0 +1,147 @@
+"""The privileged expert pilot: knows every obstacle and the target, flies with the policy's
+command type (heading-frame [vx, vy, vz, yaw_rate]), smoothly.
+
+At `reset()` it rasterises the plan view of the world at `resolution_m`: the clearance of
+every cell (distance in m to the nearest obstacle outline in the flight band), and from it
+the cost-to-go to the target (Dijkstra on the 8-connected grid, cells cost more near
+obstacles, cells closer than `blocked_clearance_m` are impassable). At every `act()` it
+looks at points `lookahead_m` away in `headings` directions, keeps those whose straight
+segment stays clear, and steers towards the one with the lowest cost-to-go; speed drops
+near obstacles and near the target, altitude is held at the target's, the nose turns
+towards the direction of motion, and the command is low-pass filtered.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from lnn_control.sim.simulator import Simulator
+
+_NEIGHBOURS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
+
+
+class ExpertPilot:
+    """Privileged planner-follower for a Simulator; `reset()` after every `sim.reset()`."""
+
+    def __init__(self, sim: Simulator, cruise_speed_m_s: float = 1.8, max_linear_speed_m_s: float = 2.0,
+                 max_yaw_rate_rad_s: float = 1.0, resolution_m: float = 0.25, lookahead_m: float = 1.5,
+                 headings: int = 48, blocked_clearance_m: float = 0.45, preferred_clearance_m: float = 1.3,
+                 smoothing_time_s: float = 0.15):
+        self.sim = sim
+        self.cruise_speed = cruise_speed_m_s
+        self.max_speed = max_linear_speed_m_s
+        self.max_yaw_rate = max_yaw_rate_rad_s
+        self.resolution = resolution_m
+        self.lookahead = lookahead_m
+        self.blocked_clearance = blocked_clearance_m
+        self.preferred_clearance = preferred_clearance_m
+        self.smoothing_time = smoothing_time_s
+        angles = np.linspace(0.0, 2 * math.pi, headings, endpoint=False)
+        self._directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+        self._fractions = np.linspace(0.15, 1.0, 8)
+        self.layout_seed: int | None = None
+        self.reset()
+
+    # -- planning -------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Plan for the simulator's current layout (cheap to call again for the same layout)."""
+        layout = self.sim.layout
+        self.layout_seed = layout.seed
+        self._layout = layout
+        xmin, xmax, ymin, ymax = layout.bounds
+        margin = 6.0
+        self.origin = np.array([xmin - margin, ymin - margin])
+        nx = int(math.ceil((xmax - xmin + 2 * margin) / self.resolution)) + 1
+        ny = int(math.ceil((ymax - ymin + 2 * margin) / self.resolution)) + 1
+        xs = self.origin[0] + np.arange(nx) * self.resolution
+        ys = self.origin[1] + np.arange(ny) * self.resolution
+        gx, gy = np.meshgrid(xs, ys)  # [ny, nx]
+        clearance = np.full(gx.shape, 50.0)
+        for fp in layout.flight_band_footprints():
+            if fp.is_disc:
+                d = np.hypot(gx - fp.x, gy - fp.y) - fp.radius
+            else:
+                d = np.hypot(np.maximum(np.abs(gx - fp.x) - fp.half_x, 0.0),
+                             np.maximum(np.abs(gy - fp.y) - fp.half_y, 0.0))
+            np.minimum(clearance, d, out=clearance)
+        self.clearance = clearance
+        cell_cost = 1.0 + 6.0 * np.maximum(self.preferred_clearance - clearance, 0.0) ** 2
+        cell_cost[clearance < self.blocked_clearance] = np.inf
+        self.cost_to_go = _dijkstra_relaxation(cell_cost, self._cell(self.sim.target_position[:2]), self.resolution)
+        self._command = np.zeros(4)
+        self._last_time: float | None = None
+
+    def _cell(self, xy: np.ndarray) -> tuple[int, int]:
+        ix = int(round((xy[0] - self.origin[0]) / self.resolution))
+        iy = int(round((xy[1] - self.origin[1]) / self.resolution))
+        ny, nx = self.clearance.shape
+        return min(max(iy, 0), ny - 1), min(max(ix, 0), nx - 1)
+
+    def _lookup(self, grid: np.ndarray, points: np.ndarray) -> np.ndarray:
+        ix = np.clip(np.rint((points[..., 0] - self.origin[0]) / self.resolution).astype(int), 0, grid.shape[1] - 1)
+        iy = np.clip(np.rint((points[..., 1] - self.origin[1]) / self.resolution).astype(int), 0, grid.shape[0] - 1)
+        return grid[iy, ix]
+
+    # -- acting ---------------------------------------------------------------------------
+
+    def act(self) -> np.ndarray:
+        """The command for the simulator's current state: float32 [vx, vy, vz, yaw_rate], heading frame."""
+        sim = self.sim
+        if sim.layout.seed != self.layout_seed or sim.layout is not self._layout:
+            self.reset()
+        position = sim.position
+        to_target = sim.target_position - position
+        horizontal_distance = math.hypot(to_target[0], to_target[1])
+        direction = self._best_direction(position[:2], to_target[:2], horizontal_distance)
+        clearance_here = float(self._lookup(self.clearance, position[:2]))
+        speed = self.cruise_speed * min(1.0, max(0.35, (clearance_here - self.blocked_clearance) / 0.8))
+        speed = min(speed, 0.8 * horizontal_distance + 0.3)
+        velocity_w = np.array([*(direction * speed), np.clip(1.2 * to_target[2], -0.6, 0.6)])
+
+        motion_heading = math.atan2(direction[1], direction[0])
+        yaw_error = math.remainder(motion_heading - sim.yaw, math.tau)
+        yaw_rate = float(np.clip(2.0 * yaw_error, -self.max_yaw_rate, self.max_yaw_rate))
+        c, s = math.cos(sim.yaw), math.sin(sim.yaw)
+        command = np.array([c * velocity_w[0] + s * velocity_w[1], -s * velocity_w[0] + c * velocity_w[1],
+                            velocity_w[2], yaw_rate])
+        command[:3] = np.clip(command[:3], -self.max_speed, self.max_speed)
+
+        dt = 0.05 if self._last_time is None else max(sim.time - self._last_time, 1e-3)
+        self._last_time = sim.time
+        alpha = 1.0 - math.exp(-dt / self.smoothing_time)
+        self._command += alpha * (command - self._command)
+        return self._command.astype(np.float32)
+
+    def _best_direction(self, xy: np.ndarray, to_target_xy: np.ndarray, horizontal_distance: float) -> np.ndarray:
+        """Unit world-frame direction (2,) to steer: the clear lookahead point nearest the goal."""
+        if horizontal_distance < self.lookahead:
+            return to_target_xy / max(horizontal_distance, 1e-6)
+        ends = xy + self._directions * self.lookahead                       # [H, 2]
+        samples = xy + self._directions[:, None, :] * (self._fractions[:, None] * self.lookahead)  # [H, S, 2]
+        clear = self._lookup(self.clearance, samples).min(axis=1) >= self.blocked_clearance
+        cost = self._lookup(self.cost_to_go, ends)
+        cost = np.where(clear, cost, np.inf)
+        best = int(np.argmin(cost))
+        if not np.isfinite(cost[best]):  # boxed in (should not happen): go towards the most open side
+            best = int(np.argmax(self._lookup(self.clearance, ends)))
+        return self._directions[best]
+
+
+def _dijkstra_relaxation(cell_cost: np.ndarray, goal: tuple[int, int], resolution: float) -> np.ndarray:
+    """Cost-to-go (m, weighted) to `goal` on an 8-connected grid by repeated vectorised relaxation."""
+    ny, nx = cell_cost.shape
+    cost_to_go = np.full((ny, nx), np.inf)
+    cost_to_go[goal] = 0.0
+    steps = [(dy, dx, math.hypot(dy, dx) * resolution) for dy, dx in _NEIGHBOURS]
+    for _ in range(4 * (nx + ny)):
+        before = cost_to_go.copy()
+        for dy, dx, length in steps:
+            # cell (i, j) may go to (i + dy, j + dx) at length * cost of (i, j)
+            src = (slice(max(-dy, 0), ny - max(dy, 0)), slice(max(-dx, 0), nx - max(dx, 0)))
+            dst = (slice(max(dy, 0), ny - max(-dy, 0)), slice(max(dx, 0), nx - max(-dx, 0)))
+            np.minimum(cost_to_go[src], cost_to_go[dst] + length * cell_cost[src], out=cost_to_go[src])
+        if np.array_equal(before, cost_to_go):
+            break
+    return cost_to_go

@@ -1,0 +1,284 @@
+"""The simulator: a PyBullet world (from a WorldConfig and a seed) with the quadrotor in it.
+
+One `Simulator` owns one PyBullet DIRECT client. Physics runs at 240 Hz; every physics step
+the cascaded controller turns the held heading-frame velocity command into rotor thrusts,
+and the four rotor thrusts, their drag torques, the body's air drag and any external force
+(`apply_external_force`, e.g. wind) act on the rigid body as one wrench at its centre of mass.
+
+Collisions come from PyBullet contact points between the drone and anything else, the ground
+included: the drone starts in the air (hovering at the start altitude), so there is no
+take-off or landing contact to ignore, and touching the ground is a crash. The target has no
+collision shape (flying through it is reaching it). Once a collision or success happened it
+stays in `outcome()` until the next reset.
+
+Hooks for distribution-shift wrappers (lnn_control/envs/shifts.py):
+- `render_camera(with_depth=True)` -> (rgb uint8 HxWx3, depth float32 HxW in metres);
+- `apply_external_force(force_world_n)`: a world-frame force (N) applied at every physics
+  step until changed (zero at reset);
+- `reset(world=world.with_overrides(...))`: palette, density, target look, distractors;
+- `mass_kg`, `camera_config`, `imu_config` (frozen dataclasses; change with `configure_sensors`).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pybullet as pb
+
+from lnn_control.sim.quadrotor import CascadedController, QuadrotorParams, Rotors
+from lnn_control.sim.sensors import Camera, CameraConfig, Imu, ImuConfig, render_view
+from lnn_control.sim.world import Layout, Part, WorldConfig, generate_layout
+
+PHYSICS_HZ = 240
+_GROUND_HALF_EXTENT_M = 200.0
+
+
+class Simulator:
+    """A quadrotor in a PyBullet world. See the module docstring for frames, hooks and collisions.
+
+    world: a WorldConfig, or a world name/YAML path for `WorldConfig.load`.
+    seed: the layout seed of the first episode; `reset(seed=None)` draws the next one from it.
+    """
+
+    def __init__(self, world: WorldConfig | str | Path = "forest", seed: int = 0,
+                 camera: CameraConfig | None = None, imu: ImuConfig | None = None,
+                 quadrotor: QuadrotorParams | None = None):
+        self.world = world if isinstance(world, WorldConfig) else WorldConfig.load(world)
+        self.quadrotor = quadrotor or QuadrotorParams()
+        self.physics_dt = 1.0 / PHYSICS_HZ
+        self.client = pb.connect(pb.DIRECT)
+        self.camera_config = camera or CameraConfig()
+        if self.camera_config.renderer == "egl":
+            self._load_egl()
+        self.imu_config = imu or ImuConfig()
+        self._camera = Camera(self.camera_config, self.client)
+        self._imu = Imu(self.imu_config)
+        self._controller = CascadedController(self.quadrotor)
+        self._rotors = Rotors(self.quadrotor)
+        self._seed_sequence = np.random.default_rng(int(seed))
+        self._next_seed = int(seed)
+        self.layout: Layout | None = None
+        self.reset(seed=seed)
+
+    # -- episode --------------------------------------------------------------------------
+
+    def reset(self, seed: int | None = None, world: WorldConfig | None = None) -> None:
+        """Build a new world and put the drone, hovering, at the start.
+
+        seed: layout seed (same world + seed, same layout, same sensor noise); None takes the
+        next seed of the sequence started by the constructor's seed.
+        world: replaces the world description from now on (e.g. `world.with_overrides(...)`).
+        """
+        if world is not None:
+            self.world = world
+        if seed is None:
+            seed = int(self._seed_sequence.integers(2**31 - 1))
+        self.layout = generate_layout(self.world, seed)
+        self._noise_rng = np.random.default_rng([int(seed), 7])
+        self._build_world(self.layout)
+        self.command = np.zeros(4)
+        self.external_force_n = np.zeros(3)
+        self.time = 0.0
+        self._collided = False
+        self._reached_at: float | None = None
+        yaw = self.layout.start_yaw
+        self._controller.reset(yaw)
+        self._rotors.reset(self.quadrotor.mass_kg * 9.81 / 4)
+        self._imu.reset(self._noise_rng)
+        self._read_state()
+        self._accel_w = np.zeros(3)
+
+    def configure_sensors(self, camera: CameraConfig | None = None, imu: ImuConfig | None = None) -> None:
+        """Replace the camera and/or IMU configuration (takes effect at once)."""
+        if camera is not None:
+            if camera.renderer == "egl" and self.camera_config.renderer != "egl":
+                self._load_egl()
+            self.camera_config = camera
+            self._camera = Camera(camera, self.client)
+        if imu is not None:
+            self.imu_config = imu
+            self._imu.config = imu
+
+    def close(self) -> None:
+        if self.client is not None and pb.isConnected(self.client):
+            pb.disconnect(self.client)
+        self.client = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    # -- commands and stepping ------------------------------------------------------------
+
+    def set_command(self, command) -> None:
+        """Hold the heading-frame velocity command [vx, vy, vz, yaw_rate] (m/s, rad/s) until changed."""
+        command = np.asarray(command, dtype=np.float64).reshape(4)
+        if not np.all(np.isfinite(command)):
+            raise ValueError(f"command must be finite, got {command}")
+        self.command = command
+
+    def apply_external_force(self, force_world_n) -> None:
+        """Apply a world-frame force (N) at the centre of mass at every physics step until changed."""
+        force = np.asarray(force_world_n, dtype=np.float64).reshape(3)
+        if not np.all(np.isfinite(force)):
+            raise ValueError(f"external force must be finite, got {force}")
+        self.external_force_n = force
+
+    def step_physics(self, n: int = 1) -> None:
+        """Advance n physics steps (1/240 s each); the controller runs inside every step."""
+        dt = self.physics_dt
+        p = self.quadrotor
+        for _ in range(n):
+            rotation = self.rotation
+            thrust_setpoints = self._controller.rotor_thrusts(
+                self.command, rotation, self.velocity, self.body_rates, dt)
+            collective, torque_body = self._rotors.body_wrench(self._rotors.step(thrust_setpoints, dt))
+            speed = math.sqrt(float(self.velocity @ self.velocity))
+            force_w = (rotation[:, 2] * collective - p.body_drag_coefficient * speed * self.velocity
+                       + self.external_force_n)
+            pb.applyExternalForce(self.drone, -1, force_w, self.position, pb.WORLD_FRAME, physicsClientId=self.client)
+            pb.applyExternalTorque(self.drone, -1, rotation @ torque_body, pb.WORLD_FRAME, physicsClientId=self.client)
+            pb.stepSimulation(physicsClientId=self.client)
+            previous_velocity = self.velocity
+            self._read_state()
+            self._accel_w = (self.velocity - previous_velocity) / dt
+            self.time += dt
+            if not self._collided and pb.getContactPoints(bodyA=self.drone, physicsClientId=self.client):
+                self._collided = True
+            if self._reached_at is None and self.distance_to_target <= self.world.target.success_radius_m:
+                self._reached_at = self.time
+
+    def _read_state(self) -> None:
+        position, quaternion = pb.getBasePositionAndOrientation(self.drone, physicsClientId=self.client)
+        velocity, angular_velocity = pb.getBaseVelocity(self.drone, physicsClientId=self.client)
+        self.position = np.array(position)
+        self.orientation = np.array(quaternion)
+        self.rotation = np.array(pb.getMatrixFromQuaternion(quaternion)).reshape(3, 3)
+        self.velocity = np.array(velocity)
+        self.body_rates = self.rotation.T @ np.array(angular_velocity)
+
+    # -- state and sensors ----------------------------------------------------------------
+
+    @property
+    def mass_kg(self) -> float:
+        return self.quadrotor.mass_kg
+
+    @property
+    def pose(self) -> tuple[np.ndarray, np.ndarray]:
+        """(position m, quaternion x y z w), world frame."""
+        return self.position.copy(), self.orientation.copy()
+
+    @property
+    def yaw(self) -> float:
+        return math.atan2(self.rotation[1, 0], self.rotation[0, 0])
+
+    @property
+    def target_position(self) -> np.ndarray:
+        return np.array(self.layout.target_position)
+
+    @property
+    def distance_to_target(self) -> float:
+        return float(np.linalg.norm(self.target_position - self.position))
+
+    @property
+    def heading_velocity(self) -> np.ndarray:
+        """Velocity (m/s) in the heading frame (x along the yaw, z up), the command's frame."""
+        c, s = math.cos(self.yaw), math.sin(self.yaw)
+        v = self.velocity
+        return np.array([c * v[0] + s * v[1], -s * v[0] + c * v[1], v[2]])
+
+    def outcome(self) -> dict:
+        """success (within the success radius at some time), collision, timeout, distance, time."""
+        return {
+            "success": self._reached_at is not None,
+            "collision": self._collided,
+            "timeout": self.time >= self.world.time_limit_s - 1e-9,
+            "distance_to_target": self.distance_to_target,
+            "time": self.time,
+        }
+
+    def render_camera(self, with_depth: bool = False):
+        """The forward camera's image from the current body pose: uint8 HxWx3 RGB, or with
+        `with_depth=True` the pair (rgb, depth) with depth float32 HxW in metres along the
+        optical axis (the far plane where nothing was hit)."""
+        return self._camera.render(self.position, self.rotation, self.layout.sky_color, with_depth)
+
+    def read_imu(self) -> np.ndarray:
+        """[gx, gy, gz, ax, ay, az] float32: rad/s and m/s^2, body frame FLU (see sensors.py)."""
+        return self._imu.read(self.rotation, self.body_rates, self._accel_w)
+
+    def render_chase(self, width: int = 320, height: int = 240) -> np.ndarray:
+        """A view from 3 m behind and 1.2 m above the drone, along its yaw (for videos)."""
+        c, s = math.cos(self.yaw), math.sin(self.yaw)
+        eye = self.position + np.array([-3.0 * c, -3.0 * s, 1.2])
+        view = pb.computeViewMatrix(eye, self.position + np.array([2.0 * c, 2.0 * s, 0.0]), [0, 0, 1])
+        projection = pb.computeProjectionMatrixFOV(60.0, width / height, 0.1, 80.0)
+        return render_view(self.client, width, height, view, projection, self._camera.renderer, 0.1, 80.0,
+                           self.layout.sky_color, False)
+
+    # -- world building -------------------------------------------------------------------
+
+    def _load_egl(self) -> None:
+        import pkgutil
+
+        egl = pkgutil.get_loader("eglRenderer")
+        plugin = pb.loadPlugin(egl.get_filename(), "_eglRendererPlugin", physicsClientId=self.client) if egl else -1
+        if plugin < 0:
+            raise RuntimeError("CameraConfig.renderer='egl': PyBullet's EGL renderer plugin could not be loaded "
+                               "on this machine; use renderer='tiny'")
+
+    def _build_world(self, layout: Layout) -> None:
+        c = self.client
+        pb.resetSimulation(physicsClientId=c)
+        pb.setGravity(0, 0, -9.81, physicsClientId=c)
+        pb.setTimeStep(self.physics_dt, physicsClientId=c)
+        ground = Part("box", (0.0, 0.0, -0.05), (_GROUND_HALF_EXTENT_M, _GROUND_HALF_EXTENT_M, 0.05),
+                      layout.ground_color)
+        self.ground = _create_part(c, ground, collide=True)
+        self.obstacle_ids = [_create_part(c, part, collide=True) for obstacle in layout.obstacles
+                             for part in obstacle.parts]
+        tc = self.world.target
+        r = tc.size_m / 2
+        size = {"sphere": (r,), "box": (r, r, r), "cylinder": (r, tc.size_m)}[tc.shape]
+        self.target_id = _create_part(c, Part(tc.shape, layout.target_position, size, tc.color), collide=False)
+        self.distractor_ids = [_create_part(c, part, collide=False) for part in layout.distractors]
+        self.drone = self._create_drone(layout)
+
+    def _create_drone(self, layout: Layout) -> int:
+        c, q = self.client, self.quadrotor
+        collision = pb.createCollisionShape(pb.GEOM_BOX, halfExtents=q.collision_half_extents_m, physicsClientId=c)
+        arm = q.arm_length_m
+        arm_quats = [pb.getQuaternionFromEuler([0, 0, a]) for a in (math.pi / 4, -math.pi / 4)]
+        visual = pb.createVisualShapeArray(
+            shapeTypes=[pb.GEOM_BOX] * 3,
+            halfExtents=[[0.06, 0.04, 0.025], [arm, 0.01, 0.008], [arm, 0.01, 0.008]],
+            visualFramePositions=[[0, 0, 0]] * 3,
+            visualFrameOrientations=[[0, 0, 0, 1], *arm_quats],
+            physicsClientId=c)
+        drone = pb.createMultiBody(q.mass_kg, collision, visual, layout.start_position,
+                                   pb.getQuaternionFromEuler([0, 0, layout.start_yaw]), physicsClientId=c)
+        pb.changeDynamics(drone, -1, localInertiaDiagonal=q.inertia_kg_m2, linearDamping=0.0, angularDamping=0.0,
+                          physicsClientId=c)
+        pb.changeVisualShape(drone, -1, rgbaColor=[0.15, 0.15, 0.18, 1.0], physicsClientId=c)
+        return drone
+
+
+def _create_part(client: int, part: Part, collide: bool) -> int:
+    """A static PyBullet body for one primitive (visual always, collision shape if `collide`)."""
+    rgba = [*part.color, 1.0]
+    if part.shape == "sphere":
+        shape = {"shapeType": pb.GEOM_SPHERE, "radius": part.size[0]}
+        visual = pb.createVisualShape(pb.GEOM_SPHERE, radius=part.size[0], rgbaColor=rgba, physicsClientId=client)
+    elif part.shape == "cylinder":
+        shape = {"shapeType": pb.GEOM_CYLINDER, "radius": part.size[0], "height": part.size[1]}
+        visual = pb.createVisualShape(pb.GEOM_CYLINDER, radius=part.size[0], length=part.size[1], rgbaColor=rgba,
+                                      physicsClientId=client)
+    else:
+        shape = {"shapeType": pb.GEOM_BOX, "halfExtents": part.size}
+        visual = pb.createVisualShape(pb.GEOM_BOX, halfExtents=part.size, rgbaColor=rgba, physicsClientId=client)
+    collision = pb.createCollisionShape(**shape, physicsClientId=client) if collide else -1
+    return pb.createMultiBody(0.0, collision, visual, part.position, pb.getQuaternionFromEuler([0, 0, part.yaw]),
+                              physicsClientId=client)
