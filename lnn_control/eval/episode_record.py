@@ -1,0 +1,84 @@
+"""What one evaluated episode leaves behind, and the per-episode metrics computed from its flight.
+
+One `EpisodeRecord` is one line of the episode log (JSON). Units: seconds of simulated time,
+metres in the world frame, m/s^3 for jerk.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Optional
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class EpisodeRecord:
+    """The outcome and metrics of policy `policy` flying episode `episode` (world seed `seed`)
+    of `world` under `condition`.
+
+    - `success`, `collision`, `timeout`: how the episode ended (at most one is true; none when
+      the environment ended it for another reason, e.g. leaving the world);
+    - `time_s`: simulated seconds flown; `path_length_m`: distance flown (world frame);
+    - `mean_abs_jerk_m_s3`: mean |d^2 v_cmd / dt^2| of the commanded linear velocity (None for
+      episodes shorter than three commands);
+    - `distance_to_target_m`: at the end; `steps`: control steps; `wall_s`: wall-clock seconds.
+    """
+
+    policy: str
+    world: str
+    condition: str
+    episode: int
+    seed: int
+    success: bool
+    collision: bool
+    timeout: bool
+    time_s: float
+    path_length_m: float
+    mean_abs_jerk_m_s3: Optional[float]
+    distance_to_target_m: float
+    steps: int
+    wall_s: float
+
+    @property
+    def key(self) -> tuple[str, str, str, int]:
+        """Identifies the episode within a run: (policy, world, condition, episode index)."""
+        return self.policy, self.world, self.condition, self.episode
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "EpisodeRecord":
+        names = [f.name for f in fields(cls)]
+        missing = [name for name in names if name not in values]
+        if missing:
+            raise ValueError(f"episode record lacks field {missing[0]!r}")
+        return cls(**{name: values[name] for name in names})
+
+
+def path_length_m(positions: np.ndarray) -> float:
+    """Length (m) of the polyline through `positions` (N x 3, world frame)."""
+    positions = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
+    if len(positions) < 2:
+        return 0.0
+    return float(np.linalg.norm(np.diff(positions, axis=0), axis=1).sum())
+
+
+def mean_abs_jerk(commands: np.ndarray, times_s: np.ndarray) -> Optional[float]:
+    """Mean |jerk| (m/s^3) of the commanded linear velocity: the norm of the second time
+    derivative of [vx, vy, vz] (m/s), by finite differences over the times (s) each command
+    was issued. None when fewer than three commands were issued."""
+    velocity = np.asarray(commands, dtype=np.float64).reshape(len(commands), -1)[:, :3]
+    times_s = np.asarray(times_s, dtype=np.float64).reshape(-1)
+    if len(velocity) != len(times_s):
+        raise ValueError(f"{len(velocity)} commands but {len(times_s)} command times")
+    if len(velocity) < 3:
+        return None
+    step_s = np.diff(times_s)
+    if np.any(step_s <= 0):
+        raise ValueError("command times must increase strictly")
+    acceleration = np.diff(velocity, axis=0) / step_s[:, None]
+    jerk = np.diff(acceleration, axis=0) / (0.5 * (step_s[1:] + step_s[:-1]))[:, None]
+    value = float(np.linalg.norm(jerk, axis=1).mean())
+    return value if math.isfinite(value) else None

@@ -1,0 +1,23 @@
+"""Write a run's results: DIR/results.json, DIR/results.md, DIR/results.png."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from lnn_control.eval.plots import plot_success
+from lnn_control.eval.tables import results_markdown
+
+RESULTS_JSON = "results.json"
+RESULTS_MD = "results.md"
+RESULTS_PNG = "results.png"
+
+
+def write_results(out_dir: str | Path, summary: dict, method: dict) -> dict[str, Path]:
+    """results.json is `summary` (rows in DESIGN.md's schema, paired tests) plus `method`."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out_dir / RESULTS_JSON, "md": out_dir / RESULTS_MD, "png": out_dir / RESULTS_PNG}
+    paths["json"].write_text(json.dumps({**summary, "method": method}, indent=2, allow_nan=False) + "\n")
+    paths["md"].write_text(results_markdown(summary, method))
+    plot_success(summary["rows"], paths["png"])
+    return paths

@@ -1,0 +1,108 @@
+"""From episode records to the rows of results.json: rates with Wilson intervals, times, path
+lengths relative to the expert on the same seed, smoothness, and paired tests.
+
+- rates count every episode of the row; `*_ci` are 95% Wilson intervals;
+- `mean_time_to_target_s` averages the successful episodes (None without any);
+- `path_length_vs_expert` averages path / expert's path over the seeds where both this policy
+  and the expert succeeded (`path_ratio_episodes` of them; None without any);
+- `mean_abs_jerk_m_s3` averages the episodes' mean |jerk| of the commanded linear velocity;
+- comparisons: for each world x condition and each pair of policies, the exact McNemar test
+  on the seeds both flew; shift effects: for each policy and world, each shifted condition
+  against no shift, paired on seeds the same way.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from collections import defaultdict
+from typing import Iterable, Optional
+
+from lnn_control.eval.episode_record import EpisodeRecord
+from lnn_control.eval.plan import NO_SHIFT, REFERENCE, EvalPlan
+from lnn_control.eval.stats import mcnemar_exact, wilson_interval
+
+
+def summarize(plan: EvalPlan, records: Iterable[EpisodeRecord]) -> dict:
+    """The content of results.json: {"rows": [...], "comparisons": [...], "shift_effects": [...]}."""
+    by_cell = _by_cell(plan, records)
+    rows = []
+    for world in plan.worlds:
+        for condition in plan.conditions:
+            expert = {r.seed: r for r in by_cell.get((REFERENCE, world.label, condition.name), [])}
+            for policy in plan.policies:
+                episodes = by_cell.get((policy.label, world.label, condition.name), [])
+                rows.append(_row(policy.label, world.label, condition, episodes, expert))
+    return {"rows": rows, "comparisons": _comparisons(plan, by_cell), "shift_effects": _shift_effects(plan, by_cell)}
+
+
+def _by_cell(plan: EvalPlan, records: Iterable[EpisodeRecord]) -> dict[tuple, list[EpisodeRecord]]:
+    """Records of this plan's seeds grouped by (policy, world, condition), in seed order."""
+    seeds = set(plan.seeds)
+    cells: dict[tuple, list[EpisodeRecord]] = defaultdict(list)
+    for record in records:
+        if record.seed in seeds and record.episode < plan.episodes:
+            cells[(record.policy, record.world, record.condition)].append(record)
+    return {cell: sorted(found, key=lambda r: r.seed) for cell, found in cells.items()}
+
+
+def _row(policy: str, world: str, condition, episodes: list[EpisodeRecord], expert: dict) -> dict:
+    n = len(episodes)
+    row = {"policy": policy, "world": world, "condition": condition.name,
+           "shifts": {name: severity for name, severity in condition.shifts}, "episodes": n}
+    for outcome in ("success", "collision", "timeout"):
+        count = sum(bool(getattr(r, outcome)) for r in episodes)
+        row[f"{outcome}_rate"] = count / n if n else None
+        row[f"{outcome}_ci"] = list(wilson_interval(count, n))
+    successes = [r for r in episodes if r.success]
+    row["mean_time_to_target_s"] = _mean(r.time_s for r in successes)
+    row["mean_path_length_m"] = _mean(r.path_length_m for r in episodes)
+    ratios = [r.path_length_m / expert[r.seed].path_length_m for r in successes
+              if r.seed in expert and expert[r.seed].success and expert[r.seed].path_length_m > 0]
+    row["path_length_vs_expert"] = _mean(ratios)
+    row["path_ratio_episodes"] = len(ratios)
+    row["mean_abs_jerk_m_s3"] = _mean(r.mean_abs_jerk_m_s3 for r in episodes if r.mean_abs_jerk_m_s3 is not None)
+    row["seeds"] = [r.seed for r in episodes]
+    return row
+
+
+def _comparisons(plan: EvalPlan, by_cell: dict) -> list[dict]:
+    found = []
+    for world in plan.worlds:
+        for condition in plan.conditions:
+            for a, b in itertools.combinations([p.label for p in plan.policies], 2):
+                found.extend(_paired({"world": world.label, "condition": condition.name, "policy_a": a, "policy_b": b},
+                                     by_cell.get((a, world.label, condition.name), []),
+                                     by_cell.get((b, world.label, condition.name), [])))
+    return found
+
+
+def _shift_effects(plan: EvalPlan, by_cell: dict) -> list[dict]:
+    found = []
+    for policy in plan.policies:
+        for world in plan.worlds:
+            baseline = by_cell.get((policy.label, world.label, NO_SHIFT.name), [])
+            for condition in plan.conditions:
+                if condition.name == NO_SHIFT.name:
+                    continue
+                found.extend(_paired({"policy": policy.label, "world": world.label, "condition": condition.name},
+                                     baseline, by_cell.get((policy.label, world.label, condition.name), [])))
+    return found
+
+
+def _paired(labels: dict, first: list[EpisodeRecord], second: list[EpisodeRecord]) -> list[dict]:
+    """[labels + exact McNemar result on the shared seeds], or [] when no seed is shared."""
+    first_by_seed = {r.seed: r.success for r in first}
+    shared = [(first_by_seed[r.seed], r.success) for r in second if r.seed in first_by_seed]
+    if not shared:
+        return []
+    test = mcnemar_exact([a for a, _ in shared], [b for _, b in shared])
+    return [{**labels, "pairs": test.pairs, "success_a": test.both + test.only_a, "success_b": test.both + test.only_b,
+             "only_a": test.only_a, "only_b": test.only_b, "p_value": test.p_value}]
+
+
+def _mean(values: Iterable[float]) -> Optional[float]:
+    values = [float(v) for v in values]
+    if not values:
+        return None
+    value = math.fsum(values) / len(values)
+    return value if math.isfinite(value) else None

@@ -1,0 +1,85 @@
+"""results.md: the evaluation as tables a person reads, saying how it was measured."""
+from __future__ import annotations
+
+from typing import Optional
+
+SIGNIFICANCE = 0.05
+
+
+def results_markdown(summary: dict, method: dict) -> str:
+    """Markdown for `summary` (from `summarize`) and `method` (how the run was made)."""
+    rows = summary["rows"]
+    lines = ["# Closed-loop evaluation", "", _how_measured(method), "",
+             "| policy | world | condition | episodes | success [95% CI] | collision | timeout "
+             "| time to target (s) | path / expert | mean abs jerk (m/s^3) |",
+             "|---|---|---|---:|---|---:|---:|---:|---:|---:|"]
+    for row in rows:
+        lines.append("| " + " | ".join([
+            row["policy"], row["world"], _condition(row), str(row["episodes"]),
+            f"{_percent(row['success_rate'])} [{_percent(row['success_ci'][0])}, {_percent(row['success_ci'][1])}]",
+            _percent(row["collision_rate"]), _percent(row["timeout_rate"]),
+            _number(row["mean_time_to_target_s"], 1),
+            _ratio(row["path_length_vs_expert"], row["path_ratio_episodes"]),
+            _number(row["mean_abs_jerk_m_s3"], 1)]) + " |")
+    if summary["comparisons"]:
+        lines += ["", "## Paired comparisons (same seeds)", "",
+                  f"Exact McNemar test on the seeds both policies flew: 'A only' counts seeds where A "
+                  f"succeeded and B did not. A difference is called real at p < {SIGNIFICANCE}.", "",
+                  "| world | condition | A | B | successes A / B | A only | B only | p | verdict |",
+                  "|---|---|---|---|---:|---:|---:|---:|---|"]
+        for c in summary["comparisons"]:
+            lines.append(f"| {c['world']} | {c['condition']} | {c['policy_a']} | {c['policy_b']} "
+                         f"| {c['success_a']} / {c['success_b']} of {c['pairs']} | {c['only_a']} | {c['only_b']} "
+                         f"| {c['p_value']:.3g} | {_verdict(c, c['policy_a'], c['policy_b'])} |")
+    if summary["shift_effects"]:
+        lines += ["", "## Effect of each shift (same policy, same seeds, against no shift)", "",
+                  "| policy | world | condition | successes none / shifted | lost | gained | p | verdict |",
+                  "|---|---|---|---:|---:|---:|---:|---|"]
+        for e in summary["shift_effects"]:
+            lines.append(f"| {e['policy']} | {e['world']} | {e['condition']} | {e['success_a']} / {e['success_b']} "
+                         f"of {e['pairs']} | {e['only_a']} | {e['only_b']} | {e['p_value']:.3g} "
+                         f"| {_verdict(e, 'no shift', e['condition'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def _how_measured(method: dict) -> str:
+    seeds = method["seeds"]
+    return (
+        f"Each policy flew {method['episodes']} episode(s) per world and condition on world seeds "
+        f"{seeds[0]}..{seeds[-1]}, the same seeds for every policy, so comparisons are paired. "
+        f"An episode ends in success (reached the target), collision, or timeout (the world's time "
+        f"limit). Rates are over all episodes, with 95% Wilson score intervals. Time to target "
+        f"averages the successful episodes. Path / expert is the mean ratio of the path flown to "
+        f"the expert's path on the same seed and condition, over seeds where both succeeded (count "
+        f"in parentheses). Mean abs jerk is the mean norm of the second time derivative of the "
+        f"commanded linear velocity (lower is smoother). Conditions name their shifts and "
+        f"severities (0 = none, 1 = strongest). Made by `{method['command']}` on {method['date']} "
+        f"({method['workers']} {method['backend']} worker(s), {method['wall_s']:.0f} s wall clock "
+        f"for the episodes run in this invocation).")
+
+
+def _condition(row: dict) -> str:
+    shifts = row["shifts"]
+    if not shifts:
+        return row["condition"]
+    spelled = " + ".join(f"{name} {severity:g}" for name, severity in shifts.items())
+    return row["condition"] if row["condition"] == spelled else f"{row['condition']} ({spelled})"
+
+
+def _verdict(test: dict, name_a: str, name_b: str) -> str:
+    if test["p_value"] >= SIGNIFICANCE:
+        return "no clear difference"
+    better = name_a if test["only_a"] > test["only_b"] else name_b
+    return f"{better} better"
+
+
+def _percent(value: Optional[float]) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+def _number(value: Optional[float], digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _ratio(value: Optional[float], count: int) -> str:
+    return "-" if value is None else f"{value:.2f} ({count})"
