@@ -30,7 +30,7 @@ class Policy:
     """
 
     def __init__(self, net: PolicyNetwork):
-        self.net = net.eval()
+        self.net = net
         self.reset()
 
     @property
