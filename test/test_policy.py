@@ -1,6 +1,8 @@
 """Policy networks, baselines of matched size, and the stateful runtime (random weights)."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -108,6 +110,11 @@ def test_runtime_resizes_any_image_and_rejects_bad_input(networks):
     for shape in ((480, 640, 3), (10, 13, 3), (48, 64, 3)):
         cmd = policy.step(np.full(shape, 128, np.uint8), imu, 0.05)
         assert cmd.shape == (4,) and np.isfinite(cmd).all()
+    read_only = np.frombuffer(bytes(48 * 64 * 3), np.uint8).reshape(48, 64, 3)  # like a ROS message buffer
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for view in (read_only, read_only[..., ::-1]):
+            assert np.isfinite(policy.step(view, imu, 0.05)).all()
     image = np.zeros((48, 64, 3), np.uint8)
     bad = [
         ((image.astype(np.float32), imu, 0.05), "uint8"),

@@ -67,7 +67,9 @@ class Policy:
         height, width = self.spec.image_height, self.spec.image_width
         if image.shape[:2] != (height, width):
             image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-        return np.ascontiguousarray(image)
+        if not image.flags.c_contiguous or not image.flags.writeable:  # e.g. a flipped view, a ROS buffer
+            image = np.array(image, order="C")
+        return image
 
     def _sanitize_imu(self, imu) -> np.ndarray:
         try:
