@@ -559,3 +559,32 @@ def test_bad_parameters_stop_the_node_with_the_reason(ros_domain_id, tmp_path, c
     result = subprocess.run([str(POLICY_NODE), "--ros-args", "-p", f"model_path:={checkpoint}", "-p", argument],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and reason in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_parameter_file_matches_the_node_defaults(repo_root):
+    import yaml
+
+    from lnn_control.ros.policy_node import PARAMETERS
+
+    params = yaml.safe_load((repo_root / "config" / "policy_node.yaml").read_text())["policy_node"]["ros__parameters"]
+    assert params == {name: default for name, (default, _) in PARAMETERS.items()}
+
+
+def test_the_launch_file_starts_the_node_with_the_parameter_file(ros_domain_id, repo_root, checkpoint, tmp_path):
+    from launch_xml import read_launch
+
+    [node] = read_launch(repo_root / "launch" / "policy.launch.xml", {"lnn_control": repo_root},
+                         {"model_path": str(checkpoint), "max_yaw_rate": "0.5"})
+    log_path = tmp_path / "launched.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(node.command([POLICY_NODE.parent], tmp_path), stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while "loaded" not in log_path.read_text() and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            process.send_signal(signal.SIGINT)
+            returncode = process.wait(timeout=10)
+    text = log_path.read_text()
+    assert returncode == 0, text
+    assert f"policy {checkpoint} loaded; stepping on every frame, limits 2 m/s, 0.5 rad/s, watchdog 0.5 s" in text

@@ -13,10 +13,12 @@ Topics (relative, so namespaces and remaps apply):
 Services: `~/reset` (`std_srvs/Trigger`: clears the recurrent state; the response says
 so) and `~/enable` (`std_srvs/SetBool`: false = zero commands until enabled again).
 
-Stepping: with `control_rate` > 0 a timer at that rate steps the policy on the newest
-camera frame received since the last tick (frames in between are skipped) and publishes;
-on a tick without a new frame it repeats the last command. With `control_rate` 0 the
-policy steps and publishes on every camera frame. dt is the difference of the frames'
+Stepping: with `control_rate` 0 (the default) the policy steps and publishes on every
+camera frame, as soon as it arrives. With `control_rate` > 0 a timer at that rate steps
+the policy on the newest frame received since the last tick (frames in between are
+skipped) and publishes, repeating the last command on a tick without a new frame: a
+fixed command rate, for cameras faster than the policy should step, at the price of up
+to one period of added latency. dt is the difference of the frames'
 header stamps (arrival times for unstamped frames), so simulated time under
 `use_sim_time`; the IMU input is the IMU state interpolated at the frame's stamp. The first step after a
 reset uses the policy's nominal dt (`PolicySpec.nominal_dt`).
@@ -65,6 +67,7 @@ FAILSAFE_RATE_HZ = 20.0        # zero commands when control_rate is 0 and input 
 DIAGNOSTICS_PERIOD_S = 1.0
 WARN_PERIOD_S = 2.0            # throttling of repeated warnings
 ZERO_COMMAND = np.zeros(4)
+ZERO_COMMAND.setflags(write=False)
 
 
 def _descriptor(description: str, *, low: float | None = None, high: float | None = None,
@@ -80,8 +83,9 @@ def _descriptor(description: str, *, low: float | None = None, high: float | Non
 PARAMETERS = {
     "model_path": ("", _descriptor(
         "policy checkpoint (.pt); empty = share/lnn_control/models/cfc_forest.pt", read_only=True)),
-    "control_rate": (20.0, _descriptor(
-        "Hz: rate of stepping and publishing; 0 = step and publish on every camera frame", low=0.0, high=1000.0)),
+    "control_rate": (0.0, _descriptor(
+        "Hz: step on the newest frame and publish at this fixed rate; 0 = step and publish on every "
+        "camera frame (lowest latency)", low=0.0, high=1000.0)),
     "max_linear_speed": (2.0, _descriptor(
         "m/s: bound on each of |vx|, |vy|, |vz| of the commands", low=0.0, high=20.0)),
     "max_yaw_rate": (1.0, _descriptor(
@@ -132,7 +136,7 @@ class PolicyNode(Node):
         self._max_yaw_rate = value("max_yaw_rate")
         self._frame_id = value("frame_id")
         self._stamped = value("stamped")
-        self._model_path = Path(value("model_path") or share_path(*DEFAULT_MODEL))
+        self._model_path = _model_path(value("model_path"))
         self._policy = _load_policy(self._model_path)
 
         self._failsafe = Failsafe(value("watchdog_timeout"))
@@ -378,13 +382,28 @@ def _validate_parameters(parameters: list[Parameter]) -> SetParametersResult:
     return SetParametersResult(successful=True)
 
 
+def _model_path(parameter: str) -> Path:
+    """`model_path`, or the shipped model when it is empty."""
+    if parameter:
+        return Path(parameter)
+    try:
+        return share_path(*DEFAULT_MODEL)
+    except FileNotFoundError as exc:
+        raise StartupError(f"model_path is empty and the shipped model cannot be found: {exc}") from exc
+
+
 def _load_policy(path: Path):
     """The policy in `path`; StartupError naming the file when it is missing or unusable."""
     if not path.is_file():
         raise StartupError(f"model_path {path}: no such file (train one with `lnn-control train`, "
                            f"or pass model_path:=FILE.pt)")
-    from lnn_control.policy import load_policy  # torch is imported only once a file exists
+    import torch  # imported only once a file exists: a missing model fails fast
 
+    from lnn_control.policy import load_policy
+
+    # One step is a few small layers: intra-op threads only add latency, and spin-waiting
+    # OpenMP threads collapse (tens of ms per convolution) when other processes hold the cores.
+    torch.set_num_threads(1)
     try:
         return load_policy(path)
     except Exception as exc:  # any unreadable checkpoint is a start-up failure with one line
