@@ -1,0 +1,112 @@
+"""World YAML validation and seeded layout generation (lnn_control.sim.world)."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import yaml
+
+from lnn_control.sim import WorldConfig, WorldConfigError, generate_layout
+from lnn_control.sim.world import FLIGHT_BAND_M
+
+
+@pytest.fixture(scope="module")
+def forest():
+    return WorldConfig.load("forest")
+
+
+def _write(tmp_path, document) -> str:
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return str(path)
+
+
+@pytest.mark.parametrize("name", ["forest", "urban"])
+def test_shipped_worlds_load_and_same_seed_gives_same_layout(name):
+    world = WorldConfig.load(name)
+    a, b, c = generate_layout(world, 11), generate_layout(world, 11), generate_layout(world, 12)
+    assert a == b
+    assert a != c
+    assert len(a.obstacles) > 20
+
+
+@pytest.mark.parametrize("name", ["forest", "urban"])
+def test_layouts_respect_target_distance_clearances_and_gaps(name):
+    world = WorldConfig.load(name)
+    for seed in range(5):
+        layout = generate_layout(world, seed)
+        tx, ty, _ = layout.target_position
+        assert world.target.distance_m[0] - 1e-9 <= math.hypot(tx, ty) <= world.target.distance_m[1] + 1e-9
+        footprints = layout.flight_band_footprints()
+        assert min(fp.distance_to_point(tx, ty) for fp in footprints) >= world.target.clearance_m - 1e-9
+        assert min(fp.distance_to_point(0.0, 0.0) for fp in footprints) >= world.start_clearance_m - 1e-9
+        for obstacle in layout.obstacles:
+            others = [fp for o in layout.obstacles if o is not obstacle for fp in o.footprints]
+            for fp in obstacle.footprints:
+                assert all(fp.gap_to(other) >= world.min_gap_m - 1e-9 for other in others)
+
+
+def test_target_is_hidden_among_obstacles(forest):
+    """Obstacles surround the target: several lie between start and target in most worlds."""
+    near_line = 0
+    for seed in range(10):
+        layout = generate_layout(forest, seed)
+        tx, ty, _ = layout.target_position
+        length = math.hypot(tx, ty)
+        for obstacle in layout.obstacles:
+            for fp in obstacle.footprints:
+                along = (fp.x * tx + fp.y * ty) / length
+                across = abs(fp.x * ty - fp.y * tx) / length
+                if 0 < along < length and across < 2.0:
+                    near_line += 1
+    assert near_line / 10 >= 2
+
+
+def test_unknown_key_names_file_and_field(tmp_path, forest):
+    document = dict(forest.source)
+    document["obstacles"] = [dict(forest.source["obstacles"][0], trunk_colour=[1, 0, 0])]
+    path = _write(tmp_path, document)
+    with pytest.raises(WorldConfigError, match=r"mine\.yaml: obstacles\[0\]\.trunk_colour: unknown key"):
+        WorldConfig.load(path)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("time_limit_s", "soon", r"time_limit_s: expected a number"),
+    ("target", {"distance": [30, 10]}, r"target\.distance: low 30\.0 is above high 10\.0"),
+    ("target", {"distance": [10, 40], "shape": "cone"}, r"target\.shape: 'cone' is not one of"),
+    ("palette", {"ground": [0.1, 0.2], "sky": [0, 0, 1]}, r"palette\.ground\[0\]: expected an RGB colour"),
+    ("obstacles", [{"kind": "tree", "count_per_100m2": -1}], r"obstacles\[0\]\.count_per_100m2: -1"),
+    ("obstacles", [{"kind": "dragon", "count_per_100m2": 1}], r"obstacles\[0\]\.kind: 'dragon'"),
+])
+def test_bad_values_name_file_and_field(tmp_path, forest, field, value, message):
+    path = _write(tmp_path, {**forest.source, field: value})
+    with pytest.raises(WorldConfigError, match=r"mine\.yaml: " + message):
+        WorldConfig.load(path)
+
+
+def test_missing_file_and_missing_palette_entry(tmp_path, forest):
+    with pytest.raises(FileNotFoundError, match="nowhere.yaml"):
+        WorldConfig.load(tmp_path / "nowhere.yaml")
+    palette = {k: v for k, v in forest.source["palette"].items() if k != "trunk"}
+    with pytest.raises(WorldConfigError, match=r"palette\.trunk: required by obstacle kind 'tree'"):
+        WorldConfig.load(_write(tmp_path, {**forest.source, "palette": palette}))
+
+
+def test_with_overrides_returns_a_validated_copy(forest):
+    autumn = forest.with_overrides(palette={"foliage": [[0.8, 0.4, 0.1]]})
+    assert autumn.palette["foliage"] == ((0.8, 0.4, 0.1),)
+    assert autumn.palette["trunk"] == forest.palette["trunk"]          # merged, not replaced
+    assert forest.palette["foliage"] != autumn.palette["foliage"]      # original untouched
+    denser = forest.with_overrides(density_scale=2.0)
+    assert len(generate_layout(denser, 3).obstacles) > 1.3 * len(generate_layout(forest, 3).obstacles)
+    with pytest.raises(WorldConfigError, match=r"with overrides\): target\.color"):
+        forest.with_overrides(target={"color": [2, 0, 0]})
+    with pytest.raises(WorldConfigError, match=r"with overrides\): wind: unknown key"):
+        forest.with_overrides(wind=3)
+
+
+def test_distractors_look_like_the_target(forest):
+    layout = generate_layout(forest.with_overrides(distractors=3), 4)
+    assert len(layout.distractors) == 3
+    assert all(part.color == forest.target.color for part in layout.distractors)
+    assert all(FLIGHT_BAND_M[0] < part.position[2] < FLIGHT_BAND_M[1] for part in layout.distractors)
