@@ -245,7 +245,8 @@ class Fog(Shift):
 
     The extinction b = 3.912 / visibility, with a meteorological visibility of 15 m / severity
     (15 m at severity 1, 30 m at 0.5), so far pixels fade to the fog colour first and the sky
-    (depth at the far plane) becomes fog. Needs the depth of the frame in the observation.
+    (depth at the far plane) becomes fog. The depth comes from the simulator's current pose,
+    so fog must wrap inside the timing shifts (apply_shifts does).
     """
 
     name = "fog"
@@ -267,9 +268,10 @@ class Fog(Shift):
 class MotionBlur(ImageShift):
     """Linear motion blur along the image-plane motion caused by the body's rotation.
 
-    Streak length in pixels = severity * (4 + 8 * min(|w|, 1 rad/s)), where w is the
-    (pitch, yaw) rate from the gyro: a streak of up to 4 px from frame vibration at rest,
-    up to 12 px while turning at 1 rad/s. Horizontal for yaw, vertical for pitch.
+    Streak length in pixels = severity * (4 + 8 * min(|w|, 1 rad/s)), where w is the body's
+    true (pitch, yaw) rate: a streak of up to 4 px from frame vibration at rest, up to 12 px
+    while turning at 1 rad/s. Horizontal for yaw, vertical for pitch. Reads the simulator's
+    current state, so it must wrap inside the timing shifts (apply_shifts does).
     """
 
     name = "motion_blur"
@@ -278,7 +280,7 @@ class MotionBlur(ImageShift):
     def observe(self, obs):
         if self.severity == 0.0:
             return obs
-        pitch_rate, yaw_rate = float(obs["imu"][1]), float(obs["imu"][2])
+        _, pitch_rate, yaw_rate = (float(w) for w in simulator(self.env).body_rates)
         rate = math.hypot(pitch_rate, yaw_rate)
         length_px = self.severity * (4.0 + 8.0 * min(rate, 1.0))
         angle = math.atan2(pitch_rate, yaw_rate) if rate > 1e-3 else 0.0
@@ -514,7 +516,8 @@ def parse_shift(text: str) -> tuple[str, float]:
 
 
 def apply_shifts(env: gym.Env, shifts: Sequence[tuple[str, float]]) -> gym.Env:
-    """`env` wrapped in the named shifts, innermost first in physical order (see module doc)."""
+    """`env` wrapped in the named shifts, innermost first in physical order (see module doc),
+    then by name within a stage, so the order the shifts are listed in does not matter."""
     classes = []
     for name, severity in shifts:
         if name not in SHIFTS:
@@ -522,7 +525,7 @@ def apply_shifts(env: gym.Env, shifts: Sequence[tuple[str, float]]) -> gym.Env:
         classes.append((SHIFTS[name], severity))
     if len({cls for cls, _ in classes}) != len(classes):
         raise ValueError(f"a shift appears twice in {list(shifts)}")
-    for cls, severity in sorted(classes, key=lambda pair: pair[0].stage):
+    for cls, severity in sorted(classes, key=lambda pair: (pair[0].stage, pair[0].name)):
         env = cls(env, severity)
     return env
 
