@@ -393,7 +393,8 @@ class Wind(Shift):
 class FrameDrops(Shift):
     """Dropped camera frames: with probability 0.5 * severity a frame never arrives, the last
     command is held, and the next frame that arrives reports the whole elapsed time in its dt
-    (at most 4 frames in a row are dropped). Every delivered frame is the simulator's current one.
+    (at most 4 frames in a row are dropped). Every delivered frame is the simulator's current one;
+    `info["dropped_frames"]` says how many were dropped before it.
     """
 
     name = "frame_drops"
@@ -402,6 +403,8 @@ class FrameDrops(Shift):
     max_consecutive_drops = 4
 
     def step(self, action):
+        if self.severity == 0.0:
+            return self.env.step(action)
         obs, reward, terminated, truncated, info = self.env.step(action)
         elapsed_s = float(obs["dt"][0])
         drops = 0
@@ -421,7 +424,8 @@ class FrameDrops(Shift):
 class Latency(Shift):
     """Observation latency: every observation arrives round(4 * severity) control steps late
     (up to 200 ms at 20 Hz). At reset the drone hovers (zero command) for that many steps, so
-    the first observation is the one from the start and no frame is ever repeated."""
+    the first observation is the one from the start and no frame is ever repeated; `info` and
+    the episode's time are the true, current ones (the hover counts towards the time limit)."""
 
     name = "latency"
     stage = _LATENCY
