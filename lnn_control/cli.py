@@ -68,11 +68,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder for results.json/.md/.png")
     p.add_argument("--video", action="store_true", help="write one MP4 per condition")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
-    p.add_argument("--backend", choices=["process", "ray"], default="process", help="where episodes run")
+    p.add_argument("--backend", choices=["process", "ray"], default="process",
+                   help="where episodes run: local processes, or Ray tasks (optional extra; RAY_ADDRESS joins a cluster)")
+    p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                   help="episode time limit in simulated seconds (default: each world's own)")
 
     p = sub.add_parser("demo", help="the main job: evaluate the shipped model in the forest and under shifts")
     p.add_argument("--out", default="runs/demo", help="output folder")
-    p.add_argument("--episodes", type=int, default=None, help="episodes per condition")
+    p.add_argument("--episodes", type=int, default=None, help="episodes per condition (default 6)")
+    p.add_argument("--model", default=None, metavar="FILE.pt", help="checkpoint to fly (default: the shipped models/cfc_forest.pt)")
+    p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                   help="episode time limit in simulated seconds (default: the world's own)")
 
     p = sub.add_parser("bench", help="run the benchmarks: print tables, write JSON")
     p.add_argument("--out", default="runs/bench", help="folder for the JSON results")

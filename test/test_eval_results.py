@@ -131,7 +131,7 @@ def test_conditions_from_shifts_and_suites(repo_root):
 
 def test_plan_flies_the_expert_as_reference_and_shares_seeds():
     plan = _plan(episodes=3, policies=("random",))
-    jobs = plan.jobs(video=True)
+    jobs = plan.jobs(video_conditions=["none", "fog:0.5"])
     assert len(jobs) == 3 * 2 * 2
     seeds = {}
     for job in jobs:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Collection, Optional, Sequence
 
 from lnn_control.envs.shifts import Condition, load_suite, parse_shift
 from lnn_control.paths import share_path
@@ -112,13 +112,14 @@ class EvalPlan:
             return self.policies
         return self.policies + (PolicySource(label=REFERENCE, kind="expert"),)
 
-    def jobs(self, video: bool = False) -> list[EpisodeJob]:
-        """Every episode, episode index outermost (an interrupted run has even coverage).
-        With `video`, the first requested policy's first episode of each world x condition is filmed."""
+    def jobs(self, video_conditions: Collection[str] = ()) -> list[EpisodeJob]:
+        """Every episode, episode index outermost (an interrupted run has even coverage). The
+        first requested policy's first episode of each world x condition in `video_conditions`
+        is filmed."""
         filmed = self.policies[0].label
         return [EpisodeJob(policy=policy.label, world=world.label, world_spec=world.spec, condition=condition,
                            episode=index, seed=seed,
-                           video=video and index == 0 and policy.label == filmed)
+                           video=index == 0 and policy.label == filmed and condition.name in video_conditions)
                 for index, seed in enumerate(self.seeds)
                 for world in self.worlds
                 for condition in self.conditions

@@ -42,6 +42,20 @@ def results_markdown(summary: dict, method: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def console_table(summary: dict) -> str:
+    """The main table in fixed-width columns, for the terminal."""
+    lines = [f"{'policy':<16} {'world':<8} {'condition':<16} {'n':>3} {'success [95% CI]':<20} "
+             f"{'collide':>7} {'timeout':>7} {'t_goal s':>8} {'path/exp':>8} {'jerk':>7}"]
+    for row in summary["rows"]:
+        ci = f"{row['success_rate']:.0%} [{row['success_ci'][0]:.0%},{row['success_ci'][1]:.0%}]" \
+            if row["episodes"] else "-"
+        lines.append(f"{row['policy'][:16]:<16} {row['world'][:8]:<8} {row['condition'][:16]:<16} {row['episodes']:>3} "
+                     f"{ci:<20} {_percent(row['collision_rate']):>7} {_percent(row['timeout_rate']):>7} "
+                     f"{_number(row['mean_time_to_target_s']):>8} {_number(row['path_length_vs_expert'], 2):>8} "
+                     f"{_number(row['mean_abs_jerk_m_s3']):>7}")
+    return "\n".join(lines)
+
+
 def _how_measured(method: dict) -> str:
     seeds = method["seeds"]
     return (
@@ -77,7 +91,7 @@ def _percent(value: Optional[float]) -> str:
     return "-" if value is None else f"{100 * value:.0f}%"
 
 
-def _number(value: Optional[float], digits: int) -> str:
+def _number(value: Optional[float], digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 

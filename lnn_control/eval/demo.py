@@ -1,0 +1,61 @@
+"""`lnn-control demo`: fly the shipped CfC policy in the forest, in distribution and under the
+"quick" suite's shifts, next to the expert; print the table, write the plot and one video.
+
+Sized to finish in under three minutes on a two-core laptop. Running it again in the same
+--out continues (or just re-reports) the earlier demo.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import yaml
+
+from lnn_control.eval.cli import EvalRun, evaluate
+from lnn_control.eval.episode_log import MANIFEST, RunDirectoryError
+from lnn_control.eval.plan import EvalPlan, PolicySource, WorldSource, parse_conditions
+from lnn_control.eval.runner import BackendUnavailableError
+from lnn_control.eval.tables import console_table
+from lnn_control.paths import share_path
+
+SHIPPED_MODEL = ("models", "cfc_forest.pt")
+SUITE = ("config", "eval_suites.yaml")
+FALLBACK_SHIFTS = ["fog:0.5", "wind:0.5"]  # when no "quick" suite is installed
+DEFAULT_EPISODES = 6
+FIRST_SEED = 10_000
+
+
+def run_cli(args) -> int:
+    model = Path(args.model) if args.model else share_path(*SHIPPED_MODEL)
+    if not model.is_file():
+        print(f"lnn-control demo: no trained model to fly: {model} not found. No trained model is shipped "
+              f"yet; make one with `make model`, or fly your own checkpoint with `lnn-control demo --model FILE.pt`",
+              file=sys.stderr)
+        return 2
+    out_dir = Path(args.out)
+    try:
+        plan = EvalPlan(policies=(PolicySource.parse(str(model)), PolicySource.parse("expert")),
+                        worlds=(WorldSource.parse("forest"),), conditions=_conditions(),
+                        episodes=args.episodes or DEFAULT_EPISODES, first_seed=FIRST_SEED)
+        filmed = [plan.conditions[-1].name]  # the strongest shift of the suite: one video
+        run = EvalRun(plan=plan, out_dir=out_dir, workers=min(2, os.cpu_count() or 1),
+                      resume=(out_dir / MANIFEST).is_file(), video_conditions=filmed,
+                      time_limit_s=args.time_limit, command="lnn-control demo")
+        print(f"demo: {model.name} and the expert, forest, conditions {', '.join(c.name for c in plan.conditions)}, "
+              f"{plan.episodes} episodes each (same seeds), {run.workers} workers")
+        summary = evaluate(run)
+    except (ValueError, FileNotFoundError, RunDirectoryError, BackendUnavailableError) as error:
+        print(f"lnn-control demo: {error}", file=sys.stderr)
+        return 2
+    print(console_table(summary))
+    print(f"\ntable: {out_dir / 'results.md'}\nplot:  {out_dir / 'results.png'}\n"
+          f"video: {out_dir / 'videos'} (chase view beside the drone camera, condition {filmed[0]})")
+    return 0
+
+
+def _conditions():
+    suite = share_path(*SUITE)
+    if suite.is_file() and "quick" in (yaml.safe_load(suite.read_text()) or {}).get("suites", {}):
+        return parse_conditions([], [f"{suite}:quick"])
+    return parse_conditions(FALLBACK_SHIFTS, [])

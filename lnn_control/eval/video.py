@@ -1,0 +1,55 @@
+"""Episode videos: the chase view beside the drone's own camera, written as MP4 with OpenCV."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+FOURCC = "mp4v"
+
+
+def side_by_side(chase_rgb: np.ndarray, camera_rgb: np.ndarray, caption: list[str]) -> np.ndarray:
+    """One video frame (RGB uint8): the chase view on the left, the drone's camera image (as the
+    policy saw it, shifts included) scaled to the same height on the right; `caption` lines are
+    written bottom-left."""
+    height = chase_rgb.shape[0]
+    scale = height / camera_rgb.shape[0]
+    camera = cv2.resize(camera_rgb, (int(round(camera_rgb.shape[1] * scale)), height),
+                        interpolation=cv2.INTER_NEAREST)
+    frame = np.ascontiguousarray(np.concatenate([chase_rgb, camera], axis=1))
+    band = slice(height - 16 * len(caption) - 6, height), slice(0, chase_rgb.shape[1])
+    frame[band] = frame[band] // 3  # a dark band keeps the caption legible on any background
+    for row, line in enumerate(reversed(caption)):
+        cv2.putText(frame, line, (6, height - 8 - 16 * row), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (255, 255, 255), 1,
+                    cv2.LINE_AA)
+    cv2.putText(frame, "drone camera", (chase_rgb.shape[1] + 6, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
+                (255, 255, 255), 1, cv2.LINE_AA)
+    return frame
+
+
+class VideoRecorder:
+    """Collects RGB frames of equal size and writes them as one MP4 (`mp4v`) at `fps`."""
+
+    def __init__(self, path: str | Path, fps: float):
+        self.path = Path(path)
+        self.fps = float(fps)
+        self._writer: cv2.VideoWriter | None = None
+        self._size: tuple[int, int] | None = None
+
+    def add(self, frame_rgb: np.ndarray) -> None:
+        size = (frame_rgb.shape[1], frame_rgb.shape[0])
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*FOURCC), self.fps, size)
+            if not self._writer.isOpened():
+                raise OSError(f"{self.path}: OpenCV cannot open an {FOURCC} MP4 writer")
+            self._size = size
+        elif size != self._size:
+            raise ValueError(f"{self.path}: frame size {size} differs from the video's {self._size}")
+        self._writer.write(cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2BGR))
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
