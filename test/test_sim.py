@@ -165,3 +165,16 @@ def test_imu_bias_and_noise_are_seeded_and_configurable(open_world):
     assert np.any(np.abs(mean[:3]) > 0.005) and np.any(np.abs(mean[3:] - [0, 0, 9.81]) > 0.05)
     with pytest.raises(ValueError, match="gyro_noise_std"):
         ImuConfig(gyro_noise_std=-1)
+
+
+def test_egl_renderer_draws_the_same_scene_as_tiny_renderer():
+    views = []
+    for renderer in ("tiny", "egl"):
+        sim = Simulator("forest", seed=1, camera=CameraConfig(renderer=renderer))
+        rgb, depth = sim.render_camera(with_depth=True)
+        views.append((rgb, depth < sim.camera_config.far_m))
+        sim.close()
+    (tiny_rgb, tiny_hit), (egl_rgb, egl_hit) = views
+    assert egl_rgb.shape == tiny_rgb.shape
+    assert np.mean(tiny_hit != egl_hit) < 0.1  # the same objects in the same places
+    assert np.mean(~egl_hit[:24]) > 0.05  # and some sky between the trees

@@ -70,6 +70,11 @@ def _vee(m: np.ndarray) -> np.ndarray:
     return np.array([m[2, 1], m[0, 2], m[1, 0]])
 
 
+def _cross(a, b) -> np.ndarray:
+    """Cross product of two 3-vectors (np.cross is slow for single small vectors)."""
+    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
+
+
 class CascadedController:
     """Turns a heading-frame velocity command into four rotor thrusts, one physics step at a time."""
 
@@ -86,6 +91,9 @@ class CascadedController:
             params.rotor_spin_signs() * params.drag_torque_per_thrust_m,
         ])
         self.mixer = np.linalg.inv(self.allocation)
+        self.attitude_gain = np.array(gains.attitude_gain)
+        self.max_body_rate = np.array(gains.max_body_rate)
+        self.rate_gain_times_inertia = np.array(gains.rate_gain) * self.inertia
         self.yaw_setpoint = 0.0
 
     def reset(self, yaw: float) -> None:
@@ -116,17 +124,17 @@ class CascadedController:
         lead = math.remainder(self.yaw_setpoint - yaw, math.tau)
         lead = min(max(lead, -g.yaw_lead_limit), g.yaw_lead_limit)
         self.yaw_setpoint = yaw + lead
-        z_d = force_w / np.linalg.norm(force_w)
-        x_c = np.array([math.cos(self.yaw_setpoint), math.sin(self.yaw_setpoint), 0.0])
-        y_d = np.cross(z_d, x_c)
-        y_d /= np.linalg.norm(y_d)
-        rotation_d = np.column_stack([np.cross(y_d, z_d), y_d, z_d])
+        z_d = force_w / math.sqrt(float(force_w @ force_w))
+        x_c = (math.cos(self.yaw_setpoint), math.sin(self.yaw_setpoint), 0.0)
+        y_d = _cross(z_d, x_c)
+        y_d /= math.sqrt(float(y_d @ y_d))
+        rotation_d = np.array([_cross(y_d, z_d), y_d, z_d]).T
         attitude_error = 0.5 * _vee(rotation_d.T @ rotation - rotation.T @ rotation_d)
-        rates_d = -np.array(g.attitude_gain) * attitude_error + rotation.T @ np.array([0.0, 0.0, command[3]])
-        rates_d = np.clip(rates_d, -np.array(g.max_body_rate), np.array(g.max_body_rate))
+        rates_d = -self.attitude_gain * attitude_error + rotation[2] * command[3]  # + R^T [0, 0, yaw_rate]
+        rates_d = np.clip(rates_d, -self.max_body_rate, self.max_body_rate)
 
         # Body rates -> torques (with the gyroscopic term), then the mixer.
-        torque = self.inertia * np.array(g.rate_gain) * (rates_d - body_rates) + np.cross(
+        torque = self.rate_gain_times_inertia * (rates_d - body_rates) + _cross(
             body_rates, self.inertia * body_rates)
         collective = max(float(force_w @ rotation[:, 2]), 0.0)
         thrusts = self.mixer @ np.array([collective, torque[0], torque[1], torque[2]])

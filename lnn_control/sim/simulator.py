@@ -237,14 +237,16 @@ class Simulator:
         pb.setTimeStep(self.physics_dt, physicsClientId=c)
         ground = Part("box", (0.0, 0.0, -0.05), (_GROUND_HALF_EXTENT_M, _GROUND_HALF_EXTENT_M, 0.05),
                       layout.ground_color)
+        egl = self.camera_config.renderer == "egl"
         self.ground = _create_part(c, ground, collide=True)
-        self.obstacle_ids = [_create_part(c, part, collide=True) for obstacle in layout.obstacles
+        self.obstacle_ids = [_create_part(c, part, collide=True, egl=egl) for obstacle in layout.obstacles
                              for part in obstacle.parts]
         tc = self.world.target
         r = tc.size_m / 2
         size = {"sphere": (r,), "box": (r, r, r), "cylinder": (r, tc.size_m)}[tc.shape]
-        self.target_id = _create_part(c, Part(tc.shape, layout.target_position, size, tc.color), collide=False)
-        self.distractor_ids = [_create_part(c, part, collide=False) for part in layout.distractors]
+        self.target_id = _create_part(c, Part(tc.shape, layout.target_position, size, tc.color), collide=False,
+                                      egl=egl)
+        self.distractor_ids = [_create_part(c, part, collide=False, egl=egl) for part in layout.distractors]
         self.drone = self._create_drone(layout)
 
     def _create_drone(self, layout: Layout) -> int:
@@ -266,12 +268,39 @@ class Simulator:
         return drone
 
 
-def _create_part(client: int, part: Part, collide: bool) -> int:
-    """A static PyBullet body for one primitive (visual always, collision shape if `collide`)."""
+def _icosahedron() -> tuple[list[list[float]], list[int]]:
+    """Unit-circumradius icosahedron: vertices and triangle indices (counter-clockwise outside)."""
+    t = (1.0 + math.sqrt(5.0)) / 2.0
+    vertices = np.array([(-1, t, 0), (1, t, 0), (-1, -t, 0), (1, -t, 0), (0, -1, t), (0, 1, t), (0, -1, -t),
+                         (0, 1, -t), (t, 0, -1), (t, 0, 1), (-t, 0, -1), (-t, 0, 1)], dtype=float)
+    vertices /= np.linalg.norm(vertices[0])
+    faces = [(0, 11, 5), (0, 5, 1), (0, 1, 7), (0, 7, 10), (0, 10, 11), (1, 5, 9), (5, 11, 4), (11, 10, 2),
+             (10, 7, 6), (7, 1, 8), (3, 9, 4), (3, 4, 2), (3, 2, 6), (3, 6, 8), (3, 8, 9), (4, 9, 5), (2, 4, 11),
+             (6, 2, 10), (8, 6, 7), (9, 8, 1)]
+    return vertices.tolist(), [i for face in faces for i in face]
+
+
+_ICOSAHEDRON = _icosahedron()
+
+
+def _create_part(client: int, part: Part, collide: bool, egl: bool = False) -> int:
+    """A static PyBullet body for one primitive (visual always, collision shape if `collide`).
+
+    Spheres collide as icosahedra inscribed in them, and TinyRenderer draws them so (20 faces
+    instead of hundreds: several times faster to render; the sphere still bounds the shape).
+    The EGL plugin cannot draw meshes given by vertices: with `egl` they are drawn as spheres
+    of 0.9 x the radius (about the icosahedron's volume)."""
     rgba = [*part.color, 1.0]
     if part.shape == "sphere":
-        shape = {"shapeType": pb.GEOM_SPHERE, "radius": part.size[0]}
-        visual = pb.createVisualShape(pb.GEOM_SPHERE, radius=part.size[0], rgbaColor=rgba, physicsClientId=client)
+        vertices, indices = _ICOSAHEDRON
+        scale = [part.size[0]] * 3
+        shape = {"shapeType": pb.GEOM_MESH, "vertices": vertices, "meshScale": scale}
+        if egl:
+            visual = pb.createVisualShape(pb.GEOM_SPHERE, radius=0.9 * part.size[0], rgbaColor=rgba,
+                                          physicsClientId=client)
+        else:
+            visual = pb.createVisualShape(pb.GEOM_MESH, vertices=vertices, indices=indices, meshScale=scale,
+                                          rgbaColor=rgba, physicsClientId=client)
     elif part.shape == "cylinder":
         shape = {"shapeType": pb.GEOM_CYLINDER, "radius": part.size[0], "height": part.size[1]}
         visual = pb.createVisualShape(pb.GEOM_CYLINDER, radius=part.size[0], length=part.size[1], rgbaColor=rgba,
