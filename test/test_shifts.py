@@ -10,7 +10,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 from lnn_control.envs import make_env
-from lnn_control.envs.shifts import SHIFTS, Condition, apply_shifts, load_suite, parse_shift
+from lnn_control.envs.shifts import SHIFTS, Condition, apply_shifts, load_suite, parse_shift, wind_force_n
 
 REPO = Path(__file__).resolve().parent.parent
 SUITES = REPO / "config" / "eval_suites.yaml"
@@ -338,9 +338,17 @@ def test_wind_pushes_the_drone_off_the_same_trajectory(baseline):
     np.testing.assert_array_equal(stacked(shifted, "dt"), stacked(baseline, "dt"))
     drift_m = np.linalg.norm(positions(shifted) - positions(baseline), axis=1)
     assert drift_m[0] == 0.0 and drift_m[-1] > 0.05
-    force = shifted.env.unwrapped.sim.external_force_n
-    weight = shifted.env.unwrapped.sim.mass_kg * 9.81
-    assert 0.02 * weight < np.linalg.norm(force) < 0.8 * weight
+    sim = shifted.env.unwrapped.sim
+    assert 0.02 < np.linalg.norm(sim.external_force_n) / (sim.mass_kg * 9.81) < 0.8
+
+
+def test_wind_force_is_the_change_of_drag_on_airspeed():
+    drag = 0.05  # N / (m/s)^2
+    hovering_in_wind = wind_force_n(np.zeros(3), np.array([6.0, 0.0, 0.0]), drag)
+    np.testing.assert_allclose(hovering_in_wind, [drag * 36.0, 0.0, 0.0])
+    drifting_with_wind = wind_force_n(np.array([0.0, 3.0, 0.0]), np.array([0.0, 3.0, 0.0]), drag)
+    np.testing.assert_allclose(drifting_with_wind, [0.0, drag * 9.0, 0.0])  # no drag left to cancel
+    np.testing.assert_array_equal(wind_force_n(np.array([1.0, 2.0, 0.0]), np.zeros(3), drag), np.zeros(3))
 
 
 def test_latency_delivers_the_observations_of_earlier_steps():
