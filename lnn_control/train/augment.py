@@ -1,0 +1,49 @@
+"""Training-batch augmentations: applied to the data before the network, so identically for
+every model kind. Each window gets one draw (brightness, contrast, mirror), consistent across
+its frames as a real change of scene or sensor would be; noise is drawn per frame.
+
+Mirroring left/right (y → -y in the body frame FLU) flips the image columns and, to stay
+physically consistent, negates vy and yaw_rate in the command and gx, gz (angular velocity is
+a pseudovector) and ay in the IMU.
+"""
+from __future__ import annotations
+
+import torch
+
+from lnn_control.train.config import AugmentConfig
+
+_MIRROR_IMU = torch.tensor([-1.0, 1.0, -1.0, 1.0, -1.0, 1.0])
+_MIRROR_CMD = torch.tensor([1.0, -1.0, 1.0, -1.0])
+
+
+def augment_batch(batch: dict[str, torch.Tensor], config: AugmentConfig, imu_std: torch.Tensor,
+                  generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """Augmented copy of a batch (images uint8 [B,T,H,W,3], imu [B,T,6], cmd [B,T,4], ...)."""
+    images, imu, cmd = batch["images"], batch["imu"], batch["cmd"]
+    batch_size = images.shape[0]
+    out = dict(batch)
+
+    def uniform(scale: float) -> torch.Tensor:  # one factor per window, in [1 - scale, 1 + scale]
+        return 1.0 + scale * (2.0 * torch.rand(batch_size, generator=generator) - 1.0)
+
+    if config.brightness or config.contrast or config.image_noise:
+        pixels = images.float()
+        view = (batch_size, 1, 1, 1, 1)
+        if config.contrast:
+            mean = pixels.mean(dim=(1, 2, 3, 4), keepdim=True)
+            pixels = (pixels - mean) * uniform(config.contrast).view(view) + mean
+        if config.brightness:
+            pixels = pixels * uniform(config.brightness).view(view)
+        if config.image_noise:
+            pixels = pixels + torch.randn(pixels.shape, generator=generator) * (255.0 * config.image_noise)
+        images = pixels.clamp_(0, 255).round_().to(torch.uint8)
+    if config.imu_noise:
+        imu = imu + torch.randn(imu.shape, generator=generator) * (config.imu_noise * imu_std)
+    if config.hflip:
+        mirror = torch.rand(batch_size, generator=generator) < config.hflip
+        if mirror.any():
+            images = torch.where(mirror.view(-1, 1, 1, 1, 1), images.flip(3), images)
+            imu = torch.where(mirror.view(-1, 1, 1), imu * _MIRROR_IMU, imu)
+            cmd = torch.where(mirror.view(-1, 1, 1), cmd * _MIRROR_CMD, cmd)
+    out.update(images=images, imu=imu, cmd=cmd)
+    return out

@@ -1,0 +1,246 @@
+"""Behaviour cloning over sequences with truncated backpropagation through time.
+
+Each training window (`data.sequence_length` frames) runs through the network in chunks of
+`optim.tbptt_steps` frames; after each chunk the loss is back-propagated, the gradient norm
+clipped and AdamW steps, and the recurrent state is carried on, detached, into the next chunk.
+The loss is the mean squared error of commands divided by the command limits (targets are
+clipped to the limits first, since the network's output cannot exceed them), over real
+(unpadded) frames. The learning rate warms up linearly and then follows a cosine decay.
+
+Bags are split into training and validation bags (never frames of one bag on both sides); the
+checkpoint at the best validation loss is kept (the training loss decides when there is only
+one bag), training stops early after `optim.patience` epochs without improvement, and a CSV
+log and a loss-curve PNG are written next to the checkpoint.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from lnn_control.data import BagData, SequenceWindows, imu_statistics
+from lnn_control.policy import PolicyNetwork, PolicySpec, build_network, save_checkpoint
+from lnn_control.train.augment import augment_batch
+from lnn_control.train.config import TrainConfig
+from lnn_control.train.distributed import DistContext, all_reduce_sum
+
+
+@dataclass
+class TrainResult:
+    checkpoint: Path
+    log_csv: Path
+    curve_png: Path
+    best_epoch: int
+    best_loss: float
+    epochs_run: int
+    history: list[dict] = field(default_factory=list)
+    net: Optional[PolicyNetwork] = None  # the best weights
+
+
+def artifact_paths(checkpoint: Path) -> tuple[Path, Path]:
+    """(CSV log, loss-curve PNG) next to `checkpoint`: NAME.train.csv, NAME.loss.png."""
+    return checkpoint.with_name(checkpoint.stem + ".train.csv"), checkpoint.with_name(checkpoint.stem + ".loss.png")
+
+
+def split_by_bag(bags: list[BagData], val_fraction: float, seed: int) -> tuple[list[BagData], list[BagData]]:
+    """(training bags, validation bags): a seeded shuffle, `val_fraction` of the bags (at least
+    one when there are two or more and the fraction is > 0) held out whole."""
+    if len(bags) < 2 or val_fraction <= 0:
+        return list(bags), []
+    order = np.random.default_rng(seed).permutation(len(bags))
+    n_val = min(len(bags) - 1, max(1, int(round(val_fraction * len(bags)))))
+    val = sorted(order[:n_val].tolist())
+    return [b for i, b in enumerate(bags) if i not in val], [bags[i] for i in val]
+
+
+def train_policy(bags: list[BagData], spec: PolicySpec, config: TrainConfig, out, *, epochs: int | None = None,
+                 initial_state: dict | None = None, provenance: dict | None = None, ctx: DistContext = DistContext(),
+                 progress: bool = True) -> TrainResult:
+    """Train a `spec` policy on `bags`, write the best checkpoint to `out`; see the module docstring.
+    `initial_state`: a state_dict to start from (DAgger rounds continue from the last policy)."""
+    out = Path(out)
+    optim = config.optim
+    epochs = epochs or optim.epochs
+    torch.manual_seed(config.seed)
+    train_bags, val_bags = split_by_bag(bags, config.data.val_fraction, config.seed)
+    train = SequenceWindows([s for b in train_bags for s in b.sequences], config.data.sequence_length,
+                            config.data.stride)
+    val = SequenceWindows([s for b in val_bags for s in b.sequences], config.data.sequence_length,
+                          config.data.sequence_length)
+
+    net = build_network(spec).to(ctx.device)
+    if initial_state is not None:
+        net.load_state_dict(initial_state)
+    imu_mean, imu_std = imu_statistics(train.sequences)
+    net.set_imu_normalization(imu_mean, imu_std)
+    model = DistributedDataParallel(net) if ctx.distributed else net
+    optimizer = torch.optim.AdamW(net.parameters(), lr=optim.lr, weight_decay=optim.weight_decay)
+    windows_per_rank = math.ceil(len(train) / ctx.world_size)
+    batches_per_epoch = math.ceil(windows_per_rank / optim.batch_size)
+    chunks = math.ceil(config.data.sequence_length / optim.tbptt_steps)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, _warmup_cosine(optim.warmup_epochs * batches_per_epoch * chunks,
+                                  epochs * batches_per_epoch * chunks, optim.lr_min_ratio))
+
+    log_csv, curve_png = artifact_paths(out)
+    history: list[dict] = []
+    best_loss, best_epoch, stale = math.inf, 0, 0
+    best_state = None
+    generator = torch.Generator().manual_seed(config.seed * 1000 + ctx.rank)
+    imu_std_t = torch.as_tensor(imu_std)
+    for epoch in range(1, epochs + 1):
+        started = time.perf_counter()
+        order = np.random.default_rng([config.seed, epoch]).permutation(len(train))
+        order = np.resize(order, windows_per_rank * ctx.world_size)[ctx.rank::ctx.world_size]  # equal shards
+        model.train()
+        loss_sum, frames = 0.0, 0.0
+        bar = tqdm(range(batches_per_epoch), desc=f"epoch {epoch}/{epochs}", leave=False,
+                   disable=not (progress and ctx.is_main), unit="batch")
+        for b in bar:
+            batch = _to_torch(train.batch(order[b * optim.batch_size:(b + 1) * optim.batch_size]))
+            batch = augment_batch(batch, config.augment, imu_std_t, generator)
+            batch = {k: v.to(ctx.device) for k, v in batch.items()}
+            batch_loss, batch_frames = _tbptt_step(model, net, batch, optimizer, scheduler, optim)
+            loss_sum += batch_loss
+            frames += batch_frames
+            bar.set_postfix(loss=f"{batch_loss / max(batch_frames, 1):.4f}")
+        loss_sum, frames = all_reduce_sum([loss_sum, frames], ctx)
+        train_loss = loss_sum / max(frames, 1.0)
+        val_loss = _validate(net, val, ctx, optim.batch_size) if len(val) else math.nan
+        seconds = time.perf_counter() - started
+        judged = val_loss if len(val) else train_loss
+        row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "lr": scheduler.get_last_lr()[0],
+               "seconds": seconds, "train_frames_per_s": frames / seconds}
+        history.append(row)
+        if judged < best_loss:
+            best_loss, best_epoch, stale = judged, epoch, 0
+            best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+            header = _training_header(config, spec, epochs, epoch, best_loss, train_bags, val_bags, ctx)
+            if ctx.is_main:
+                save_checkpoint(out, net, training=header, provenance=provenance)
+        else:
+            stale += 1
+        if ctx.is_main:
+            _write_csv(log_csv, history)
+            if progress:
+                tqdm.write(f"epoch {epoch}: train {train_loss:.5f}  val {val_loss:.5f}  lr {row['lr']:.2e}"
+                           f"{'  *best' if best_epoch == epoch else ''}")
+        if stale >= optim.patience:
+            break
+    if ctx.is_main:
+        _plot(curve_png, history, best_epoch)
+    net.load_state_dict(best_state)
+    return TrainResult(out, log_csv, curve_png, best_epoch, best_loss, len(history), history, net.eval())
+
+
+def _to_torch(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in batch.items()}
+
+
+def _masked_error(net: PolicyNetwork, predicted: torch.Tensor, target: torch.Tensor, mask: torch.Tensor):
+    """(sum over real frames of the mean squared normalised command error, number of real frames)."""
+    limits = net.limits
+    target = torch.maximum(torch.minimum(target, limits), -limits)
+    error = (net.normalize_command(predicted) - net.normalize_command(target)).pow(2).mean(dim=-1)
+    return (error * mask).sum(), mask.sum()
+
+
+def _tbptt_step(model, net: PolicyNetwork, batch, optimizer, scheduler, optim) -> tuple[float, float]:
+    state = None
+    loss_sum, frames = 0.0, 0.0
+    steps = batch["images"].shape[1]
+    for start in range(0, steps, optim.tbptt_steps):
+        part = slice(start, start + optim.tbptt_steps)
+        predicted, state = model(batch["images"][:, part], batch["imu"][:, part], batch["dt"][:, part], state)
+        error, count = _masked_error(net, predicted, batch["cmd"][:, part], batch["mask"][:, part])
+        optimizer.zero_grad(set_to_none=True)
+        (error / count.clamp(min=1.0)).backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), optim.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        state = _detach(state)
+        loss_sum += error.item()
+        frames += count.item()
+    return loss_sum, frames
+
+
+def _detach(state):
+    if state is None:
+        return None
+    if isinstance(state, torch.Tensor):
+        return state.detach()
+    return type(state)(_detach(s) for s in state)
+
+
+@torch.no_grad()
+def _validate(net: PolicyNetwork, val: SequenceWindows, ctx: DistContext, batch_size: int) -> float:
+    """Mean validation loss over all processes' shards (each evaluates every world_size-th window)."""
+    net.eval()
+    total, frames = 0.0, 0.0
+    mine = list(range(ctx.rank, len(val), ctx.world_size))
+    for start in range(0, len(mine), batch_size):
+        batch = {k: v.to(ctx.device) for k, v in _to_torch(val.batch(mine[start:start + batch_size])).items()}
+        predicted, _ = net(batch["images"], batch["imu"], batch["dt"])
+        error, count = _masked_error(net, predicted, batch["cmd"], batch["mask"])
+        total += float(error)
+        frames += float(count)
+    total, frames = all_reduce_sum([total, frames], ctx)
+    return total / max(frames, 1.0)
+
+
+def _warmup_cosine(warmup_steps: int, total_steps: int, min_ratio: float):
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+        return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+    return factor
+
+
+def _training_header(config: TrainConfig, spec: PolicySpec, epochs: int, best_epoch: int, best_loss: float,
+                     train_bags: list[BagData], val_bags: list[BagData], ctx: DistContext) -> dict:
+    return {
+        "method": "behaviour cloning, truncated BPTT",
+        "config": config.to_dict(),
+        "epochs": epochs, "best_epoch": best_epoch,
+        "best_loss": best_loss, "best_loss_is": "validation" if val_bags else "training",
+        "train_bags": [str(b.path) for b in train_bags], "val_bags": [str(b.path) for b in val_bags],
+        "train_frames": sum(b.frames for b in train_bags), "val_frames": sum(b.frames for b in val_bags),
+        "processes": ctx.world_size, "kind": spec.kind,
+    }
+
+
+def _write_csv(path: Path, history: list[dict]) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
+
+
+def _plot(path: Path, history: list[dict], best_epoch: int) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    epochs = [row["epoch"] for row in history]
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    ax.plot(epochs, [row["train_loss"] for row in history], marker="o", label="training")
+    if not all(math.isnan(row["val_loss"]) for row in history):
+        ax.plot(epochs, [row["val_loss"] for row in history], marker="o", label="validation")
+    ax.axvline(best_epoch, color="grey", linestyle=":", label=f"best (epoch {best_epoch})")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("MSE of command / limits")
+    ax.set_yscale("log")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,0 +1,76 @@
+"""`lnn-control train`: bags (from `collect` or a real robot) → a trained policy checkpoint.
+
+Also runs under `torchrun --nproc_per_node N -m lnn_control.cli train ...` (DDP).
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from lnn_control.data import BagError, find_bags, load_bags
+from lnn_control.policy import PolicySpec
+from lnn_control.train.config import TrainConfig, load_config
+from lnn_control.train.distributed import DistContext, setup_distributed, teardown_distributed
+
+
+def config_from_args(args) -> TrainConfig:
+    """config/train.yaml-style file (or the defaults) with the command-line overrides."""
+    config = load_config(args.config)
+    topics = {k: v for k, v in (("image", args.image_topic), ("imu", args.imu_topic), ("cmd", args.cmd_topic)) if v}
+    if topics:
+        config = replace(config, topics=replace(config.topics, **topics))
+    if args.epochs is not None:
+        if args.epochs < 1:
+            raise ValueError(f"--epochs must be at least 1, got {args.epochs}")
+        config = config.replace("optim", epochs=args.epochs)
+    if args.seed is not None:
+        config = config.replace(seed=args.seed)
+    return config
+
+
+def load_training_bags(paths, config: TrainConfig, spec: PolicySpec, skip_bad: bool, ctx: DistContext):
+    """Usable bags; bad ones are reported (one line each) when skipped, else the first raises."""
+    good, bad = load_bags(find_bags(paths), config.topics, (spec.image_height, spec.image_width), config.alignment,
+                          cache_dir=config.data.cache_dir, use_cache=config.data.use_cache, skip_bad=skip_bad)
+    if ctx.is_main:
+        for _, problem in bad:
+            print(f"lnn-control train: skipped bad bag: {problem}", file=sys.stderr)
+    if not good:
+        raise BagError(f"no usable bag among {len(bad)} given" if bad else "no bags given")
+    return good, bad
+
+
+def provenance(good, bad, config: TrainConfig) -> dict:
+    return {"bags": [{"path": str(b.path), "frames": b.frames, "sequences": len(b.sequences), "facts": b.facts}
+                     for b in good],
+            "skipped_bags": [{"path": str(path), "problem": problem} for path, problem in bad],
+            "topics": {"image": config.topics.image, "imu": config.topics.imu, "cmd": config.topics.cmd}}
+
+
+def run_cli(args) -> int:
+    from lnn_control.train.behavior_cloning import train_policy
+
+    ctx = DistContext()
+    try:
+        config = config_from_args(args)
+        spec = PolicySpec(kind=args.model)
+        ctx = setup_distributed()
+        good, bad = load_training_bags(args.bags, config, spec, args.skip_bad, ctx)
+        if args.dagger:
+            from lnn_control.train.dagger import run_dagger
+            result = run_dagger(good, bad, spec, config, Path(args.out), rounds=args.dagger, ctx=ctx)
+        else:
+            result = train_policy(good, spec, config, Path(args.out), provenance=provenance(good, bad, config), ctx=ctx)
+    except (BagError, ValueError, FileNotFoundError) as error:
+        if ctx.is_main:
+            print(f"lnn-control train: {error}", file=sys.stderr)
+        return 1
+    finally:
+        teardown_distributed()
+    if ctx.is_main:
+        frames = sum(b.frames for b in good)
+        print(f"wrote {result.checkpoint} (best epoch {result.best_epoch} of {result.epochs_run}, loss "
+              f"{result.best_loss:.5f}; {frames} frames from {len(good)} bags"
+              f"{f', {len(bad)} bad bags skipped' if bad else ''}); log {result.log_csv}, curve {result.curve_png}")
+    return 0
