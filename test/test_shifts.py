@@ -210,7 +210,9 @@ def test_season_changes_colours_not_geometry(season, world):
 def test_density_adds_obstacles_and_keeps_start_and_target(baseline):
     shifted = fly([("density", 1.0)], actions=[])
     base_sim, sim = baseline.env.unwrapped.sim, shifted.env.unwrapped.sim
-    assert len(sim.layout.obstacles) > 2 * len(base_sim.layout.obstacles)
+    assert sim.world.density_scale == pytest.approx(2.5 * base_sim.world.density_scale)
+    assert sim.world.min_gap_m == pytest.approx(0.65 * base_sim.world.min_gap_m)
+    assert len(sim.layout.obstacles) > 1.5 * len(base_sim.layout.obstacles)
     assert sim.layout.target_position == base_sim.layout.target_position
     assert sim.layout.start_position == base_sim.layout.start_position
 
