@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shift", action="append", default=[], metavar="NAME[:SEVERITY]",
                    help="distribution shift applied while collecting (repeatable)")
     p.add_argument("--storage", choices=["mcap", "sqlite3"], default="mcap", help="rosbag2 storage plugin")
+    p.add_argument("--max-seconds", type=float, default=None,
+                   help="end each episode after this much simulated time (default: the world's time limit)")
 
     p = sub.add_parser("train", help="train a policy from rosbag2 bags (simulated or recorded)")
     p.add_argument("--bags", nargs="+", required=True, metavar="DIR",

@@ -43,6 +43,8 @@ class TrainResult:
     epochs_run: int
     history: list[dict] = field(default_factory=list)
     net: Optional[PolicyNetwork] = None  # the best weights
+    bags: int = 0
+    frames: int = 0
 
 
 def artifact_paths(checkpoint: Path) -> tuple[Path, Path]:
@@ -63,9 +65,12 @@ def split_by_bag(bags: list[BagData], val_fraction: float, seed: int) -> tuple[l
 
 def train_policy(bags: list[BagData], spec: PolicySpec, config: TrainConfig, out, *, epochs: int | None = None,
                  initial_state: dict | None = None, provenance: dict | None = None, ctx: DistContext = DistContext(),
-                 progress: bool = True) -> TrainResult:
+                 progress: bool = True, previous_history: list[dict] | None = None,
+                 stage: int = 0) -> TrainResult:
     """Train a `spec` policy on `bags`, write the best checkpoint to `out`; see the module docstring.
-    `initial_state`: a state_dict to start from (DAgger rounds continue from the last policy)."""
+    `initial_state`: a state_dict to start from (DAgger rounds continue from the last policy);
+    `previous_history`: log rows of earlier stages (DAgger rounds), continued in the CSV and
+    plot, this call's rows tagged with `stage`."""
     out = Path(out)
     optim = config.optim
     epochs = epochs or optim.epochs
@@ -91,7 +96,8 @@ def train_policy(bags: list[BagData], spec: PolicySpec, config: TrainConfig, out
                                   epochs * batches_per_epoch * chunks, optim.lr_min_ratio))
 
     log_csv, curve_png = artifact_paths(out)
-    history: list[dict] = []
+    history: list[dict] = list(previous_history or [])
+    first_epoch = history[-1]["epoch"] if history else 0
     best_loss, best_epoch, stale = math.inf, 0, 0
     best_state = None
     generator = torch.Generator().manual_seed(config.seed * 1000 + ctx.rank)
@@ -117,13 +123,13 @@ def train_policy(bags: list[BagData], spec: PolicySpec, config: TrainConfig, out
         val_loss = _validate(net, val, ctx, optim.batch_size) if len(val) else math.nan
         seconds = time.perf_counter() - started
         judged = val_loss if len(val) else train_loss
-        row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "lr": scheduler.get_last_lr()[0],
+        row = {"stage": stage, "epoch": first_epoch + epoch, "train_loss": train_loss, "val_loss": val_loss, "lr": scheduler.get_last_lr()[0],
                "seconds": seconds, "train_frames_per_s": frames / seconds}
         history.append(row)
         if judged < best_loss:
-            best_loss, best_epoch, stale = judged, epoch, 0
+            best_loss, best_epoch, stale = judged, first_epoch + epoch, 0
             best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
-            header = _training_header(config, spec, epochs, epoch, best_loss, train_bags, val_bags, ctx)
+            header = _training_header(config, spec, epochs, best_epoch, best_loss, train_bags, val_bags, ctx)
             if ctx.is_main:
                 save_checkpoint(out, net, training=header, provenance=provenance)
         else:
@@ -132,13 +138,14 @@ def train_policy(bags: list[BagData], spec: PolicySpec, config: TrainConfig, out
             _write_csv(log_csv, history)
             if progress:
                 tqdm.write(f"epoch {epoch}: train {train_loss:.5f}  val {val_loss:.5f}  lr {row['lr']:.2e}"
-                           f"{'  *best' if best_epoch == epoch else ''}")
+                           f"{'  *best' if best_epoch == first_epoch + epoch else ''}")
         if stale >= optim.patience:
             break
     if ctx.is_main:
         _plot(curve_png, history, best_epoch)
     net.load_state_dict(best_state)
-    return TrainResult(out, log_csv, curve_png, best_epoch, best_loss, len(history), history, net.eval())
+    return TrainResult(out, log_csv, curve_png, best_epoch, best_loss, len(history) - first_epoch, history,
+                       net.eval(), bags=len(bags), frames=sum(b.frames for b in bags))
 
 
 def _to_torch(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:

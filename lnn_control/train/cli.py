@@ -62,15 +62,14 @@ def run_cli(args) -> int:
             result = run_dagger(good, bad, spec, config, Path(args.out), rounds=args.dagger, ctx=ctx)
         else:
             result = train_policy(good, spec, config, Path(args.out), provenance=provenance(good, bad, config), ctx=ctx)
-    except (BagError, ValueError, FileNotFoundError) as error:
+    except (BagError, ValueError, FileNotFoundError, FileExistsError) as error:
         if ctx.is_main:
             print(f"lnn-control train: {error}", file=sys.stderr)
         return 1
     finally:
         teardown_distributed()
     if ctx.is_main:
-        frames = sum(b.frames for b in good)
-        print(f"wrote {result.checkpoint} (best epoch {result.best_epoch} of {result.epochs_run}, loss "
-              f"{result.best_loss:.5f}; {frames} frames from {len(good)} bags"
+        print(f"wrote {result.checkpoint} (best epoch {result.best_epoch} of {len(result.history)}, loss "
+              f"{result.best_loss:.5f}; {result.frames} frames from {result.bags} bags"
               f"{f', {len(bad)} bad bags skipped' if bad else ''}); log {result.log_csv}, curve {result.curve_png}")
     return 0

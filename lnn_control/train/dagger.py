@@ -1,0 +1,92 @@
+"""DAgger: roll out the learner in the simulator, label its states with the expert, retrain.
+
+Round 0 is behaviour cloning on the given bags. In each round k = 1..K, the current policy
+flies `dagger.episodes_per_round` episodes of `dagger.world` (with probability
+`dagger.expert_mix` per step the expert's command is flown instead); every step is labelled
+with the privileged expert's command for the state the learner reached. The rollouts are
+written as ordinary bags (`cmd_vel` = the expert's label, `policy/cmd_vel` = what was flown)
+under `<checkpoint stem>.dagger/round_<k>/`, loaded like any other bag, added to the
+aggregate, and the policy is retrained on it, continuing from its current weights for
+`dagger.epochs_per_round` epochs. Rollout seeds are 1_000_000 + 10_000 * seed + 100 * k + i,
+apart from `collect`'s usual seeds. Under torchrun, episode i is flown by process i mod N.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch.distributed as dist
+
+from lnn_control.data import load_bags
+from lnn_control.data.collect import EpisodeJob, world_label
+from lnn_control.data.episode_recorder import record_episode
+from lnn_control.policy import Policy, PolicySpec
+from lnn_control.train.behavior_cloning import TrainResult, train_policy
+from lnn_control.train.cli import provenance
+from lnn_control.train.config import TrainConfig
+from lnn_control.train.distributed import DistContext
+
+
+def rollout_seed(config: TrainConfig, round_index: int, episode: int) -> int:
+    return 1_000_000 + 10_000 * config.seed + 100 * round_index + episode
+
+
+def run_dagger(bags, bad, spec: PolicySpec, config: TrainConfig, out: Path, rounds: int,
+               ctx: DistContext = DistContext(), progress: bool = True) -> TrainResult:
+    """Behaviour cloning on `bags`, then `rounds` DAgger rounds; the final policy is at `out`."""
+    if rounds < 0:
+        raise ValueError(f"--dagger must be 0 or more rounds, got {rounds}")
+    dagger_dir = out.with_name(out.stem + ".dagger")
+    if rounds and dagger_dir.exists():
+        raise FileExistsError(f"{dagger_dir}: DAgger rollouts of an earlier run are there; remove it or choose "
+                              f"another --out")
+    result = train_policy(bags, spec, config, out, provenance=provenance(bags, bad, config), ctx=ctx,
+                          progress=progress)
+    aggregate = list(bags)
+    for round_index in range(1, rounds + 1):
+        round_dir = dagger_dir / f"round_{round_index:02d}"
+        jobs = [EpisodeJob(config.dagger.world, rollout_seed(config, round_index, i),
+                           round_dir / f"{world_label(config.dagger.world)}_{rollout_seed(config, round_index, i):07d}",
+                           storage=config.dagger.storage, max_seconds=config.dagger.max_seconds)
+                for i in range(config.dagger.episodes_per_round)]
+        outcomes = fly_learner(jobs[ctx.rank::ctx.world_size], result.net, config, round_index)
+        if ctx.distributed:
+            dist.barrier()
+        if ctx.is_main and progress:
+            print(f"dagger round {round_index}: {len(jobs)} rollouts in {round_dir} "
+                  f"(this process: {sum(o['success'] for o in outcomes)}/{len(outcomes)} reached the target)")
+        new, _ = load_bags([job.bag for job in jobs], config.topics, (spec.image_height, spec.image_width),
+                           config.alignment, cache_dir=config.data.cache_dir, use_cache=config.data.use_cache)
+        aggregate.extend(new)
+        result = train_policy(aggregate, result.net.spec, config, out, epochs=config.dagger.epochs_per_round,
+                              initial_state=result.net.state_dict(),
+                              provenance={**provenance(aggregate, bad, config), "dagger_rounds": round_index},
+                              ctx=ctx, progress=progress, previous_history=result.history, stage=round_index)
+    return result
+
+
+def fly_learner(jobs: list[EpisodeJob], net, config: TrainConfig, round_index: int) -> list[dict]:
+    """Fly `net` on each job's episode, expert-labelled, writing each job's bag; outcomes."""
+    from lnn_control.envs import expert_action, make_env
+
+    policy = Policy(net.eval())
+    outcomes = []
+    for job in jobs:
+        env = make_env(job.world, shifts=list(job.shifts))
+        rng = np.random.default_rng(job.seed)
+        policy.reset()
+
+        def pilot(obs, env):
+            label = expert_action(env)
+            flown = policy.step(obs["image"], obs["imu"], float(obs["dt"][0]))
+            return (label if rng.random() < config.dagger.expert_mix else flown), label
+
+        facts = {"world": job.world, "shifts": [], "source": "dagger", "dagger_round": round_index,
+                 "expert_mix": config.dagger.expert_mix, "learner_kind": net.spec.kind,
+                 "control_hz": round(1.0 / env.unwrapped.control_period_s, 6)}
+        try:
+            outcomes.append(record_episode(env, job.seed, job.bag, pilot, facts, job.storage, job.max_seconds,
+                                           record_flown=True))
+        finally:
+            env.close()
+    return outcomes
