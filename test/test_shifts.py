@@ -110,9 +110,22 @@ class Episode:
     env: object
 
 
+_open_envs: list = []
+
+
+@pytest.fixture(autouse=True)
+def close_envs_after_each_test():
+    opened = len(_open_envs)
+    yield
+    while len(_open_envs) > opened:
+        _open_envs.pop().close()
+
+
 def fly(shifts=(), actions=ACTIONS, seed=SEED) -> Episode:
-    """Reset `make_env("forest", shifts)` with `seed` and apply `actions`; the env is left open."""
+    """Reset `make_env("forest", shifts)` with `seed` and apply `actions`; the env stays open
+    until the end of the test (or of the module, for the baseline fixture)."""
     env = make_env("forest", shifts=list(shifts))
+    _open_envs.append(env)
     obs, info = env.reset(seed=seed)
     observations, infos = [obs], [info]
     for action in actions:
@@ -125,7 +138,10 @@ def fly(shifts=(), actions=ACTIONS, seed=SEED) -> Episode:
 
 @pytest.fixture(scope="module")
 def baseline() -> Episode:
-    return fly()
+    episode = fly()
+    _open_envs.remove(episode.env)
+    yield episode
+    episode.env.close()
 
 
 def stacked(episode: Episode, key: str) -> np.ndarray:
@@ -235,6 +251,14 @@ def test_distractors_add_target_look_alikes_and_keep_the_layout(baseline):
     assert all(part.color == sim.world.target.color for part in sim.layout.distractors)
     assert layout_geometry(shifted.env) == layout_geometry(baseline.env)
     assert sim.layout.target_position == base_sim.layout.target_position
+
+
+@pytest.mark.xfail(reason="generate_layout draws the ground and sky colours after the distractors, so their "
+                          "count moves the colour draws; drawing those colours first fixes it", strict=False)
+def test_distractors_keep_ground_and_sky_colours(baseline):
+    shifted = fly([("distractors", 0.5)], actions=[])
+    base_layout, layout = baseline.env.unwrapped.sim.layout, shifted.env.unwrapped.sim.layout
+    assert (layout.ground_color, layout.sky_color) == (base_layout.ground_color, base_layout.sky_color)
 
 
 # --------------------------------------------------------------------------- images
