@@ -13,6 +13,12 @@ shift never draws from the environment's generator (so the world layout is uncha
 Observations are the environment's dict: "image" uint8 HxWx3 RGB, "imu" float32
 [gx, gy, gz, ax, ay, az] (rad/s, m/s^2, body frame FLU), "dt" float32 [1] seconds since the
 previous observation.
+
+What each shift reaches into (NavEnv / Simulator hooks): world shifts set an entry of
+`env.unwrapped.world_overrides` (applied at every reset); wind calls
+`sim.apply_external_force`; fog renders the depth with `sim.render_camera(with_depth=True)`;
+motion blur reads `sim.body_rates`. Everything else only rewrites the observation dict or
+the timing of steps.
 """
 from __future__ import annotations
 
