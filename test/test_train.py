@@ -1,0 +1,134 @@
+"""Behaviour cloning from bags: every model kind, every bag format, bad bags, config errors, seeds."""
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from bag_factory import write_bag
+from lnn_control.cli import main
+from lnn_control.data import messages as m
+from lnn_control.policy import load_checkpoint, load_policy, read_header
+from lnn_control.train.augment import augment_batch
+from lnn_control.train.config import AugmentConfig, load_config
+
+TINY = """
+data: {sequence_length: 8, stride: 4, val_fraction: 0.34}
+optim: {batch_size: 4, tbptt_steps: 4, warmup_epochs: 0}
+augment: {hflip: 0.5}
+"""
+
+
+@pytest.fixture
+def bags(tmp_path, monkeypatch):
+    monkeypatch.setenv("LNN_CONTROL_CACHE", str(tmp_path / "cache"))
+    torch.set_num_threads(1)
+    root = tmp_path / "bags"
+    write_bag(root / "a_mcap_jpeg", storage="mcap", encoding="jpeg", frames=24)
+    write_bag(root / "b_sqlite_bgr8", storage="sqlite3", encoding="bgr8", frames=24, cmd_type=m.TWIST_STAMPED)
+    write_bag(root / "c_mcap_mono8", storage="mcap", encoding="mono8", frames=24, gap_after=11)
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    return root
+
+
+def _train(tmp_path, bags, kind, *extra):
+    out = tmp_path / f"{kind}.pt"
+    code = main(["train", "--bags", str(bags), "--model", kind, "--out", str(out), "--config",
+                 str(tmp_path / "tiny.yaml"), *extra])
+    return code, out
+
+
+@pytest.mark.parametrize("kind", ["cfc", "lstm", "gru", "mlp"])
+def test_every_model_kind_trains_from_mixed_bags_and_loads(tmp_path, bags, kind):
+    code, out = _train(tmp_path, bags, kind, "--epochs", "1")
+    assert code == 0
+    policy = load_policy(out)
+    cmd = policy.step(np.zeros((120, 160, 3), np.uint8), np.zeros(6), 0.05)
+    assert cmd.shape == (4,) and np.isfinite(cmd).all()
+    header = read_header(out)
+    assert header["kind"] == kind and header["training"]["best_loss_is"] == "validation"
+    assert len(header["training"]["val_bags"]) == 1 and len(header["training"]["train_bags"]) == 2
+    train_bags = header["training"]["train_bags"]
+    frames = [np.arange(24) for _ in train_bags]  # gyro x counts frames in every test bag
+    expected_mean = np.concatenate(frames).mean()
+    assert header["normalization"]["imu_mean"][0] == pytest.approx(expected_mean, rel=1e-5)
+    assert header["normalization"]["imu_mean"][5] == pytest.approx(9.81, rel=1e-5)
+    assert (tmp_path / f"{kind}.train.csv").is_file() and (tmp_path / f"{kind}.loss.png").stat().st_size > 1000
+
+
+def test_training_lowers_the_loss_and_keeps_the_best_checkpoint(tmp_path, bags):
+    code, out = _train(tmp_path, bags, "cfc", "--epochs", "6", "--seed", "3")
+    assert code == 0
+    rows = list(csv.DictReader((tmp_path / "cfc.train.csv").open()))
+    train_losses = [float(r["train_loss"]) for r in rows]
+    val_losses = [float(r["val_loss"]) for r in rows]
+    assert min(train_losses[1:]) < train_losses[0]
+    header = read_header(out)
+    assert header["training"]["best_loss"] == pytest.approx(min(val_losses))
+    assert header["training"]["best_epoch"] == 1 + int(np.argmin(val_losses))
+
+
+def test_same_seed_same_weights(tmp_path, bags):
+    _, first = _train(tmp_path, bags, "gru", "--epochs", "1", "--seed", "5")
+    weights = load_checkpoint(first)[0].state_dict()
+    first.rename(tmp_path / "first.pt")
+    _, second = _train(tmp_path, bags, "gru", "--epochs", "1", "--seed", "5")
+    for name, tensor in load_checkpoint(second)[0].state_dict().items():
+        torch.testing.assert_close(tensor, weights[name], rtol=0, atol=0)
+
+
+def test_bad_bag_stops_training_unless_skipped(tmp_path, bags, capsys):
+    write_bag(bags / "d_wrong_topic", frames=6, cmd_topic="/joy/cmd")
+    code, out = _train(tmp_path, bags, "mlp", "--epochs", "1")
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and not out.exists()
+    assert err.startswith("lnn-control train: ") and "d_wrong_topic" in err and "joy/cmd" in err and "\n" not in err
+    code, out = _train(tmp_path, bags, "mlp", "--epochs", "1", "--skip-bad")
+    err = capsys.readouterr().err
+    assert code == 0 and "skipped bad bag" in err and "d_wrong_topic" in err
+    skipped = read_header(out)["provenance"]["skipped_bags"]
+    assert [s["path"] for s in skipped] == [str(bags / "d_wrong_topic")]
+
+
+def test_topics_chosen_by_flags(tmp_path, bags, capsys):
+    robot = tmp_path / "robot"
+    write_bag(robot / "r1", frames=20, encoding="png", image_topic="/oak/rgb/compressed", imu_topic="/px4/imu",
+              cmd_topic="/mavros/setpoint_velocity/cmd_vel", cmd_type=m.TWIST_STAMPED)
+    out = tmp_path / "robot.pt"
+    argv = ["train", "--bags", str(robot), "--model", "cfc", "--out", str(out), "--config", str(tmp_path / "tiny.yaml"),
+            "--epochs", "1"]
+    assert main(argv) == 1 and "topics there: /oak/rgb/compressed" in capsys.readouterr().err
+    assert main(argv + ["--image-topic", "/oak/rgb/compressed", "--imu-topic", "/px4/imu",
+                        "--cmd-topic", "/mavros/setpoint_velocity/cmd_vel"]) == 0
+    assert read_header(out)["training"]["best_loss_is"] == "training"  # one bag: nothing to hold out
+
+
+def test_config_errors_name_the_file_and_field(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("optim: {epochs: 3, learning_rate: 0.1}\n")
+    with pytest.raises(ValueError, match=r"bad.yaml: unknown field optim.learning_rate"):
+        load_config(bad)
+    bad.write_text("optim: {batch_size: many}\n")
+    with pytest.raises(ValueError, match=r"bad.yaml: optim.batch_size must be int"):
+        load_config(bad)
+    assert main(["train", "--bags", str(tmp_path), "--out", str(tmp_path / "x.pt"), "--config", str(bad)]) == 1
+    assert capsys.readouterr().err.count("\n") == 1
+    assert load_config("config/train.yaml") == load_config(None)  # the shipped file states the defaults
+
+
+def test_mirroring_flips_image_and_the_lateral_signs_together():
+    generator = torch.Generator().manual_seed(0)
+    images = torch.arange(2 * 3 * 4 * 5 * 3, dtype=torch.int64).reshape(2, 3, 4, 5, 3).to(torch.uint8)
+    imu = torch.arange(1, 37, dtype=torch.float32).reshape(2, 3, 6)
+    cmd = torch.arange(1, 25, dtype=torch.float32).reshape(2, 3, 4)
+    config = AugmentConfig(brightness=0, contrast=0, image_noise=0, imu_noise=0, hflip=1.0)
+    out = augment_batch({"images": images, "imu": imu, "cmd": cmd}, config, torch.ones(6), generator)
+    assert torch.equal(out["images"], images.flip(3))
+    torch.testing.assert_close(out["imu"], imu * torch.tensor([-1, 1, -1, 1, -1, 1.0]))
+    torch.testing.assert_close(out["cmd"], cmd * torch.tensor([1, -1, 1, -1.0]))
+    config = AugmentConfig(brightness=0.5, contrast=0, image_noise=0, imu_noise=0, hflip=0)
+    flat = torch.full((2, 3, 4, 5, 3), 100, dtype=torch.uint8)
+    bright = augment_batch({"images": flat, "imu": imu, "cmd": cmd}, config, torch.ones(6), generator)["images"]
+    assert all(len(torch.unique(bright[b])) == 1 for b in range(2))  # one draw per window, all its frames
