@@ -89,7 +89,7 @@ class ExpertPilot:
     def act(self) -> np.ndarray:
         """The command for the simulator's current state: float32 [vx, vy, vz, yaw_rate], heading frame."""
         sim = self.sim
-        if sim.layout.seed != self.layout_seed or sim.layout is not self._layout:
+        if sim.layout is not self._layout:  # the simulator was reset since
             self.reset()
         position = sim.position
         to_target = sim.target_position - position

@@ -25,7 +25,8 @@ CONTROL_HZ = 20
 
 
 def fly_episode(sim: Simulator, pilot) -> str:
-    """Fly one episode at 20 Hz with `pilot()` -> command; 'success', 'collision' or 'timeout'."""
+    """Fly one episode at 20 Hz with `pilot()` -> command; 'success', 'collision' or 'timeout'
+    (the episode's duration is `sim.time` afterwards)."""
     steps = PHYSICS_HZ // CONTROL_HZ
     while True:
         sim.set_command(pilot())
@@ -62,6 +63,7 @@ def measure(world: str, episodes: int, first_seed: int) -> dict:
     counts = {"expert": {}, "straight_line": {}}
     blocked = 0
     failures = []
+    success_times = []
     started = time.perf_counter()
     for seed in range(first_seed, first_seed + episodes):
         sim.reset(seed=seed)
@@ -69,7 +71,9 @@ def measure(world: str, episodes: int, first_seed: int) -> dict:
         expert.reset()
         result = fly_episode(sim, expert.act)
         counts["expert"][result] = counts["expert"].get(result, 0) + 1
-        if result != "success":
+        if result == "success":
+            success_times.append(sim.time)
+        else:
             failures.append({"seed": seed, "result": result})
         sim.reset(seed=seed)
         result = fly_episode(sim, straight_line_pilot(sim))
@@ -79,6 +83,7 @@ def measure(world: str, episodes: int, first_seed: int) -> dict:
              for pilot, c in counts.items()}
     return {"world": world, "episodes": episodes, "first_seed": first_seed, "rates": rates,
             "line_blocked_rate": blocked / episodes, "expert_failures": failures,
+            "expert_mean_time_to_target_s": float(np.mean(success_times)) if success_times else None,
             "wall_time_s": time.perf_counter() - started}
 
 
@@ -95,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         results.append(r)
         e, s = r["rates"]["expert"], r["rates"]["straight_line"]
         print(f"{world}: seeds {args.seed}..{args.seed + args.episodes - 1}: expert success {e['success']:.1%} "
-              f"(collision {e['collision']:.1%}, timeout {e['timeout']:.1%}); straight-line pilot success "
+              f"(collision {e['collision']:.1%}, timeout {e['timeout']:.1%}, mean time to target "
+              f"{r['expert_mean_time_to_target_s'] or float('nan'):.1f} s); straight-line pilot success "
               f"{s['success']:.1%}; straight line blocked in {r['line_blocked_rate']:.1%}; "
               f"expert failures {[(f['seed'], f['result']) for f in r['expert_failures']]} "
               f"[{r['wall_time_s']:.0f} s]", flush=True)

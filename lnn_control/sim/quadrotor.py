@@ -160,11 +160,6 @@ class Rotors:
         self.speeds_rad_s += (target - self.speeds_rad_s) * (1.0 - math.exp(-dt / p.motor_time_constant_s))
         return p.thrust_coefficient * self.speeds_rad_s**2
 
-    def body_wrench(self, thrusts_n: np.ndarray) -> tuple[float, np.ndarray]:
-        """Collective thrust (N, along body z) and torque (N m, body frame) of the four rotors."""
-        torque = np.array([
-            float(self.positions_m[:, 1] @ thrusts_n),
-            float(-self.positions_m[:, 0] @ thrusts_n),
-            float(self.spin_signs @ thrusts_n) * self.params.drag_torque_per_thrust_m,
-        ])
-        return float(thrusts_n.sum()), torque
+    def drag_torque_n_m(self, thrusts_n: np.ndarray) -> float:
+        """Net rotor drag torque about the body z axis (N m) for the four rotor thrusts."""
+        return float(self.spin_signs @ thrusts_n) * self.params.drag_torque_per_thrust_m

@@ -1,9 +1,10 @@
 """The simulator: a PyBullet world (from a WorldConfig and a seed) with the quadrotor in it.
 
 One `Simulator` owns one PyBullet DIRECT client. Physics runs at 240 Hz; every physics step
-the cascaded controller turns the held heading-frame velocity command into rotor thrusts,
-and the four rotor thrusts, their drag torques, the body's air drag and any external force
-(`apply_external_force`, e.g. wind) act on the rigid body as one wrench at its centre of mass.
+the cascaded controller turns the held heading-frame velocity command into rotor thrusts.
+Each rotor's thrust acts as a force along the body z axis at its hub; the rotors' drag
+torques act about body z; the body's air drag and any external force
+(`apply_external_force`, e.g. wind) act at the centre of mass.
 
 Collisions come from PyBullet contact points between the drone and anything else, the ground
 included: the drone starts in the air (hovering at the start altitude), so there is no
@@ -57,7 +58,6 @@ class Simulator:
         self._controller = CascadedController(self.quadrotor)
         self._rotors = Rotors(self.quadrotor)
         self._seed_sequence = np.random.default_rng(int(seed))
-        self._next_seed = int(seed)
         self.layout: Layout | None = None
         self.reset(seed=seed)
 
@@ -90,7 +90,8 @@ class Simulator:
         self._accel_w = np.zeros(3)
 
     def configure_sensors(self, camera: CameraConfig | None = None, imu: ImuConfig | None = None) -> None:
-        """Replace the camera and/or IMU configuration (takes effect at once)."""
+        """Replace the camera and/or IMU configuration (takes effect at once; a switch between
+        TinyRenderer and EGL draws spheres the renderer's way from the next reset on)."""
         if camera is not None:
             if camera.renderer == "egl" and self.camera_config.renderer != "egl":
                 self._load_egl()
@@ -135,12 +136,18 @@ class Simulator:
             rotation = self.rotation
             thrust_setpoints = self._controller.rotor_thrusts(
                 self.command, rotation, self.velocity, self.body_rates, dt)
-            collective, torque_body = self._rotors.body_wrench(self._rotors.step(thrust_setpoints, dt))
+            thrusts = self._rotors.step(thrust_setpoints, dt)
+            thrust_axis = rotation[:, 2]
+            rotor_positions_w = self.position + self._rotors.positions_m @ rotation.T
+            for thrust, rotor_position in zip(thrusts, rotor_positions_w):
+                pb.applyExternalForce(self.drone, -1, thrust_axis * thrust, rotor_position, pb.WORLD_FRAME,
+                                      physicsClientId=self.client)
             speed = math.sqrt(float(self.velocity @ self.velocity))
-            force_w = (rotation[:, 2] * collective - p.body_drag_coefficient * speed * self.velocity
-                       + self.external_force_n)
-            pb.applyExternalForce(self.drone, -1, force_w, self.position, pb.WORLD_FRAME, physicsClientId=self.client)
-            pb.applyExternalTorque(self.drone, -1, rotation @ torque_body, pb.WORLD_FRAME, physicsClientId=self.client)
+            body_force_w = self.external_force_n - p.body_drag_coefficient * speed * self.velocity
+            pb.applyExternalForce(self.drone, -1, body_force_w, self.position, pb.WORLD_FRAME,
+                                  physicsClientId=self.client)
+            pb.applyExternalTorque(self.drone, -1, thrust_axis * self._rotors.drag_torque_n_m(thrusts),
+                                   pb.WORLD_FRAME, physicsClientId=self.client)
             pb.stepSimulation(physicsClientId=self.client)
             previous_velocity = self.velocity
             self._read_state()

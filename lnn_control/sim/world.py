@@ -211,13 +211,14 @@ def _parse_world(f: _Fields, doc: Any) -> WorldConfig:
     fld = f.mapping("field", doc["field"], {"length", "half_width", "behind", "min_gap"},
                     {"length", "half_width"})
     start = f.mapping("start", doc["start"], {"altitude", "yaw_jitter_deg", "clearance"}, {"altitude"})
+    start_altitude = f.number("start.altitude", start["altitude"], 0.5, 20.0)
     tgt = f.mapping("target", doc["target"], {"distance", "bearing_deg", "altitude", "shape", "size", "color",
                                               "success_radius", "clearance"}, {"distance"})
     distance = f.range("target.distance", tgt["distance"], 1.0, 500.0)
     target = TargetConfig(
         distance_m=distance,
         bearing_deg=f.range("target.bearing_deg", tgt.get("bearing_deg", [0.0, 0.0]), -180.0, 180.0),
-        altitude_m=f.range("target.altitude", tgt.get("altitude", start["altitude"]), 0.5, 20.0),
+        altitude_m=f.range("target.altitude", tgt.get("altitude", start_altitude), 0.5, 20.0),
         shape=f.choice("target.shape", tgt.get("shape", "sphere"), TARGET_SHAPES),
         size_m=f.number("target.size", tgt.get("size", 0.5), 0.05, 5.0),
         color=f.color("target.color", tgt.get("color", [1.0, 0.1, 0.1])),
@@ -255,7 +256,7 @@ def _parse_world(f: _Fields, doc: Any) -> WorldConfig:
         field_behind_m=f.number("field.behind", fld.get("behind", 3.0), 0.0, 100.0),
         min_gap_m=f.number("field.min_gap", fld.get("min_gap", 1.5), 0.0, 20.0),
         density_scale=f.number("density_scale", doc.get("density_scale", 1.0), 0.0, 10.0),
-        start_altitude_m=f.number("start.altitude", start["altitude"], 0.5, 20.0),
+        start_altitude_m=start_altitude,
         start_yaw_jitter_deg=f.number("start.yaw_jitter_deg", start.get("yaw_jitter_deg", 0.0), 0.0, 180.0),
         start_clearance_m=f.number("start.clearance", start.get("clearance", 2.0), 0.0, 50.0),
         time_limit_s=f.number("time_limit_s", doc["time_limit_s"], 1.0, 3600.0),
