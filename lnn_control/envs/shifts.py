@@ -106,42 +106,45 @@ def _blend(colour: Sequence[float], toward: Sequence[float], weight: float) -> l
 
 
 class Season(WorldShift):
-    """Season: every palette colour of the listed entries blends toward the season's colours
-    (weight = severity). The number of colours per entry is kept, so a seed draws the same
-    layout: geometry and depth are unchanged, only colours differ."""
+    """Season: each listed palette entry blends toward the season's colours, with weight
+    severity * coverage (how much of that surface the season repaints at severity 1). The
+    number of colours per entry is kept, so a seed draws the same layout: geometry and depth
+    are unchanged, only colours differ."""
 
-    season_colours: ClassVar[dict[str, tuple[tuple[float, float, float], ...]]]
+    # palette entry -> (coverage in [0, 1], season colours)
+    season_colours: ClassVar[dict[str, tuple[float, tuple[tuple[float, float, float], ...]]]]
 
     def overrides(self, world):
         palette = {}
         for key, colours in world.palette.items():
-            targets = self.season_colours.get(key)
-            if targets:
-                palette[key] = [_blend(c, targets[i % len(targets)], self.severity) for i, c in enumerate(colours)]
+            if key in self.season_colours:
+                coverage, targets = self.season_colours[key]
+                weight = coverage * self.severity
+                palette[key] = [_blend(c, targets[i % len(targets)], weight) for i, c in enumerate(colours)]
         return {"palette": palette}
 
 
 class Autumn(Season):
-    """Autumn: orange, red and yellow foliage, brown leaf litter on the ground, a paler sky."""
+    """Autumn: orange, red and yellow foliage, fallen leaves over most of the ground, a paler sky."""
 
     name = "autumn"
     season_colours = {
-        "foliage": ((0.82, 0.42, 0.10), (0.70, 0.20, 0.08), (0.88, 0.66, 0.16)),
-        "ground": ((0.46, 0.33, 0.18),),
-        "sky": ((0.74, 0.78, 0.84),),
+        "foliage": (1.0, ((0.82, 0.42, 0.10), (0.70, 0.20, 0.08), (0.88, 0.66, 0.16))),
+        "ground": (0.7, ((0.46, 0.33, 0.18),)),
+        "sky": (1.0, ((0.74, 0.78, 0.84),)),
     }
 
 
 class Winter(Season):
-    """Winter: snow on the ground, rocks and canopies, dark wet trunks, an overcast sky."""
+    """Winter: snow on the ground, rocks and canopies, darker wet trunks, an overcast sky."""
 
     name = "winter"
     season_colours = {
-        "foliage": ((0.82, 0.85, 0.88),),
-        "ground": ((0.93, 0.94, 0.97),),
-        "rock": ((0.86, 0.88, 0.91),),
-        "trunk": ((0.26, 0.22, 0.20),),
-        "sky": ((0.80, 0.82, 0.85),),
+        "foliage": (0.85, ((0.82, 0.85, 0.88),)),
+        "ground": (0.9, ((0.93, 0.94, 0.97),)),
+        "rock": (0.8, ((0.86, 0.88, 0.91),)),
+        "trunk": (0.6, ((0.26, 0.22, 0.20),)),
+        "sky": (1.0, ((0.80, 0.82, 0.85),)),
     }
 
 
