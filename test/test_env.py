@@ -11,6 +11,7 @@ from lnn_control.envs import NavEnv, expert_action, make_env
 from lnn_control.sim import WorldConfig, generate_layout
 
 
+@pytest.mark.filterwarnings("ignore:.*(symmetric and normalized|infinity).*:UserWarning")
 @pytest.mark.parametrize("env_id", ["lnn_control/ForestNav-v0", "lnn_control/UrbanNav-v0"])
 def test_registered_envs_pass_the_gymnasium_checker(env_id):
     env = gym.make(env_id, render_mode="rgb_array")

@@ -110,3 +110,14 @@ def test_distractors_look_like_the_target(forest):
     assert len(layout.distractors) == 3
     assert all(part.color == forest.target.color for part in layout.distractors)
     assert all(FLIGHT_BAND_M[0] < part.position[2] < FLIGHT_BAND_M[1] for part in layout.distractors)
+
+
+def test_ground_patches_use_ground_colours_and_never_move_obstacles(forest):
+    with_patches = generate_layout(forest, 6)
+    without = generate_layout(forest.with_overrides(field={"ground_patches_per_100m2": 0}), 6)
+    assert without.ground_patches == () and len(with_patches.ground_patches) > 10
+    assert with_patches.obstacles == without.obstacles
+    ground = [c for c in forest.palette["ground"]]
+    for patch in with_patches.ground_patches:
+        assert patch.position[2] == 0.0 and patch.size[2] <= 0.02
+        assert min(max(abs(a - b) for a, b in zip(patch.color, c)) for c in ground) <= forest.color_jitter + 1e-9

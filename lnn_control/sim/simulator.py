@@ -254,6 +254,8 @@ class Simulator:
         self.target_id = _create_part(c, Part(tc.shape, layout.target_position, size, tc.color), collide=False,
                                       egl=egl)
         self.distractor_ids = [_create_part(c, part, collide=False, egl=egl) for part in layout.distractors]
+        for patch in layout.ground_patches:
+            _create_part(c, patch, collide=False)
         self.drone = self._create_drone(layout)
 
     def _create_drone(self, layout: Layout) -> int:

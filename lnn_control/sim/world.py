@@ -92,6 +92,8 @@ class WorldConfig:
     field_half_width_m: float
     field_behind_m: float
     min_gap_m: float
+    ground_patches_per_100m2: float
+    ground_patch_size_m: Range
     density_scale: float
     start_altitude_m: float
     start_yaw_jitter_deg: float
@@ -208,8 +210,8 @@ def _parse_world(f: _Fields, doc: Any) -> WorldConfig:
     doc = f.mapping("", doc, top, {"name", "field", "start", "target", "time_limit_s", "palette", "obstacles"})
     if not isinstance(doc["name"], str) or not doc["name"]:
         raise f.error("name", f"expected a non-empty string, got {doc['name']!r}")
-    fld = f.mapping("field", doc["field"], {"length", "half_width", "behind", "min_gap"},
-                    {"length", "half_width"})
+    fld = f.mapping("field", doc["field"], {"length", "half_width", "behind", "min_gap", "ground_patches_per_100m2",
+                                            "ground_patch_size"}, {"length", "half_width"})
     start = f.mapping("start", doc["start"], {"altitude", "yaw_jitter_deg", "clearance"}, {"altitude"})
     start_altitude = f.number("start.altitude", start["altitude"], 0.5, 20.0)
     tgt = f.mapping("target", doc["target"], {"distance", "bearing_deg", "altitude", "shape", "size", "color",
@@ -255,6 +257,9 @@ def _parse_world(f: _Fields, doc: Any) -> WorldConfig:
         field_half_width_m=f.number("field.half_width", fld["half_width"], 1.0, 500.0),
         field_behind_m=f.number("field.behind", fld.get("behind", 3.0), 0.0, 100.0),
         min_gap_m=f.number("field.min_gap", fld.get("min_gap", 1.5), 0.0, 20.0),
+        ground_patches_per_100m2=f.number("field.ground_patches_per_100m2", fld.get("ground_patches_per_100m2", 0.0),
+                                          0.0, 50.0),
+        ground_patch_size_m=f.range("field.ground_patch_size", fld.get("ground_patch_size", [1.0, 4.0]), 0.1, 50.0),
         density_scale=f.number("density_scale", doc.get("density_scale", 1.0), 0.0, 10.0),
         start_altitude_m=start_altitude,
         start_yaw_jitter_deg=f.number("start.yaw_jitter_deg", start.get("yaw_jitter_deg", 0.0), 0.0, 180.0),
@@ -362,6 +367,7 @@ class Layout:
     start_yaw: float
     target_position: tuple[float, float, float]
     distractors: tuple[Part, ...]
+    ground_patches: tuple[Part, ...]
     ground_color: RGB
     sky_color: RGB
     bounds: tuple[float, float, float, float]  # xmin, xmax, ymin, ymax of the obstacle field
@@ -397,10 +403,15 @@ def generate_layout(world: WorldConfig, seed: int) -> Layout:
                     obstacles.append(obstacle)
                     break
     distractors = tuple(_distractor(world, rng, bounds, placed + keep_clear) for _ in range(world.distractors))
+    ground_color, sky_color = _pick_color(world, "ground", rng), _pick_color(world, "sky", rng)
+    # Drawn last, from a generator of their own: patches never move the obstacles.
+    patch_rng = np.random.default_rng([int(seed), 1])
+    patches = tuple(_ground_patch(world, patch_rng, bounds)
+                    for _ in range(int(round(world.ground_patches_per_100m2 * area_100m2))))
     return Layout(
         seed=int(seed), obstacles=tuple(obstacles), start_position=start, start_yaw=start_yaw,
-        target_position=target, distractors=distractors,
-        ground_color=_pick_color(world, "ground", rng), sky_color=_pick_color(world, "sky", rng), bounds=bounds,
+        target_position=target, distractors=distractors, ground_patches=patches,
+        ground_color=ground_color, sky_color=sky_color, bounds=bounds,
     )
 
 
@@ -454,6 +465,14 @@ def _build_obstacle(kind: ObstacleKind, x: float, y: float, rng: np.random.Gener
         length, w, h = draw["length"], draw["width"], draw["height"]
         parts = (Part("box", (x, y, h / 2), (length / 2, w / 2, h / 2), color["car"], yaw=yaw_quarter),)
     return Obstacle(k, parts, tuple(p.footprint() for p in parts if _in_band(p)))
+
+
+def _ground_patch(world: WorldConfig, rng: np.random.Generator, bounds) -> Part:
+    """A flat box (2 cm high, no collision) in a ground colour: texture for the camera's motion cues."""
+    x, y = rng.uniform(bounds[0], bounds[1]), rng.uniform(bounds[2], bounds[3])
+    half = rng.uniform(*world.ground_patch_size_m, size=2) / 2
+    return Part("box", (x, y, 0.0), (half[0], half[1], 0.02), _pick_color(world, "ground", rng),
+                yaw=float(rng.uniform(0, math.pi)))
 
 
 def _distractor(world: WorldConfig, rng: np.random.Generator, bounds, avoid: list[Footprint]) -> Part:
