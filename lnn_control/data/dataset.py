@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from lnn_control.data.alignment import AlignmentConfig, AlignmentReport, Sequence, align
 from lnn_control.data.bag_reader import BagError, BagTopics
@@ -37,11 +38,11 @@ class BagData:
 
 def load_bags(bags, topics: BagTopics = BagTopics(), image_size: tuple[int, int] = (48, 64),
               alignment: AlignmentConfig = AlignmentConfig(), cache_dir=None, use_cache: bool = True,
-              skip_bad: bool = False) -> tuple[list[BagData], list[tuple[Path, str]]]:
+              skip_bad: bool = False, progress: bool = False) -> tuple[list[BagData], list[tuple[Path, str]]]:
     """(usable bags, [(bad bag, problem), ...]). Without `skip_bad` the first bad bag raises
     its BagError; a bag whose frames all fail alignment is a bad bag too."""
     good, bad = [], []
-    for bag in map(Path, bags):
+    for bag in tqdm(list(map(Path, bags)), desc="reading bags", unit="bag", disable=not progress, leave=False):
         try:
             streams = load_bag(bag, topics, image_size, cache_dir=cache_dir, use_cache=use_cache)
             sequences, report = align(streams, alignment)

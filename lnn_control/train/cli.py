@@ -31,8 +31,23 @@ def config_from_args(args) -> TrainConfig:
 
 def load_training_bags(paths, config: TrainConfig, spec: PolicySpec, skip_bad: bool, ctx: DistContext):
     """Usable bags; bad ones are reported (one line each) when skipped, else the first raises."""
-    good, bad = load_bags(find_bags(paths), config.topics, (spec.image_height, spec.image_width), config.alignment,
-                          cache_dir=config.data.cache_dir, use_cache=config.data.use_cache, skip_bad=skip_bad)
+    def load():
+        return load_bags(find_bags(paths), config.topics, (spec.image_height, spec.image_width), config.alignment,
+                         cache_dir=config.data.cache_dir, use_cache=config.data.use_cache, skip_bad=skip_bad,
+                         progress=ctx.is_main)
+
+    if ctx.distributed:  # rank 0 decodes into the cache first; the others then map its arrays
+        import torch.distributed as dist
+        if ctx.is_main:
+            try:
+                good, bad = load()
+            finally:
+                dist.barrier()  # also on failure: the others then fail on the same bag, not hang
+        else:
+            dist.barrier()
+            good, bad = load()
+    else:
+        good, bad = load()
     if ctx.is_main:
         for _, problem in bad:
             print(f"lnn-control train: skipped bad bag: {problem}", file=sys.stderr)
