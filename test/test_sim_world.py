@@ -121,3 +121,10 @@ def test_ground_patches_use_ground_colours_and_never_move_obstacles(forest):
     for patch in with_patches.ground_patches:
         assert patch.position[2] == 0.0 and patch.size[2] <= 0.02
         assert min(max(abs(a - b) for a, b in zip(patch.color, c)) for c in ground) <= forest.color_jitter + 1e-9
+
+
+def test_distractors_change_nothing_else(forest):
+    plain, distracted = generate_layout(forest, 8), generate_layout(forest.with_overrides(distractors=5), 8)
+    assert distracted.obstacles == plain.obstacles and distracted.ground_patches == plain.ground_patches
+    assert (distracted.ground_color, distracted.sky_color) == (plain.ground_color, plain.sky_color)
+    assert distracted.target_position == plain.target_position

@@ -402,9 +402,11 @@ def generate_layout(world: WorldConfig, seed: int) -> Layout:
                     placed.extend(obstacle.footprints)
                     obstacles.append(obstacle)
                     break
-    distractors = tuple(_distractor(world, rng, bounds, placed + keep_clear) for _ in range(world.distractors))
     ground_color, sky_color = _pick_color(world, "ground", rng), _pick_color(world, "sky", rng)
-    # Drawn last, from a generator of their own: patches never move the obstacles.
+    # Decorations come from generators of their own: they never move obstacles or colours.
+    distractor_rng = np.random.default_rng([int(seed), 2])
+    distractors = tuple(_distractor(world, distractor_rng, bounds, placed + keep_clear)
+                        for _ in range(world.distractors))
     patch_rng = np.random.default_rng([int(seed), 1])
     patches = tuple(_ground_patch(world, patch_rng, bounds)
                     for _ in range(int(round(world.ground_patches_per_100m2 * area_100m2))))
