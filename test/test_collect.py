@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 
 from lnn_control.cli import main
 from lnn_control.data import BagTopics, align, read_bag, read_facts

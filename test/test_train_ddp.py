@@ -15,9 +15,11 @@ from lnn_control.policy import load_policy, read_header
 def test_two_process_ddp_training_on_cpu(tmp_path):
     for i in range(3):
         write_bag(tmp_path / "bags" / f"b{i}", frames=24)
-    (tmp_path / "tiny.yaml").write_text("data: {sequence_length: 8, stride: 4}\noptim: {batch_size: 2, tbptt_steps: 4}\n")
+    (tmp_path / "tiny.yaml").write_text("data: {sequence_length: 8, stride: 4}\n"
+                                        "optim: {batch_size: 2, tbptt_steps: 4}\n")
     out = tmp_path / "ddp.pt"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "LNN_CONTROL_CACHE": str(tmp_path / "cache")}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "",
+           "LNN_CONTROL_CACHE": str(tmp_path / "cache")}
     torchrun = Path(sys.executable).with_name("torchrun")
     done = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", str(29500 + os.getpid() % 1000),
                            "-m", "lnn_control.cli", "train", "--bags", str(tmp_path / "bags"), "--model", "lstm",

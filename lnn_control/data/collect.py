@@ -57,7 +57,8 @@ def fly_expert_episode(job: EpisodeJob) -> dict:
 def run_episodes(jobs: list[EpisodeJob], fly, workers: int = 1, progress: bool = True, desc: str = "episodes"):
     """Run `fly(job)` for every job, in `workers` processes; [(job, outcome)] in job order."""
     results = {}
-    bar = tqdm(total=len(jobs), desc=desc, unit="episode", disable=not progress)
+    bar = tqdm(total=len(jobs), desc=desc, unit="episode",
+               disable=None if progress else True)  # None: shown on a terminal only
     if workers <= 1:
         for job in jobs:
             results[job.bag] = fly(job)

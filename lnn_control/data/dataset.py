@@ -42,7 +42,9 @@ def load_bags(bags, topics: BagTopics = BagTopics(), image_size: tuple[int, int]
     """(usable bags, [(bad bag, problem), ...]). Without `skip_bad` the first bad bag raises
     its BagError; a bag whose frames all fail alignment is a bad bag too."""
     good, bad = [], []
-    for bag in tqdm(list(map(Path, bags)), desc="reading bags", unit="bag", disable=not progress, leave=False):
+    bar = tqdm(list(map(Path, bags)), desc="reading bags", unit="bag", leave=False,
+               disable=None if progress else True)  # None: shown on a terminal only
+    for bag in bar:
         try:
             streams = load_bag(bag, topics, image_size, cache_dir=cache_dir, use_cache=use_cache)
             sequences, report = align(streams, alignment)

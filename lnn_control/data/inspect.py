@@ -45,7 +45,8 @@ def inspect_bag(path) -> BagSummary:
             for conn, log_ns, _ in reader.messages(connections=reader.connections):
                 stamps[conn.id].append(log_ns)
         except Exception as error:  # damaged storage surfaces as many exception types
-            raise BagError(f"{path}: corrupt or truncated bag while reading messages: {describe_error(error)}") from None
+            raise BagError(f"{path}: corrupt or truncated bag while reading messages: "
+                           f"{describe_error(error)}") from None
         start = min((s[0] for s in stamps.values() if s), default=0)
         end = max((s[-1] for s in stamps.values() if s), default=0)
         topics = []

@@ -109,7 +109,7 @@ def train_policy(bags: list[BagData], spec: PolicySpec, config: TrainConfig, out
         model.train()
         loss_sum, frames = 0.0, 0.0
         bar = tqdm(range(batches_per_epoch), desc=f"epoch {epoch}/{epochs}", leave=False,
-                   disable=not (progress and ctx.is_main), unit="batch")
+                   disable=None if progress and ctx.is_main else True, unit="batch")
         for b in bar:
             batch = _to_torch(train.batch(order[b * optim.batch_size:(b + 1) * optim.batch_size]))
             batch = augment_batch(batch, config.augment, imu_std_t, generator)
@@ -123,8 +123,8 @@ def train_policy(bags: list[BagData], spec: PolicySpec, config: TrainConfig, out
         val_loss = _validate(net, val, ctx, optim.batch_size) if len(val) else math.nan
         seconds = time.perf_counter() - started
         judged = val_loss if len(val) else train_loss
-        row = {"stage": stage, "epoch": first_epoch + epoch, "train_loss": train_loss, "val_loss": val_loss, "lr": scheduler.get_last_lr()[0],
-               "seconds": seconds, "train_frames_per_s": frames / seconds}
+        row = {"stage": stage, "epoch": first_epoch + epoch, "train_loss": train_loss, "val_loss": val_loss,
+               "lr": scheduler.get_last_lr()[0], "seconds": seconds, "train_frames_per_s": frames / seconds}
         history.append(row)
         if judged < best_loss:
             best_loss, best_epoch, stale = judged, first_epoch + epoch, 0
