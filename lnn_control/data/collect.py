@@ -10,7 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -27,7 +27,6 @@ class EpisodeJob:
     shifts: tuple = ()
     storage: str = "mcap"
     max_seconds: Optional[float] = None
-    facts: dict = field(default_factory=dict)
 
 
 def world_label(world: str) -> str:
@@ -48,7 +47,7 @@ def fly_expert_episode(job: EpisodeJob) -> dict:
     env = make_env(job.world, shifts=list(job.shifts))
     try:
         facts = {"world": job.world, "shifts": [f"{n}:{s:g}" for n, s in job.shifts], "source": "expert",
-                 "control_hz": round(1.0 / env.unwrapped.control_period_s, 6), **job.facts}
+                 "control_hz": round(1.0 / env.unwrapped.control_period_s, 6)}
         return record_episode(env, job.seed, job.bag, expert_pilot, facts, job.storage, job.max_seconds)
     finally:
         env.close()
