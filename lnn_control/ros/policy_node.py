@@ -144,7 +144,7 @@ class PolicyNode(Node):
         self._pending_frame: Frame | None = None
         self._last_frame_time: float | None = None
         self._command = ZERO_COMMAND
-        self._state, self._reason = NodeState.STALE, "starting"
+        self._state = NodeState.STALE
 
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         self._steady = steady
@@ -232,13 +232,15 @@ class PolicyNode(Node):
     def _update_state(self) -> NodeState:
         state, reason = self._failsafe.state(self._now())
         # (rclpy fixes a log call site's severity and filters at its first call: one call per kind)
-        if state is not self._state and state in (NodeState.RUNNING, NodeState.DISABLED):
-            self.get_logger().info(f"{self._state.value} -> {state.value}: {reason}")
+        if state is not self._state and state is NodeState.RUNNING:
+            self.get_logger().info(f"{self._state.value} -> running")
+        elif state is not self._state and state is NodeState.DISABLED:
+            self.get_logger().info(f"{self._state.value} -> disabled: commanding zero velocity")
         elif state is not self._state:
             self.get_logger().warning(f"{self._state.value} -> {state.value}: {reason}")
         elif state in (NodeState.STALE, NodeState.INVALID):
             self.get_logger().warning(f"commanding zero velocity: {reason}", throttle_duration_sec=WARN_PERIOD_S)
-        self._state, self._reason = state, reason
+        self._state = state
         return state
 
     def _step(self, frame: Frame) -> np.ndarray:
