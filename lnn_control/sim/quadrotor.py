@@ -9,7 +9,10 @@ at most 838 rad/s (6.0 N per rotor, thrust-to-weight 3.4), first-order motor tim
 the mixer changes).
 
 Controller (runs every 240 Hz physics step), a standard cascade:
-velocity (world) -> desired acceleration -> desired thrust direction and yaw (attitude) ->
+velocity (world; a first-order reference path to the command with its acceleration fed
+forward, PI on the error to the path: no overshoot, steady wind rejected) -> desired
+acceleration -> desired
+thrust direction and yaw (attitude) ->
 body rates -> torques -> per-rotor thrusts (mixer, clipped to the motor limits) -> rotor speeds
 (first-order lag). The command is the heading-frame velocity [vx, vy, vz, yaw_rate]: x along
 the drone's yaw, z up, m/s and rad/s.
@@ -56,8 +59,12 @@ class QuadrotorParams:
 class ControllerGains:
     """Gains and limits of the cascade (per second, rad, m/s^2)."""
 
-    velocity_gain: float = 2.5                  # 1/s: acceleration per m/s of velocity error
+    reference_time_constant: float = 0.4        # s: the commanded velocity is reached along this first-order path
+    max_reference_accel: float = 4.0            # m/s^2: horizontal acceleration of that path
+    velocity_gain: float = 2.5                  # 1/s: acceleration per m/s of velocity error (to the path)
     vertical_velocity_gain: float = 3.0
+    velocity_integral_gain: float = 1.5         # 1/s^2: rejects steady disturbances (wind, drag error)
+    max_integral_accel: float = 2.5             # m/s^2 per axis: clamp of the integral term
     max_horizontal_accel: float = 5.0           # m/s^2 (about 27 degrees of tilt)
     max_vertical_accel: float = 4.0
     attitude_gain: tuple[float, float, float] = (9.0, 9.0, 4.0)      # rad/s per rad
@@ -95,9 +102,13 @@ class CascadedController:
         self.max_body_rate = np.array(gains.max_body_rate)
         self.rate_gain_times_inertia = np.array(gains.rate_gain) * self.inertia
         self.yaw_setpoint = 0.0
+        self.velocity_reference = np.zeros(3)
+        self.integral_accel = np.zeros(3)
 
-    def reset(self, yaw: float) -> None:
+    def reset(self, yaw: float, velocity_w: np.ndarray | None = None) -> None:
         self.yaw_setpoint = yaw
+        self.velocity_reference = np.zeros(3) if velocity_w is None else np.array(velocity_w, dtype=float)
+        self.integral_accel = np.zeros(3)
 
     def rotor_thrusts(self, command: np.ndarray, rotation: np.ndarray, velocity_w: np.ndarray,
                       body_rates: np.ndarray, dt: float) -> np.ndarray:
@@ -109,8 +120,20 @@ class CascadedController:
         yaw = math.atan2(rotation[1, 0], rotation[0, 0])
         c, s = math.cos(yaw), math.sin(yaw)
         velocity_cmd_w = np.array([c * command[0] - s * command[1], s * command[0] + c * command[1], command[2]])
-        error = velocity_cmd_w - velocity_w
-        accel = np.array([g.velocity_gain * error[0], g.velocity_gain * error[1], g.vertical_velocity_gain * error[2]])
+        # Reference path towards the command (its acceleration is fed forward), then PI on the
+        # error to the path: nominal flight follows the path without overshoot, and the integral
+        # only builds up against disturbances.
+        accel_ref = (velocity_cmd_w - self.velocity_reference) / g.reference_time_constant
+        horizontal = math.hypot(accel_ref[0], accel_ref[1])
+        if horizontal > g.max_reference_accel:
+            accel_ref[:2] *= g.max_reference_accel / horizontal
+        accel_ref[2] = min(max(accel_ref[2], -g.max_vertical_accel), g.max_vertical_accel)
+        self.velocity_reference += accel_ref * dt
+        error = self.velocity_reference - velocity_w
+        self.integral_accel = np.clip(self.integral_accel + g.velocity_integral_gain * error * dt,
+                                      -g.max_integral_accel, g.max_integral_accel)
+        accel = accel_ref + np.array([g.velocity_gain * error[0], g.velocity_gain * error[1],
+                                      g.vertical_velocity_gain * error[2]]) + self.integral_accel
         horizontal = math.hypot(accel[0], accel[1])
         if horizontal > g.max_horizontal_accel:
             accel[:2] *= g.max_horizontal_accel / horizontal
