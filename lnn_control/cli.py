@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="the main job: evaluate the shipped model in the forest and under shifts")
     p.add_argument("--out", default="runs/demo", help="output folder")
-    p.add_argument("--episodes", type=int, default=None, help="episodes per condition (default 6)")
+    p.add_argument("--episodes", type=int, default=None, help="episodes per condition (default 5)")
     p.add_argument("--model", default=None, metavar="FILE.pt", help="checkpoint to fly (default: the shipped models/cfc_forest.pt)")
     p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
                    help="episode time limit in simulated seconds (default: the world's own)")

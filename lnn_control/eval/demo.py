@@ -22,7 +22,7 @@ from lnn_control.paths import share_path
 SHIPPED_MODEL = ("models", "cfc_forest.pt")
 SUITE = ("config", "eval_suites.yaml")
 FALLBACK_SHIFTS = ["fog:0.5", "wind:0.5"]  # when no "quick" suite is installed
-DEFAULT_EPISODES = 6
+DEFAULT_EPISODES = 5
 FIRST_SEED = 10_000
 
 
