@@ -3,7 +3,8 @@ policies between them. The same class runs in the main process, in a process poo
 Ray actor, so every backend flies exactly the same episodes.
 
 Checkpoints travel as bytes (not paths), so a worker on another machine needs no shared file
-system; videos come back as bytes for the same reason.
+system; videos come back as bytes for the same reason. Temporary files live only while they are
+read or written, so a worker stopped at any moment leaves none behind.
 """
 from __future__ import annotations
 
@@ -54,7 +55,6 @@ class EpisodeWorker:
 
         torch.set_num_threads(torch_threads)  # workers are processes: one core each
         self.settings = settings
-        self._scratch = tempfile.TemporaryDirectory(prefix="lnn_eval_")
         self._envs: OrderedDict[tuple, gym.Env] = OrderedDict()
         self._pilots: dict[str, Pilot] = {}
 
@@ -63,14 +63,14 @@ class EpisodeWorker:
         pilot = self._pilot(job.policy)
         if not job.video:
             return EpisodeResult(fly_episode(env, pilot, job))
-        video_path = Path(self._scratch.name) / "episode.mp4"
-        record = fly_episode(env, pilot, job, video_path=video_path)
-        return EpisodeResult(record, video_path.read_bytes())
+        with tempfile.TemporaryDirectory(prefix="lnn_eval_") as scratch:
+            video_path = Path(scratch) / "episode.mp4"
+            record = fly_episode(env, pilot, job, video_path=video_path)
+            return EpisodeResult(record, video_path.read_bytes())
 
     def close(self) -> None:
         while self._envs:
             self._envs.popitem()[1].close()
-        self._scratch.cleanup()
 
     def _env(self, world_spec: str, shifts: tuple, render: bool) -> gym.Env:
         key = (world_spec, shifts, render)
@@ -93,7 +93,8 @@ class EpisodeWorker:
             elif kind == "random":
                 self._pilots[label] = RandomPilot()
             else:
-                path = Path(self._scratch.name) / f"{label}.pt"
-                path.write_bytes(self.settings.checkpoints[label])
-                self._pilots[label] = PolicyPilot(load_policy(path))
+                with tempfile.TemporaryDirectory(prefix="lnn_eval_") as scratch:
+                    path = Path(scratch) / f"{label}.pt"
+                    path.write_bytes(self.settings.checkpoints[label])
+                    self._pilots[label] = PolicyPilot(load_policy(path))
         return self._pilots[label]
