@@ -97,7 +97,15 @@ def align(streams: BagStreams, config: AlignmentConfig = AlignmentConfig()) -> t
         dt = np.empty(len(part), np.float32)
         dt[0] = nominal
         dt[1:] = np.diff(t[part]) * NS
-        sequences.append(Sequence(images=streams.images[part], imu=streams.imu[imu_index[part]], dt=dt,
+        sequences.append(Sequence(images=_rows(streams.images, part), imu=streams.imu[imu_index[part]], dt=dt,
                                   cmd=streams.cmd[cmd_index[part]], stamps=t[part]))
     kept = sum(len(s) for s in sequences)
     return sequences, AlignmentReport(kept=kept, sequences=len(sequences), **report)
+
+
+def _rows(array: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """array[index], as a view when the rows are consecutive (a memory-mapped cache entry then
+    stays on disk, shared by every process, instead of being copied into each one)."""
+    if index[-1] - index[0] + 1 == len(index):
+        return array[index[0]:index[-1] + 1]
+    return array[index]
