@@ -129,6 +129,17 @@ def test_demo_says_clearly_that_no_trained_model_is_shipped(tmp_path, capsys):
     assert "no trained model" in err.lower() and "cfc_forest.pt" in err and "make model" in err
 
 
+def test_demo_flies_a_model_under_the_quick_suite_and_writes_table_plot_and_one_video(tmp_path, checkpoint, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--model", str(checkpoint), "--episodes", "1", "--out", str(out), *FAST]) == 0
+    printed = capsys.readouterr().out
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    assert {r["policy"] for r in rows} == {"cfc_untrained", "expert"}
+    assert [r["condition"] for r in rows[::2]] == ["none", "autumn", "fog_wind"]
+    assert all(r["policy"] in printed and r["condition"] in printed for r in rows)
+    assert (out / "results.png").is_file() and [p.name for p in (out / "videos").iterdir()] == ["forest_fog_wind.mp4"]
+
+
 def test_ray_backend_flies_the_same_episodes_as_processes(tmp_path, checkpoint):
     pytest.importorskip("ray", reason="Ray is an optional extra (pip install -r requirements/extras.txt)")
     args = ["--policy", str(checkpoint), "--episodes", "2", "--workers", "2", *FAST]

@@ -37,7 +37,8 @@ def test_wilson_interval_holds_the_estimate_and_narrows_with_more_episodes():
 def test_wilson_interval_covers_the_true_rate_95_percent_of_the_time_on_average():
     n = 30
     intervals = [wilson_interval(k, n) for k in range(n + 1)]
-    coverage = [sum(math.comb(n, k) * p**k * (1 - p) ** (n - k) for k, (lo, hi) in enumerate(intervals) if lo <= p <= hi)
+    coverage = [sum(math.comb(n, k) * p**k * (1 - p) ** (n - k)
+                    for k, (lo, hi) in enumerate(intervals) if lo <= p <= hi)
                 for p in np.linspace(0.05, 0.95, 91)]   # exact binomial coverage, not a simulation
     assert 0.945 <= np.mean(coverage) <= 0.96
     assert min(coverage) > 0.92

@@ -98,8 +98,10 @@ def evaluate(run: EvalRun) -> dict:
 def pending_jobs(run: EvalRun, log: EpisodeLog) -> list[EpisodeJob]:
     """The plan's episodes not on disk yet; a filmed episode whose video is missing is flown again."""
     done = {record.key for record in log.read()}
-    return [job for job in run.plan.jobs(run.video_conditions)
-            if job.key not in done or (job.video and not video_path(run.out_dir, job.world, job.condition.name).is_file())]
+    def missing_video(job: EpisodeJob) -> bool:
+        return job.video and not video_path(run.out_dir, job.world, job.condition.name).is_file()
+
+    return [job for job in run.plan.jobs(run.video_conditions) if job.key not in done or missing_video(job)]
 
 
 def video_path(out_dir: Path, world: str, condition: str) -> Path:

@@ -43,7 +43,8 @@ def fly_episode(env: gym.Env, pilot: Pilot, job: EpisodeJob, video_path: Optiona
     success, collision = bool(info["success"]), bool(info["collision"])
     return EpisodeRecord(
         policy=job.policy, world=job.world, condition=job.condition.name, episode=job.episode, seed=job.seed,
-        success=success, collision=collision and not success, timeout=bool(info["timeout"]) and not (success or collision),
+        success=success, collision=collision and not success,
+        timeout=bool(info["timeout"]) and not (success or collision),
         time_s=float(info["sim_time"]), path_length_m=path_length_m(np.array(positions)),
         mean_abs_jerk_m_s3=mean_abs_jerk(np.array(commands), np.array(command_times)),
         distance_to_target_m=float(info["distance_to_target"]), steps=len(commands),
@@ -51,7 +52,7 @@ def fly_episode(env: gym.Env, pilot: Pilot, job: EpisodeJob, video_path: Optiona
 
 
 def _caption(job: EpisodeJob, info: dict, command: np.ndarray) -> list[str]:
-    outcome = "SUCCESS" if info["success"] else "COLLISION" if info["collision"] else "TIMEOUT" if info["timeout"] else ""
+    outcome = next((word for word in ("success", "collision", "timeout") if info[word]), "").upper()
     return [f"{job.policy} | {job.world} | {job.condition.name} | seed {job.seed}",
             f"t {info['sim_time']:5.1f} s  target {info['distance_to_target']:5.1f} m  "
             f"cmd {command[0]:+.1f} {command[1]:+.1f} {command[2]:+.1f} {command[3]:+.1f}  {outcome}"]

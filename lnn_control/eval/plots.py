@@ -19,8 +19,9 @@ def plot_success(rows: list[dict], path: str | Path) -> Path:
     conditions = list(dict.fromkeys(r["condition"] for r in rows))
     colours = plt.get_cmap("tab10")
     width = 0.8 / max(1, len(policies))
+    figure_width_in = max(6.0, 1.1 * len(conditions) * max(1, len(policies)) ** 0.5 + 2)
     figure, axes = plt.subplots(len(worlds), 1, squeeze=False, sharex=True,
-                                figsize=(max(6.0, 1.1 * len(conditions) * max(1, len(policies)) ** 0.5 + 2), 2.8 * len(worlds) + 0.8))
+                                figsize=(figure_width_in, 2.8 * len(worlds) + 0.8))
     for axis, world in zip(axes[:, 0], worlds):
         for index, policy in enumerate(policies):
             cells = {r["condition"]: r for r in rows if r["world"] == world and r["policy"] == policy}

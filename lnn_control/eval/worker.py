@@ -39,7 +39,8 @@ class WorkerSettings:
     @classmethod
     def for_plan(cls, plan: EvalPlan, time_limit_s: Optional[float] = None) -> "WorkerSettings":
         return cls(pilot_kinds={p.label: p.kind for p in plan.flown_policies},
-                   checkpoints={p.label: Path(p.path).read_bytes() for p in plan.flown_policies if p.kind == "checkpoint"},
+                   checkpoints={p.label: Path(p.path).read_bytes()
+                                for p in plan.flown_policies if p.kind == "checkpoint"},
                    time_limit_s=time_limit_s)
 
 
