@@ -140,3 +140,20 @@ def test_inspect_bag_prints_topics_counts_rates_and_gaps(tmp_path, capsys):
     line = next(line for line in out.splitlines() if line.startswith("camera/image_raw"))
     assert line.split()[1:4] == ["sensor_msgs/msg/Image", "30", f"{29 / (29 * 0.05 + 1.0):.2f}"]
     assert "gap on camera/image_raw: 1.050 s" in out and "fact lnn_control.world: forest" in out
+
+
+def test_collect_style_mcap_is_what_rosbag2_expects(tmp_path):
+    """Read back with the independent `mcap` library: ros2 profile, ros2msg schemas, CDR channels."""
+    from mcap.reader import make_reader
+
+    bag = tmp_path / "episode"
+    odom = dict(position=[0, 0, 1], quaternion_xyzw=[0, 0, 0, 1], body_velocity=[0, 0, 0], body_rates=[0, 0, 0])
+    with EpisodeBagWriter(bag) as writer:
+        writer.write_frame(0, frame_rgb(0), np.zeros(6), frame_cmd(0), odom)
+    with storage_file(bag).open("rb") as f:
+        reader = make_reader(f)
+        summary = reader.get_summary()
+        assert reader.get_header().profile == "ros2"
+        assert {s.name: s.encoding for s in summary.schemas.values()} == {
+            m.IMAGE: "ros2msg", m.IMU: "ros2msg", m.TWIST: "ros2msg", m.ODOMETRY: "ros2msg"}
+        assert {c.message_encoding for c in summary.channels.values()} == {"cdr"}
