@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import yaml
 from rosbags.highlevel import AnyReader
@@ -148,10 +147,7 @@ def _decode(reader: AnyReader, path: Path, connections: dict, image_size: tuple[
             msg = reader.deserialize(raw, conn.msgtype)
             try:
                 if key == "image":
-                    rgb = m.image_to_rgb(msg, conn.msgtype)
-                    if rgb.shape[:2] != (height, width):
-                        rgb = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
-                    values[key].append(rgb)
+                    values[key].append(m.image_to_rgb(msg, conn.msgtype, (height, width)))
                 elif key == "imu":
                     values[key].append(m.imu_to_array(msg))
                 else:

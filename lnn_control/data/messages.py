@@ -43,10 +43,15 @@ def stamp_ns(msg) -> int:
     return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
-def image_to_rgb(msg, msgtype: str) -> np.ndarray:
-    """RGB uint8 H x W x 3 from an Image or CompressedImage message."""
+_TO_RGB = {"rgb8": None, "bgr8": cv2.COLOR_BGR2RGB, "rgba8": cv2.COLOR_RGBA2RGB, "bgra8": cv2.COLOR_BGRA2RGB,
+           "mono8": cv2.COLOR_GRAY2RGB}
+
+
+def image_to_rgb(msg, msgtype: str, size: tuple[int, int] | None = None) -> np.ndarray:
+    """RGB uint8 H x W x 3 from an Image or CompressedImage message; with `size` (height,
+    width), resized to it by area averaging (before the colour conversion, which is cheaper)."""
     if msgtype == COMPRESSED_IMAGE:
-        return _decode_compressed(msg)
+        return _resized(_decode_compressed(msg), size)
     encoding = msg.encoding.lower()
     channels = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}.get(encoding)
     if channels is None:
@@ -56,16 +61,18 @@ def image_to_rgb(msg, msgtype: str) -> np.ndarray:
     data = np.asarray(msg.data, dtype=np.uint8)
     if step < width * channels or data.size < height * step:
         raise ValueError(f"{msg.encoding} image {width}x{height} with step {step} has only {data.size} bytes")
-    pixels = data[:height * step].reshape(height, step)[:, :width * channels].reshape(height, width, channels)
-    if encoding == "rgb8":
-        return np.ascontiguousarray(pixels)
-    if encoding == "bgr8":
-        return np.ascontiguousarray(pixels[:, :, ::-1])
-    if encoding == "rgba8":
-        return np.ascontiguousarray(pixels[:, :, :3])
-    if encoding == "bgra8":
-        return np.ascontiguousarray(pixels[:, :, 2::-1])
-    return np.repeat(pixels, 3, axis=2)
+    pixels = data[:height * step].reshape(height, step)[:, :width * channels]
+    pixels = _resized(np.ascontiguousarray(pixels).reshape(height, width, channels), size)
+    if pixels.ndim == 2:  # cv2.resize drops a single channel
+        pixels = pixels[:, :, None]
+    conversion = _TO_RGB[encoding]
+    return np.ascontiguousarray(pixels) if conversion is None else cv2.cvtColor(pixels, conversion)
+
+
+def _resized(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+    if size is None or image.shape[:2] == tuple(size):
+        return image
+    return cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA)
 
 
 def _decode_compressed(msg) -> np.ndarray:
