@@ -106,6 +106,7 @@ def test_resume_can_add_episodes_but_not_change_the_plan(tmp_path, capsys):
     (["--policy", "expert", "--shift", "fgo"], ["'fgo'", "fog"]),
     (["--policy", "expert", "--world", "mars.yaml"], ["mars.yaml", "forest", "urban"]),
     (["--policy", "expert", "--suite", "config/eval_suites.yaml:nope"], ["nope", "quick"]),
+    (["--policy", "expert", "--workers", "0"], ["--workers", "0"]),
 ])
 def test_user_errors_give_one_line_and_exit_code_2(tmp_path, capsys, extra, words):
     assert main(["eval", *extra, "--episodes", "1", "--out", str(tmp_path / "x")]) == 2
@@ -113,6 +114,7 @@ def test_user_errors_give_one_line_and_exit_code_2(tmp_path, capsys, extra, word
     assert err.startswith("lnn-control eval: ") and "\n" not in err and "Traceback" not in err
     for word in words:
         assert word in err
+    assert not (tmp_path / "x").exists()  # nothing half-made
 
 
 def test_a_file_that_is_not_a_checkpoint_is_refused_before_flying(tmp_path, capsys):
@@ -146,3 +148,11 @@ def test_ray_backend_flies_the_same_episodes_as_processes(tmp_path, checkpoint):
     assert main(["eval", *args, "--backend", "ray", "--out", str(tmp_path / "ray")]) == 0
     assert main(["eval", *args, "--workers", "1", "--out", str(tmp_path / "local")]) == 0
     assert sorted(map(_outcome, _episodes(tmp_path / "ray"))) == sorted(map(_outcome, _episodes(tmp_path / "local")))
+
+
+def test_ray_backend_without_ray_says_how_to_get_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    args = ["eval", "--policy", "expert", "--episodes", "1", "--backend", "ray", "--out", str(tmp_path / "x")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lnn-control eval: --backend ray needs Ray") and "requirements/extras.txt" in err

@@ -19,7 +19,7 @@ from tqdm import tqdm
 from lnn_control.eval.episode_log import EpisodeLog, RunDirectoryError, open_run
 from lnn_control.eval.plan import EpisodeJob, EvalPlan, PolicySource, WorldSource, parse_conditions
 from lnn_control.eval.results import write_results
-from lnn_control.eval.runner import BackendUnavailableError, run_jobs
+from lnn_control.eval.runner import BackendUnavailableError, check_backend, run_jobs
 from lnn_control.eval.summary import summarize
 from lnn_control.eval.tables import console_table
 from lnn_control.eval.worker import EpisodeResult, WorkerSettings
@@ -74,6 +74,7 @@ def evaluate(run: EvalRun) -> dict:
     """Fly every episode of `run.plan` not yet on disk, then write and return the results."""
     if run.time_limit_s is not None and not run.time_limit_s > 0:
         raise ValueError(f"--time-limit must be a positive number of seconds, got {run.time_limit_s}")
+    check_backend(run.backend, run.workers)
     _check_checkpoints(run.plan)
     identity = {**run.plan.identity(), "time_limit_s": run.time_limit_s}
     log = open_run(run.out_dir, identity, run.resume)

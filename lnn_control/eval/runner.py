@@ -21,14 +21,21 @@ class BackendUnavailableError(RuntimeError):
     """The chosen backend cannot run here (e.g. Ray not installed)."""
 
 
-def run_jobs(jobs: Sequence[EpisodeJob], settings: WorkerSettings, workers: int, backend: str,
-             on_result: Callable[[EpisodeResult], None]) -> None:
-    """Fly `jobs` with `workers` workers on `backend`, calling `on_result` in this process for
-    each finished episode (in completion order)."""
+def check_backend(backend: str, workers: int) -> None:
+    """Raise (ValueError, BackendUnavailableError) unless `workers` workers can run on `backend` here."""
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend == "ray":
+        _import_ray()
+
+
+def run_jobs(jobs: Sequence[EpisodeJob], settings: WorkerSettings, workers: int, backend: str,
+             on_result: Callable[[EpisodeResult], None]) -> None:
+    """Fly `jobs` with `workers` workers on `backend`, calling `on_result` in this process for
+    each finished episode (in completion order)."""
+    check_backend(backend, workers)
     if not jobs:
         return
     results = _on_ray(jobs, settings, workers) if backend == "ray" else _in_processes(jobs, settings, workers)
@@ -63,13 +70,19 @@ def _run_in_pool_worker(job: EpisodeJob) -> EpisodeResult:
     return _pool_worker.run(job)
 
 
-def _on_ray(jobs: Sequence[EpisodeJob], settings: WorkerSettings, workers: int) -> Iterator[EpisodeResult]:
+def _import_ray():
     try:
         import ray
-        from ray.util import ActorPool
     except ImportError as error:
         raise BackendUnavailableError(f"--backend ray needs Ray ({error}); install the optional extra: "
                                       f"pip install -r requirements/extras.txt") from None
+    return ray
+
+
+def _on_ray(jobs: Sequence[EpisodeJob], settings: WorkerSettings, workers: int) -> Iterator[EpisodeResult]:
+    ray = _import_ray()
+    from ray.util import ActorPool
+
     started_here = not ray.is_initialized()
     if started_here:
         if os.environ.get("RAY_ADDRESS"):
