@@ -44,12 +44,11 @@ class EvalRun:
 
 def run_cli(args) -> int:
     try:
-        run = EvalRun(plan=plan_from_args(args), out_dir=Path(args.out), workers=args.workers,
-                      backend=args.backend, resume=args.resume, time_limit_s=args.time_limit,
-                      command=shlex.join(["lnn-control", *sys.argv[1:]]))
-        if args.video:
-            run = EvalRun(**{**run.__dict__, "video_conditions": [c.name for c in run.plan.conditions]})
-        summary = evaluate(run)
+        plan = plan_from_args(args)
+        summary = evaluate(EvalRun(plan=plan, out_dir=Path(args.out), workers=args.workers, backend=args.backend,
+                                   resume=args.resume, time_limit_s=args.time_limit,
+                                   video_conditions=[c.name for c in plan.conditions] if args.video else (),
+                                   command=shlex.join(["lnn-control", *sys.argv[1:]])))
     except (ValueError, FileNotFoundError, RunDirectoryError, BackendUnavailableError) as error:
         print(f"lnn-control eval: {error}", file=sys.stderr)
         return 2
