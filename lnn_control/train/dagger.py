@@ -15,7 +15,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch.distributed as dist
 
 from lnn_control.data import load_bags
 from lnn_control.data.collect import EpisodeJob, world_label
@@ -24,7 +23,7 @@ from lnn_control.policy import Policy, PolicySpec
 from lnn_control.train.behavior_cloning import TrainResult, train_policy
 from lnn_control.train.cli import provenance
 from lnn_control.train.config import TrainConfig
-from lnn_control.train.distributed import DistContext
+from lnn_control.train.distributed import DistContext, all_reduce_sum
 
 
 def rollout_seed(config: TrainConfig, round_index: int, episode: int) -> int:
@@ -50,11 +49,11 @@ def run_dagger(bags, bad, spec: PolicySpec, config: TrainConfig, out: Path, roun
                            storage=config.dagger.storage, max_seconds=config.dagger.max_seconds)
                 for i in range(config.dagger.episodes_per_round)]
         outcomes = fly_learner(jobs[ctx.rank::ctx.world_size], result.net, config, round_index)
-        if ctx.distributed:
-            dist.barrier()
+        successes, collisions = all_reduce_sum([sum(o["success"] for o in outcomes),
+                                                sum(o["collision"] for o in outcomes)], ctx)  # also a barrier
         if ctx.is_main and progress:
-            print(f"dagger round {round_index}: {len(jobs)} rollouts in {round_dir} "
-                  f"(this process: {sum(o['success'] for o in outcomes)}/{len(outcomes)} reached the target)")
+            print(f"dagger round {round_index}: the learner flew {len(jobs)} episodes ({int(successes)} reached the "
+                  f"target, {int(collisions)} collided), written to {round_dir}")
         new, _ = load_bags([job.bag for job in jobs], config.topics, (spec.image_height, spec.image_width),
                            config.alignment, cache_dir=config.data.cache_dir, use_cache=config.data.use_cache)
         aggregate.extend(new)
