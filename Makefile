@@ -5,6 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 REQS   := requirements/base.txt requirements/ros.txt requirements/dev.txt
+EXTRAS := $(VENV)/.extras-installed
 
 .PHONY: setup demo test bench model clean help
 
@@ -27,7 +28,12 @@ $(STAMP): $(REQS) setup.py
 demo: $(STAMP)
 	$(BIN)/lnn-control demo
 
-test: $(STAMP)
+# Optional extras (Ray for `lnn-control eval --backend ray`): the tests exercise them too.
+$(EXTRAS): requirements/extras.txt $(STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/extras.txt
+	touch $(EXTRAS)
+
+test: $(STAMP) $(EXTRAS)
 	$(BIN)/python -m pytest test
 
 bench: $(STAMP)
