@@ -236,6 +236,7 @@ def _plot(path: Path, history: list[dict], best_epoch: int) -> None:
     import matplotlib
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [row["epoch"] for row in history]
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
@@ -243,6 +244,10 @@ def _plot(path: Path, history: list[dict], best_epoch: int) -> None:
     if not all(math.isnan(row["val_loss"]) for row in history):
         ax.plot(epochs, [row["val_loss"] for row in history], marker="o", label="validation")
     ax.axvline(best_epoch, color="grey", linestyle=":", label=f"best (epoch {best_epoch})")
+    round_starts = [row["epoch"] for before, row in zip(history, history[1:]) if row["stage"] != before["stage"]]
+    for number, epoch in enumerate(round_starts):
+        ax.axvline(epoch - 0.5, color="tab:green", alpha=0.4, label="DAgger round starts" if number == 0 else None)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("MSE of command / limits")
     ax.set_yscale("log")
