@@ -47,10 +47,13 @@ def raw_image(rgb: np.ndarray, encoding: str, t_ns: int):
 def write_bag(path, storage: str = "mcap", encoding: str = "rgb8", cmd_type: str = m.TWIST, frames: int = 20,
               period_s: float = 0.05, image_topic: str = "camera/image_raw", imu_topic: str = "imu/data",
               cmd_topic: str = "cmd_vel", cmd_delay_s: float = 0.01, imu_per_frame: int = 2,
-              gap_after: int | None = None, gap_s: float = 1.0, image_size=(48, 64), facts=None) -> Path:
+              gap_after: int | None = None, gap_s: float = 1.0, image_size=(48, 64), facts=None,
+              imu_clock_offset_s: float = 0.0) -> Path:
     """A bag of `frames` camera frames with IMU at `imu_per_frame` x the camera rate (one reading
     exactly at each frame, the others between frames) and one command `cmd_delay_s` after
-    each frame. `gap_after`: frames after this index are shifted `gap_s` later."""
+    each frame. `gap_after`: frames after this index are shifted `gap_s` later.
+    `imu_clock_offset_s`: the IMU's header stamps run this far ahead of everything else (a
+    sensor with its own clock); its log times stay right."""
     path = Path(path)
     plugin = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}[storage]
     writer = Writer(path, version=Writer.VERSION_LATEST, storage_plugin=plugin)
@@ -69,7 +72,8 @@ def write_bag(path, storage: str = "mcap", encoding: str = "rgb8", cmd_type: str
         for k in range(imu_per_frame):
             ti = t + int(k * period_s / imu_per_frame * 1e9)
             imu = np.array([i + k / imu_per_frame, 0, 0, 0, 0, 9.81], np.float32)
-            messages.append((ti, imu_conn, m.imu_message(imu, ti), m.IMU))
+            stamp = ti + int(imu_clock_offset_s * 1e9)
+            messages.append((ti, imu_conn, m.imu_message(imu, stamp), m.IMU))
         tc = t + int(cmd_delay_s * 1e9)
         cmd_msg = m.twist_message(frame_cmd(i)) if cmd_type == m.TWIST else m.twist_stamped_message(frame_cmd(i), tc)
         messages.append((tc, cmd_conn, cmd_msg, cmd_type))

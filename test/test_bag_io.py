@@ -61,6 +61,16 @@ def test_frames_without_a_command_in_tolerance_are_dropped(tmp_path):
     assert sum(len(s) for s in sequences) == 10
 
 
+def test_sensors_with_disagreeing_clocks_align_on_log_times(tmp_path):
+    bag = write_bag(tmp_path / "bag", frames=10, imu_clock_offset_s=5.0)
+    sequences, report = align(read_bag(bag))
+    assert sequences == [] and report.no_imu == 10  # every IMU header stamp is 5 s "later" than the frames
+    sequences, report = align(load_bag(bag, cache_dir=tmp_path / "cache"), AlignmentConfig(stamps="log"))
+    assert report.kept == 10
+    np.testing.assert_allclose(sequences[0].imu[:, 0], np.arange(10))
+    np.testing.assert_allclose(sequences[0].cmd[:, 0], 0.01 * np.arange(10), atol=1e-6)
+
+
 def test_episode_writer_puts_facts_in_metadata_and_standard_types(tmp_path):
     bag = tmp_path / "episode"
     odom = dict(position=[1, 2, 3], quaternion_xyzw=[0, 0, 0, 1], body_velocity=[1, 0, 0], body_rates=[0, 0, 0.1])

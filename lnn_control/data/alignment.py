@@ -1,6 +1,8 @@
 """Align a bag's IMU and command streams on its camera frames, and cut it into sequences.
 
-The rule, for each camera frame with header stamp t:
+The rule, for each camera frame with stamp t (`stamps: header`, the default: header stamps, and
+for Twist, which has none, its log time; `stamps: log`: every message's bag log time, for bags
+whose sensors stamp with clocks that disagree):
 - IMU: the latest IMU reading stamped at or before t (what the robot knew when the frame
   arrived), if it is at most `imu_tolerance_s` old;
 - command: the first command stamped at or after t (the command that followed the frame),
@@ -31,8 +33,11 @@ class AlignmentConfig:
     cmd_tolerance_s: float = 0.1
     max_gap_s: float = 0.5
     min_frames: int = 2
+    stamps: str = "header"
 
     def __post_init__(self):
+        if self.stamps not in ("header", "log"):
+            raise ValueError(f"alignment.stamps must be 'header' or 'log', got {self.stamps!r}")
         for name in ("imu_tolerance_s", "cmd_tolerance_s", "max_gap_s"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not value > 0:
@@ -67,16 +72,18 @@ class AlignmentReport:
 
 def align(streams: BagStreams, config: AlignmentConfig = AlignmentConfig()) -> tuple[list[Sequence], AlignmentReport]:
     """Sequences of aligned frames from one bag's streams, and what was dropped."""
-    t = streams.image_stamps
-    imu_index = np.searchsorted(streams.imu_stamps, t, side="right") - 1
+    log = config.stamps == "log"
+    t, image_order = _timeline(streams.image_log_stamps if log else streams.image_stamps)
+    imu_t, imu_order = _timeline(streams.imu_log_stamps if log else streams.imu_stamps)
+    cmd_t, cmd_order = _timeline(streams.cmd_log_stamps if log else streams.cmd_stamps)
+    imu_index = np.searchsorted(imu_t, t, side="right") - 1
     has_imu = imu_index >= 0
-    imu_age = np.where(has_imu, t - streams.imu_stamps[np.clip(imu_index, 0, None)], np.iinfo(np.int64).max)
+    imu_age = np.where(has_imu, t - imu_t[np.clip(imu_index, 0, None)], np.iinfo(np.int64).max)
     has_imu &= imu_age <= config.imu_tolerance_s / NS
 
-    cmd_index = np.searchsorted(streams.cmd_stamps, t, side="left")
-    has_cmd = cmd_index < len(streams.cmd_stamps)
-    cmd_delay = np.where(has_cmd, streams.cmd_stamps[np.clip(cmd_index, None, len(streams.cmd_stamps) - 1)] - t,
-                         np.iinfo(np.int64).max)
+    cmd_index = np.searchsorted(cmd_t, t, side="left")
+    has_cmd = cmd_index < len(cmd_t)
+    cmd_delay = np.where(has_cmd, cmd_t[np.clip(cmd_index, None, len(cmd_t) - 1)] - t, np.iinfo(np.int64).max)
     has_cmd &= cmd_delay <= config.cmd_tolerance_s / NS
 
     increasing = np.ones(len(t), bool)
@@ -97,15 +104,22 @@ def align(streams: BagStreams, config: AlignmentConfig = AlignmentConfig()) -> t
         dt = np.empty(len(part), np.float32)
         dt[0] = nominal
         dt[1:] = np.diff(t[part]) * NS
-        sequences.append(Sequence(images=_rows(streams.images, part), imu=streams.imu[imu_index[part]], dt=dt,
-                                  cmd=streams.cmd[cmd_index[part]], stamps=t[part]))
+        sequences.append(Sequence(images=_rows(streams.images, image_order[part]),
+                                  imu=streams.imu[imu_order[imu_index[part]]], dt=dt,
+                                  cmd=streams.cmd[cmd_order[cmd_index[part]]], stamps=t[part]))
     kept = sum(len(s) for s in sequences)
     return sequences, AlignmentReport(kept=kept, sequences=len(sequences), **report)
+
+
+def _timeline(stamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(stamps sorted, the order that sorts them); streams come sorted by header stamp already."""
+    order = np.argsort(stamps, kind="stable")
+    return np.asarray(stamps)[order], order
 
 
 def _rows(array: np.ndarray, index: np.ndarray) -> np.ndarray:
     """array[index], as a view when the rows are consecutive (a memory-mapped cache entry then
     stays on disk, shared by every process, instead of being copied into each one)."""
-    if index[-1] - index[0] + 1 == len(index):
+    if len(index) == 1 or bool(np.all(np.diff(index) == 1)):
         return array[index[0]:index[-1] + 1]
     return array[index]

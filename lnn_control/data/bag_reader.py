@@ -39,10 +39,12 @@ class BagTopics:
 
 @dataclass
 class BagStreams:
-    """The decoded streams of one bag; stamps int64 ns, sorted.
+    """The decoded streams of one bag, each sorted by its stamps (int64 ns).
 
     images uint8 [N, H, W, 3] RGB; imu float32 [M, 6] ([gx, gy, gz] rad/s, [ax, ay, az] m/s^2);
-    cmd float32 [K, 4] ([vx, vy, vz] m/s, yaw_rate rad/s). `facts` is the bag's custom_data.
+    cmd float32 [K, 4] ([vx, vy, vz] m/s, yaw_rate rad/s). `*_stamps` are header stamps (the
+    log time where there is no header or it is zero), `*_log_stamps` the bag's log (receive)
+    times of the same messages. `facts` is the bag's custom_data.
     """
 
     image_stamps: np.ndarray
@@ -51,6 +53,9 @@ class BagStreams:
     imu: np.ndarray
     cmd_stamps: np.ndarray
     cmd: np.ndarray
+    image_log_stamps: np.ndarray
+    imu_log_stamps: np.ndarray
+    cmd_log_stamps: np.ndarray
     facts: dict = field(default_factory=dict)
 
 
@@ -139,6 +144,7 @@ def _decode(reader: AnyReader, path: Path, connections: dict, image_size: tuple[
     height, width = image_size
     by_id = {c.id: key for key, conns in connections.items() for c in conns}
     stamps = {key: [] for key in connections}
+    log_stamps = {key: [] for key in connections}
     values = {key: [] for key in connections}
     wanted = [c for conns in connections.values() for c in conns]
     try:
@@ -158,6 +164,7 @@ def _decode(reader: AnyReader, path: Path, connections: dict, image_size: tuple[
                 raise BagError(f"{path}: topic {conn.topic!r}: corrupt message at t={log_ns} ns: {error}") from None
             header_ns = m.stamp_ns(msg) if hasattr(msg, "header") else 0
             stamps[key].append(header_ns if header_ns > 0 else log_ns)
+            log_stamps[key].append(log_ns)
     except BagError:
         raise
     except Exception as error:  # a damaged chunk or page surfaces as many exception types
@@ -167,11 +174,13 @@ def _decode(reader: AnyReader, path: Path, connections: dict, image_size: tuple[
         if len(values[key]) < declared:
             raise BagError(f"{path}: corrupt or truncated bag: read {len(values[key])} of {declared} messages "
                            f"on {conns[0].topic!r}")
-    sorted_streams = {}
+    arrays = {}
     for key in connections:
         order = np.argsort(np.asarray(stamps[key], np.int64), kind="stable")
-        sorted_streams[key] = (np.asarray(stamps[key], np.int64)[order], np.stack(values[key])[order])
-    return BagStreams(*sorted_streams["image"], *sorted_streams["imu"], *sorted_streams["cmd"])
+        arrays[f"{key}_stamps"] = np.asarray(stamps[key], np.int64)[order]
+        arrays[f"{key}_log_stamps"] = np.asarray(log_stamps[key], np.int64)[order]
+        arrays["images" if key == "image" else key] = np.stack(values[key])[order]
+    return BagStreams(**arrays)
 
 
 def describe_error(error: BaseException) -> str:

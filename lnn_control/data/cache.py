@@ -21,8 +21,9 @@ import numpy as np
 
 from lnn_control.data.bag_reader import BagStreams, BagTopics, read_bag
 
-CACHE_VERSION = 1
-ARRAYS = ("image_stamps", "images", "imu_stamps", "imu", "cmd_stamps", "cmd")
+CACHE_VERSION = 2
+ARRAYS = ("image_stamps", "images", "imu_stamps", "imu", "cmd_stamps", "cmd", "image_log_stamps",
+          "imu_log_stamps", "cmd_log_stamps")
 
 
 def default_cache_dir() -> Path:
