@@ -253,8 +253,6 @@ def test_distractors_add_target_look_alikes_and_keep_the_layout(baseline):
     assert sim.layout.target_position == base_sim.layout.target_position
 
 
-@pytest.mark.xfail(reason="generate_layout draws the ground and sky colours after the distractors, so their "
-                          "count moves the colour draws; drawing those colours first fixes it", strict=False)
 def test_distractors_keep_ground_and_sky_colours(baseline):
     shifted = fly([("distractors", 0.5)], actions=[])
     base_layout, layout = baseline.env.unwrapped.sim.layout, shifted.env.unwrapped.sim.layout
