@@ -84,6 +84,8 @@ def train_policy(bags: list[BagData], spec: PolicySpec, config: TrainConfig, out
     net = build_network(spec).to(ctx.device)
     if initial_state is not None:
         net.load_state_dict(initial_state)
+    else:
+        _start_at_mean_command(net, train.sequences)
     imu_mean, imu_std = imu_statistics(train.sequences)
     net.set_imu_normalization(imu_mean, imu_std)
     model = DistributedDataParallel(net) if ctx.distributed else net
@@ -146,6 +148,18 @@ def train_policy(bags: list[BagData], spec: PolicySpec, config: TrainConfig, out
     net.load_state_dict(best_state)
     return TrainResult(out, log_csv, curve_png, best_epoch, best_loss, len(history) - first_epoch, history,
                        net.eval(), bags=len(bags), frames=sum(b.frames for b in bags))
+
+
+def _start_at_mean_command(net: PolicyNetwork, sequences) -> None:
+    """Set the head's bias so the untrained network commands the training data's mean.
+
+    Without it the first updates all chase one consistent error (the mean forward speed) and
+    AdamW removes it by saturating tanh features, the image features included; those never
+    recover and the policy ends up ignoring its camera."""
+    mean = np.concatenate([np.asarray(s.cmd, np.float64) for s in sequences]).mean(axis=0)
+    normalised = np.clip(mean / net.limits.cpu().numpy(), -0.9, 0.9)
+    with torch.no_grad():
+        net.head.bias.copy_(torch.as_tensor(np.arctanh(normalised), dtype=net.head.bias.dtype))
 
 
 def _to_torch(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
