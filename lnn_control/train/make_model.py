@@ -1,0 +1,432 @@
+"""`make model`: the shipped CfC policy and its baselines, made from nothing.
+
+    python -m lnn_control.train.make_model [--quick] [--out models] [--work runs/make_model] [--workers 2]
+
+Every step is an ordinary `lnn-control` command (printed, logged under --work, and written
+into the model card), so anyone can rerun any part by hand:
+
+1. collect: the privileged expert flies `episodes` forest episodes, default season, no shift
+   (world seeds 0..episodes-1), one rosbag2 bag each;
+2. train: the CfC (NCP wiring) by behaviour cloning on those bags, then `dagger_rounds`
+   DAgger rounds (config/model_recipe.yaml); LSTM, GRU and MLP baselines sized to the CfC's
+   parameter count, trained on the same bags with the same recipe and the same number of
+   DAgger rounds (each labels its own rollouts, on the same rollout seeds);
+3. eval: CfC, LSTM, GRU, MLP and the expert on forest and urban (`eval_episodes` each), and
+   under the standard shift suite in the forest (`suite_episodes` per condition), on world
+   seeds from 10000 on, which training never flies (collect uses 0.., DAgger 1000000..);
+4. ship: `--out`/cfc_forest.pt, `--out`/baselines/{lstm,gru,mlp}_forest.pt, the model card
+   `--out`/cfc_forest.md with the training curve and the evaluation, and the
+   out-of-distribution study table and plot (`--out`/ood_study.md, ood_study.png).
+
+Steps that finished are not redone when the command runs again with the same --work
+(collect and eval resume; a trained checkpoint is kept), so an interrupted run continues.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import yaml
+
+from lnn_control.paths import share_path
+
+KINDS = ("cfc", "lstm", "gru", "mlp")
+EVAL_FIRST_SEED = 10_000
+BARS = {"forest": 0.90, "urban": 0.60}  # least success rate the shipped CfC must reach, per world
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How much of everything: demonstrations, DAgger rounds, evaluation episodes."""
+
+    episodes: int = 100          # expert demonstrations in the forest (world seeds 0..episodes-1)
+    dagger_rounds: int = 2
+    eval_episodes: int = 50      # per policy x world (forest, urban), no shift
+    suite_episodes: int = 10     # per policy x condition of the standard suite, forest
+    eval_time_limit_s: float = 40.0  # simulated s per evaluation episode (the expert needs < 30)
+    train_seed: int = 0
+    train_config: str = "config/model_recipe.yaml"
+    epochs: int | None = None     # None: the training config's optim.epochs
+    dagger_episodes: int | None = None  # None: the config's dagger.episodes_per_round
+    dagger_epochs: int | None = None    # None: the config's dagger.epochs_per_round
+
+
+QUICK = Recipe(episodes=4, dagger_rounds=1, eval_episodes=2, suite_episodes=1, eval_time_limit_s=5.0, epochs=1,
+               dagger_episodes=1, dagger_epochs=1)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m lnn_control.train.make_model",
+        description="Collect forest demonstrations with the expert, train the CfC policy (NCP, DAgger) and "
+                    "LSTM/GRU/MLP baselines of the same size the same way, evaluate them all in closed loop "
+                    "(forest, urban, standard shift suite) and write the models, the model card and the "
+                    "out-of-distribution study.")
+    parser.add_argument("--out", default=None, help="where the models and cards go (default: the package's models/)")
+    parser.add_argument("--work", default="runs/make_model", help="bags, logs, checkpoints and evaluations")
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                        help="parallel processes for collection, training and evaluation")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run in a few minutes: tiny data, one epoch, a few episodes (not a usable model)")
+    defaults = Recipe()
+    parser.add_argument("--episodes", type=int, default=None, help=f"expert demonstrations (default {defaults.episodes})")
+    parser.add_argument("--dagger", type=int, default=None, help=f"DAgger rounds (default {defaults.dagger_rounds})")
+    parser.add_argument("--eval-episodes", type=int, default=None,
+                        help=f"episodes per policy in forest and urban (default {defaults.eval_episodes})")
+    parser.add_argument("--suite-episodes", type=int, default=None,
+                        help=f"episodes per policy and shift condition (default {defaults.suite_episodes}; 0 skips the suite)")
+    parser.add_argument("--config", default=None, help=f"training config (default {defaults.train_config})")
+    parser.add_argument("--skip-eval", action="store_true", help="stop after training (no evaluation, no card)")
+    return parser
+
+
+def recipe_from_args(args) -> Recipe:
+    recipe = QUICK if args.quick else Recipe()
+    changes = {"episodes": args.episodes, "dagger_rounds": args.dagger, "eval_episodes": args.eval_episodes,
+               "suite_episodes": args.suite_episodes, "train_config": args.config}
+    recipe = replace(recipe, **{k: v for k, v in changes.items() if v is not None})
+    for name in ("episodes", "eval_episodes"):
+        if getattr(recipe, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(recipe, name)}")
+    for name in ("dagger_rounds", "suite_episodes"):
+        if getattr(recipe, name) < 0:
+            raise ValueError(f"--{name.replace('_rounds', '').replace('_', '-')} must be 0 or more, got {getattr(recipe, name)}")
+    return recipe
+
+
+class Pipeline:
+    """The steps of `make model`, each an `lnn-control` command run as a child process."""
+
+    def __init__(self, recipe: Recipe, work: Path, out: Path, workers: int, argv: list[str]):
+        self.recipe = recipe
+        self.work = work
+        self.out = out
+        self.workers = workers
+        self.argv = argv
+        self.logs = work / "logs"
+        self.steps: list[dict] = []  # {"name", "command", "seconds", "log"} of every command run
+
+    # -- running commands --------------------------------------------------------------------
+
+    def lnn_control(self, name: str, args: list[str]) -> dict:
+        """Run `lnn-control ARGS` (one torch thread per process), its output into logs/NAME.log."""
+        self.logs.mkdir(parents=True, exist_ok=True)
+        log = self.logs / f"{name}.log"
+        command = "lnn-control " + shlex.join(args)
+        print(f"[make model] {name}: {command}  (log {log})", flush=True)
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        started = time.perf_counter()
+        with log.open("w") as stream:
+            done = subprocess.run([sys.executable, "-m", "lnn_control.cli", *args], stdout=stream,
+                                  stderr=subprocess.STDOUT, env=env)
+        seconds = time.perf_counter() - started
+        step = {"name": name, "command": command, "seconds": round(seconds, 1), "log": str(log)}
+        self.steps.append(step)
+        if done.returncode != 0:
+            tail = log.read_text().strip().splitlines()[-5:]
+            raise RuntimeError(f"{name} failed (exit {done.returncode}, {seconds:.0f} s); the end of {log}:\n"
+                               + "\n".join(tail))
+        print(f"[make model] {name}: done in {seconds:.0f} s", flush=True)
+        return step
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def train_config(self) -> Path:
+        """The training config used for every model: the recipe's, with --quick's reductions."""
+        source = Path(self.recipe.train_config)
+        if not source.is_absolute() and not source.is_file():
+            source = share_path(*source.parts)
+        values = yaml.safe_load(source.read_text()) or {}
+        dagger = dict(values.get("dagger") or {})
+        if self.recipe.dagger_episodes is not None:
+            dagger["episodes_per_round"] = self.recipe.dagger_episodes
+        if self.recipe.dagger_epochs is not None:
+            dagger["epochs_per_round"] = self.recipe.dagger_epochs
+        if dagger:
+            values["dagger"] = dagger
+        values["seed"] = self.recipe.train_seed
+        from lnn_control.train.config import config_from_dict
+        config_from_dict(values, str(source))  # fail here, naming the recipe file, not in four trainings
+        path = self.work / "train_config.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"# made by make_model from {source}\n" + yaml.safe_dump(values, sort_keys=False))
+        return path
+
+    def collect(self) -> Path:
+        bags = self.work / "bags" / "forest"
+        self.lnn_control("collect", ["collect", "--world", "forest", "--episodes", str(self.recipe.episodes),
+                                     "--out", str(bags), "--workers", str(self.workers), "--seed", "0"])
+        return bags
+
+    def checkpoint(self, kind: str) -> Path:
+        return self.work / "checkpoints" / f"{kind}_forest.pt"
+
+    def train_all(self, bags: Path, config: Path) -> None:
+        """Train every kind (up to `workers` at once); a checkpoint already finished is kept."""
+        def train(kind: str):
+            checkpoint = self.checkpoint(kind)
+            done = checkpoint.with_suffix(".done")
+            if done.is_file() and checkpoint.is_file():
+                print(f"[make model] train_{kind}: kept {checkpoint} (finished earlier)", flush=True)
+                return
+            for leftover in (checkpoint, checkpoint.with_name(checkpoint.stem + ".dagger")):
+                if leftover.is_dir():
+                    shutil.rmtree(leftover)
+                elif leftover.exists():
+                    leftover.unlink()
+            checkpoint.parent.mkdir(parents=True, exist_ok=True)
+            args = ["train", "--bags", str(bags), "--model", kind, "--out", str(checkpoint), "--config", str(config),
+                    "--dagger", str(self.recipe.dagger_rounds)]
+            if self.recipe.epochs is not None:
+                args += ["--epochs", str(self.recipe.epochs)]
+            self.lnn_control(f"train_{kind}", args)
+            done.write_text("finished\n")
+
+        with ThreadPoolExecutor(max(1, self.workers)) as pool:
+            for future in [pool.submit(train, kind) for kind in KINDS]:
+                future.result()
+
+    def evaluate(self, name: str, worlds: list[str], episodes: int, suite: str | None) -> dict:
+        out = self.work / "eval" / name
+        args = ["eval", *[a for kind in KINDS for a in ("--policy", str(self.checkpoint(kind)))], "--policy", "expert"]
+        args += [a for world in worlds for a in ("--world", world)]
+        if suite:
+            args += ["--suite", suite]
+        args += ["--episodes", str(episodes), "--seed", str(EVAL_FIRST_SEED), "--workers", str(self.workers),
+                 "--time-limit", f"{self.recipe.eval_time_limit_s:g}", "--out", str(out)]
+        if (out / "run.json").is_file():
+            args.append("--resume")
+        self.lnn_control(f"eval_{name}", args)
+        return json.loads((out / "results.json").read_text())
+
+    # -- shipping --------------------------------------------------------------------------------
+
+    def ship(self, bars: dict, suite: dict | None, config: Path, bags: Path, seconds: float) -> list[Path]:
+        """Copy the checkpoints and curves into --out, write the card and the OOD study."""
+        from lnn_control.policy import load_checkpoint
+
+        (self.out / "baselines").mkdir(parents=True, exist_ok=True)
+        shipped = {}
+        for kind in KINDS:
+            target = self.out / (f"{kind}_forest.pt" if kind == "cfc" else f"baselines/{kind}_forest.pt")
+            shutil.copyfile(self.checkpoint(kind), target)
+            curve = self.checkpoint(kind).with_name(f"{kind}_forest.loss.png")
+            if curve.is_file():
+                shutil.copyfile(curve, target.with_name(f"{kind}_forest.loss.png"))
+            shipped[kind] = target
+        headers = {kind: load_checkpoint(path)[1] for kind, path in shipped.items()}
+        rows = bars["rows"] + ([r for r in suite["rows"] if r["condition"] != "none"] if suite else [])
+        shutil.copyfile(self.work / "eval" / "bars" / "results.png", self.out / "eval_forest_urban.png")
+        if suite:
+            shutil.copyfile(self.work / "eval" / "suite" / "results.png", self.out / "ood_study.png")
+        card = self.out / "cfc_forest.md"
+        card.write_text(model_card(self, headers, shipped, rows, bars, suite, config, bags, seconds))
+        study = self.out / "ood_study.md"
+        study.write_text(ood_table(rows))
+        return [*shipped.values(), card, study]
+
+
+# -- the model card ------------------------------------------------------------------------------
+
+
+def model_card(pipeline: Pipeline, headers: dict, shipped: dict, rows: list[dict], bars: dict, suite: dict | None,
+               config: Path, bags: Path, seconds: float) -> str:
+    recipe = pipeline.recipe
+    cfc = headers["cfc"]
+    training = cfc["training"] or {}
+    provenance = cfc.get("provenance") or {}
+    demos = [b for b in provenance.get("bags", []) if bag_fact(b, "source") == "expert"]
+    dagger = [b for b in provenance.get("bags", []) if bag_fact(b, "source") == "dagger"]
+    expert_ok = sum(bool((bag_fact(b, "outcome") or {}).get("success")) for b in demos)
+    learner_ok = sum(bool((bag_fact(b, "outcome") or {}).get("success")) for b in dagger)
+    lines = [
+        "# cfc_forest — the shipped CfC policy",
+        "",
+        "Camera (RGB 64x48) + IMU + elapsed time -> heading-frame velocity command [vx, vy, vz, yaw_rate], "
+        "a closed-form continuous-time network (CfC) with NCP wiring, trained by imitation of the privileged "
+        "expert in the forest world only (default season, no shifts). Load with "
+        "`lnn_control.policy.load_policy(\"models/cfc_forest.pt\")`.",
+        "",
+        "## How it was made",
+        "",
+        f"Made by `{command_line(pipeline.argv)}` (`make model` runs it without arguments).", "",
+        f"Ran on {platform.machine()} with {os.cpu_count()} CPU core(s) ({pipeline.workers} worker processes), "
+        f"{seconds / 60:.0f} min wall clock in all. The commands it ran:",
+        "",
+        "| step | command | wall (s) |",
+        "|---|---|---:|",
+    ]
+    for step in pipeline.steps:
+        lines.append(f"| {step['name']} | `{step['command']}` | {step['seconds']:.0f} |")
+    lines += [
+        "",
+        f"Training config: `{config}` (a copy of `{recipe.train_config}`"
+        f"{' with the --quick reductions' if recipe.epochs else ''}), embedded in the checkpoint header too.",
+        "",
+        "## Data",
+        "",
+        f"- Demonstrations: {len(demos)} expert episodes in `forest` (world seeds 0..{recipe.episodes - 1}), "
+        f"{sum(b['frames'] for b in demos)} frames at 20 Hz; the expert reached the target in {expert_ok} of them.",
+        f"- DAgger: {recipe.dagger_rounds} round(s), {len(dagger)} learner rollouts in all (world seeds from "
+        f"1000000 on; with probability {(training.get('config') or {}).get('dagger', {}).get('expert_mix')} per step the "
+        f"expert's command was flown instead of the learner's), every frame labelled with the expert's command; "
+        f"{sum(b['frames'] for b in dagger)} frames; {learner_ok} of the rollouts reached the target.",
+        f"- Validation: {training.get('val_fraction', (training.get('config') or {}).get('data', {}).get('val_fraction'))} "
+        "of the bags held out whole (seeded split).",
+        "- Never in training: the urban world, every shift, and the evaluation seeds "
+        f"({EVAL_FIRST_SEED}..{EVAL_FIRST_SEED + max(recipe.eval_episodes, recipe.suite_episodes) - 1}).",
+        "",
+        "## Sizes",
+        "",
+        "| model | file | core + head parameters | all parameters | file size |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for kind, header in headers.items():
+        spec = header["spec"]
+        size = "NCP, %d units (%d motor)" % (spec["units"], spec["motor_neurons"]) if kind == "cfc" \
+            else f"hidden {spec['hidden_size']}"
+        lines.append(f"| {kind} ({size}) | `{shipped[kind].relative_to(pipeline.out.parent) if shipped[kind].is_relative_to(pipeline.out.parent) else shipped[kind]}` "
+                     f"| {header['core_parameter_count']} | {header['parameter_count']} "
+                     f"| {shipped[kind].stat().st_size / 1024:.0f} KiB |")
+    lines += [
+        "",
+        "Every model has the same image encoder (4 strided convolutions -> 24 features) and IMU encoder; "
+        "the baselines' hidden sizes are chosen so their core + head match the CfC's within 10%.",
+        "",
+        "## Training curve",
+        "",
+        f"![CfC training and validation loss](cfc_forest.loss.png)",
+        "",
+        f"Best checkpoint: epoch {training.get('best_epoch')} ({training.get('best_loss_is', 'validation')} loss "
+        f"{training.get('best_loss', float('nan')):.5f}, MSE of command / limits). Stages after the first are "
+        "DAgger rounds (the aggregate grows, so validation loss is not comparable across stages).",
+        "",
+        "## Evaluation (closed loop, seeds never used in training)",
+        "",
+        f"Episodes end at success, collision or {recipe.eval_time_limit_s:g} s of simulated time (the expert "
+        "needs under 30 s). Success rates with 95% Wilson intervals; every policy flies the same seeds.",
+        "",
+        bar_verdicts(bars),
+        "",
+        outcome_table(bars["rows"]),
+        "",
+        "Success by world and condition (the out-of-distribution study; forest rows other than `none` are "
+        "the standard shift suite at severity 0.5):",
+        "",
+        ood_table(rows),
+        "",
+        "![success by world and condition](eval_forest_urban.png)",
+    ]
+    if suite:
+        lines += ["", "![success under the standard shift suite, forest](ood_study.png)"]
+    lines += ["", "Full tables with collision/timeout rates, path length, smoothness and paired tests: "
+              f"`{pipeline.work}/eval/bars/results.md`" + (f" and `{pipeline.work}/eval/suite/results.md`" if suite else "")
+              + " (not committed; rerun the eval commands above to get them)."]
+    return "\n".join(lines) + "\n"
+
+
+def bag_fact(bag: dict, name: str):
+    """A fact of a training bag from a checkpoint's provenance (`lnn_control.NAME`, JSON text)."""
+    value = (bag.get("facts") or {}).get(f"lnn_control.{name}")
+    try:
+        return json.loads(value) if isinstance(value, str) else value
+    except json.JSONDecodeError:
+        return value
+
+
+def command_line(argv: list[str]) -> str:
+    return " ".join(["python -m lnn_control.train.make_model", *map(shlex.quote, argv)])
+
+
+def bar_verdicts(bars: dict) -> str:
+    """One line per bar: the CfC's success on forest and urban against the required rate."""
+    lines = []
+    for world, required in BARS.items():
+        row = next((r for r in bars["rows"] if r["policy"] == "cfc_forest" and r["world"] == world
+                    and r["condition"] == "none"), None)
+        if row is None or row["episodes"] == 0:
+            continue
+        ok = row["success_rate"] >= required
+        lines.append(f"- {world}: {_pct(row['success_rate'])} success "
+                     f"[{_pct(row['success_ci'][0])}, {_pct(row['success_ci'][1])}] over {row['episodes']} "
+                     f"episodes — bar {_pct(required)}: {'met' if ok else 'NOT met'}")
+    return "\n".join(lines)
+
+
+def outcome_table(rows: list[dict]) -> str:
+    """Success, collision and timeout rates and time to target per policy x world x condition."""
+    lines = ["| policy | world | condition | episodes | success [95% CI] | collision | timeout | time to target (s) |",
+             "|---|---|---|---:|---|---:|---:|---:|"]
+    for r in rows:
+        if not r["episodes"]:
+            continue
+        time_s = "-" if r["mean_time_to_target_s"] is None else f"{r['mean_time_to_target_s']:.1f}"
+        lines.append(f"| {r['policy']} | {r['world']} | {r['condition']} | {r['episodes']} "
+                     f"| {_pct(r['success_rate'])} [{_pct(r['success_ci'][0])}, {_pct(r['success_ci'][1])}] "
+                     f"| {_pct(r['collision_rate'])} | {_pct(r['timeout_rate'])} | {time_s} |")
+    return "\n".join(lines)
+
+
+def ood_table(rows: list[dict]) -> str:
+    """Success [95% Wilson interval] per world x condition (rows) and policy (columns)."""
+    policies = list(dict.fromkeys(r["policy"] for r in rows))
+    cells = {(r["world"], r["condition"], r["policy"]): r for r in rows}
+    keys = list(dict.fromkeys((r["world"], r["condition"]) for r in rows))
+    lines = ["| world | condition | episodes | " + " | ".join(policies) + " |",
+             "|---|---|---:|" + "---|" * len(policies)]
+    for world, condition in keys:
+        present = [cells.get((world, condition, p)) for p in policies]
+        n = max((c["episodes"] for c in present if c), default=0)
+        lines.append(f"| {world} | {condition} | {n} | " + " | ".join(
+            "-" if c is None or not c["episodes"] else
+            f"{_pct(c['success_rate'])} [{_pct(c['success_ci'][0])}, {_pct(c['success_ci'][1])}]" for c in present) + " |")
+    return "\n".join(lines)
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.0f}%"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    try:
+        recipe = recipe_from_args(args)
+        if args.workers < 1:
+            raise ValueError(f"--workers must be at least 1, got {args.workers}")
+        out = Path(args.out) if args.out else share_path("models")
+        pipeline = Pipeline(recipe, Path(args.work), out, args.workers, argv)
+        started = time.perf_counter()
+        config = pipeline.train_config()
+        print(f"[make model] recipe: {json.dumps(asdict(recipe))}; work in {pipeline.work}, models to {out}", flush=True)
+        bags = pipeline.collect()
+        pipeline.train_all(bags, config)
+        if args.skip_eval:
+            print(f"[make model] trained; checkpoints in {pipeline.work / 'checkpoints'} (--skip-eval: not shipped)")
+            return 0
+        bars = pipeline.evaluate("bars", ["forest", "urban"], recipe.eval_episodes, None)
+        suite = None
+        if recipe.suite_episodes:
+            suite = pipeline.evaluate("suite", ["forest"], recipe.suite_episodes,
+                                      f"{share_path('config', 'eval_suites.yaml')}:standard")
+        written = pipeline.ship(bars, suite, config, bags, time.perf_counter() - started)
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
+        print(f"make model: {error}", file=sys.stderr)
+        return 1
+    print(bar_verdicts(bars))
+    print("[make model] wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

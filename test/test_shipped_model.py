@@ -1,0 +1,64 @@
+"""The shipped CfC policy (models/cfc_forest.pt) flies forest episodes in closed loop.
+
+It sees only what a real drone would (camera, IMU, elapsed time) and must reach the target
+in most of a handful of forest episodes on seeds that training never used. Skipped, saying
+why, only while no model is shipped.
+"""
+from __future__ import annotations
+
+import pytest
+
+from lnn_control.paths import share_path
+
+MODEL = share_path("models", "cfc_forest.pt")
+SEEDS = range(10_000, 10_006)  # evaluation seeds: collect uses 0.., DAgger 1000000..
+TIME_LIMIT_S = 40.0            # the expert needs at most about 25 s on these worlds
+
+pytestmark = pytest.mark.skipif(not MODEL.is_file(), reason=f"no shipped model: {MODEL} is absent "
+                                "(make it with `make model`)")
+
+
+def test_shipped_model_is_small_and_loads_without_pickled_code():
+    import json
+
+    import torch
+
+    from lnn_control.policy import load_checkpoint
+
+    assert MODEL.stat().st_size < 4 * 1024 * 1024
+    torch.load(MODEL, weights_only=True)  # raises on anything but tensors and plain containers
+    net, header = load_checkpoint(MODEL)
+    assert header["kind"] == "cfc" and header["spec"]["wiring"] == "ncp"
+    assert header["training"] is not None and header["provenance"]["bags"]
+    facts = [bag["facts"] for bag in header["provenance"]["bags"]]
+    worlds = {fact["lnn_control.world"] for fact in facts}
+    assert worlds == {"forest"}, f"trained on worlds {worlds}, expected the forest only"
+    assert all(json.loads(fact["lnn_control.shifts"]) == [] for fact in facts), "trained under a shift"
+
+
+@pytest.mark.timeout(120)
+def test_shipped_model_reaches_the_target_in_most_forest_episodes():
+    import torch
+
+    from lnn_control.envs import make_env
+    from lnn_control.policy import load_policy
+    from lnn_control.sim import WorldConfig
+
+    torch.set_num_threads(1)
+    policy = load_policy(MODEL)
+    env = make_env(WorldConfig.load("forest").with_overrides(time_limit_s=TIME_LIMIT_S))
+    outcomes = []
+    try:
+        for seed in SEEDS:
+            obs, info = env.reset(seed=seed)
+            policy.reset()
+            done = False
+            while not done:
+                command = policy.step(obs["image"], obs["imu"], float(obs["dt"][0]))
+                assert command.shape == (4,) and abs(command).max() <= 2.0 + 1e-6
+                obs, _, terminated, truncated, info = env.step(command)
+                done = terminated or truncated
+            outcomes.append("success" if info["success"] else "collision" if info["collision"] else "timeout")
+    finally:
+        env.close()
+    assert outcomes.count("success") >= 4, f"outcomes on seeds {list(SEEDS)}: {outcomes}"
