@@ -42,10 +42,10 @@ import numpy as np
 import rclpy
 from geometry_msgs.msg import Twist, TwistStamped
 from nav_msgs.msg import Odometry
-from rcl_interfaces.msg import SetParametersResult
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.parameter import Parameter
+from rclpy.exceptions import ParameterException
 from rclpy.qos import DurabilityPolicy, QoSProfile, qos_profile_sensor_data
 from rclpy.signals import SignalHandlerOptions
 from rosgraph_msgs.msg import Clock
@@ -93,9 +93,17 @@ class SimNode(Node):
 
     def __init__(self, **kwargs):
         super().__init__(NODE_NAME, **kwargs)
-        self.add_pre_set_parameters_callback(_integers_as_doubles)
-        for name, (default, description) in PARAMETERS.items():
-            self.declare_parameter(name, default)
+        try:
+            for name, (default, description) in PARAMETERS.items():
+                # floating-point parameters also take integers (`real_time_factor:=1`)
+                self.declare_parameter(name, default, ParameterDescriptor(
+                    description=description, dynamic_typing=isinstance(default, float)))
+        except ParameterException as exc:
+            raise StartupError(f"bad parameter: {exc}") from exc
+        for name, (default, _) in PARAMETERS.items():
+            given = self.get_parameter(name).value
+            if isinstance(default, float) and (isinstance(given, bool) or not isinstance(given, (int, float))):
+                raise StartupError(f"bad parameter {name}: expected a number, got {given!r}")
         value = lambda name: self.get_parameter(name).value  # noqa: E731
         if value("autopilot") not in AUTOPILOTS:
             raise StartupError(f"bad parameter autopilot: {value('autopilot')!r} is not one of {', '.join(AUTOPILOTS)}")
@@ -257,13 +265,6 @@ class SimNode(Node):
         }
         self.outcome_pub.publish(String(data=json.dumps(outcome)))
         self.get_logger().info(f"episode outcome {json.dumps(outcome)}")
-
-
-def _integers_as_doubles(parameters: list[Parameter]) -> list[Parameter]:
-    """Accept `real_time_factor:=1` for a floating-point parameter (launch arguments type as YAML)."""
-    return [Parameter(p.name, Parameter.Type.DOUBLE, float(p.value))
-            if p.type_ == Parameter.Type.INTEGER and isinstance(PARAMETERS.get(p.name, (0,))[0], float) else p
-            for p in parameters]
 
 
 def yield_to_ros(node: Node, timeout_s: float) -> None:
