@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import rclpy
 import yaml
 from geometry_msgs.msg import TwistStamped
@@ -105,7 +106,9 @@ def test_commands_outcomes_hover_and_reset_with_a_new_seed(ros_domain_id, tmp_pa
         count = len(outcomes)
         assert spin_until(lambda: len(outcomes) > count, 30)
         assert outcomes[-1]["seed"] == 42 and outcomes[-1]["episode"] == outcomes[count - 1]["episode"] + 2
-        assert all(b[0] > a[0] for a, b in zip(odometry, odometry[1:]))
+        steps = np.diff([t for t, _ in odometry])
+        assert np.all(steps > 0) and np.median(steps) == pytest.approx(0.05)
+        assert steps.max() == pytest.approx(1.05), "episodes are 1 s apart in simulated time"
     finally:
         process.send_signal(signal.SIGINT)
         returncode = process.wait(timeout=10)

@@ -1,7 +1,9 @@
 """sim_node: a PyBullet world (lnn_control.envs, shifts included) served over ROS 2 topics.
 
 Publishes (relative names, so namespaces and remaps apply), every frame, stamped in
-simulated time (seconds since the node started; monotonic across episodes):
+simulated time (seconds since the node started; monotonic across episodes, with a gap of
+`EPISODE_GAP_S` between episodes so that a policy_node on simulated time restarts its
+recurrent state):
 - `camera/image_raw` (`sensor_msgs/Image`, rgb8, frame_id `camera`), sensor-data QoS;
 - `imu/data` (`sensor_msgs/Imu`, body frame FLU, frame_id `base_link`, no orientation),
   one reading per frame (the environment's observation, IMU shifts applied), sensor-data QoS;
@@ -61,6 +63,7 @@ from lnn_control.sim import CameraConfig
 NODE_NAME = "sim_node"
 AUTOPILOTS = ("none", "expert")
 WARN_PERIOD_S = 2.0
+EPISODE_GAP_S = 1.0   # simulated time skipped between episodes: a policy_node resets on the gap
 
 #: name -> (default, description). All are read at start-up except `seed` (read at each reset).
 PARAMETERS = {
@@ -191,6 +194,8 @@ class SimNode(Node):
     # -- simulation -----------------------------------------------------------------------
 
     def _start_episode(self) -> None:
+        if self.episode >= 0:
+            self.clock_time = round(self.clock_time + EPISODE_GAP_S, 9)
         self.episode += 1
         self.seed = self.seed_base + self.episode_in_seed
         self.episode_in_seed += 1
@@ -201,12 +206,12 @@ class SimNode(Node):
         self.command_time = -math.inf
 
     def publish_frame(self) -> None:
-        """Publish /clock, the camera frame, the IMU reading and odom at the current time."""
+        """Publish /clock, the IMU reading, odom and the camera frame (last: it triggers the policy)."""
         stamp = seconds_to_stamp(self.clock_time)
         self.clock_pub.publish(Clock(clock=stamp))
-        self.image_pub.publish(rgb_to_image(self.observation["image"], stamp, "camera"))
         self.imu_pub.publish(vector_to_imu(self.observation["imu"], stamp, "base_link"))
         self.odom_pub.publish(self._odometry(stamp))
+        self.image_pub.publish(rgb_to_image(self.observation["image"], stamp, "camera"))
 
     def _odometry(self, stamp) -> Odometry:
         sim = self.sim
