@@ -42,6 +42,31 @@ def test_same_seed_and_actions_give_the_same_images_and_world_matches_the_simula
     assert not np.array_equal(runs[0][0][0], runs[0][0][-1])  # the view changed while flying
 
 
+@pytest.mark.filterwarnings("ignore:.*(symmetric and normalized|infinity).*:UserWarning")
+def test_imu_rate_gives_the_readings_of_each_control_period():
+    env = NavEnv("forest", imu_rate_hz=240)
+    check_env(env, skip_render_check=True)
+    obs, info = env.reset(seed=3)
+    assert info["imu_samples"].shape == (1, 6) and info["imu_sample_times"].tolist() == [0.0]
+    np.testing.assert_array_equal(info["imu_samples"][-1], obs["imu"])
+    for step in range(1, 4):
+        obs, _, _, _, info = env.step(np.array([1.0, 0, 0, 0.5], np.float32))
+        samples, times = info["imu_samples"], info["imu_sample_times"]
+        assert samples.shape == (12, 6) and samples.dtype == np.float32
+        np.testing.assert_allclose(times, 0.05 * (step - 1) + np.arange(1, 13) / 240, atol=1e-9)
+        assert times[-1] == info["sim_time"]
+        np.testing.assert_array_equal(samples[-1], obs["imu"])
+    env.close()
+    default = NavEnv("forest")     # default: the frame's reading only
+    default.reset(seed=3)
+    info = default.step(np.zeros(4, np.float32))[-1]
+    assert info["imu_samples"].shape == (1, 6) and info["imu_sample_times"].tolist() == [info["sim_time"]]
+    default.close()
+    for rate, problem in ((50, "divide the physics rate"), (30, "be a multiple of control_hz")):
+        with pytest.raises(ValueError, match=f"imu_rate_hz {rate} must {problem}"):
+            NavEnv("forest", imu_rate_hz=rate)
+
+
 def test_time_limit_truncates_and_collision_terminates():
     world = WorldConfig.load("forest").with_overrides(time_limit_s=1.0)
     env = NavEnv(world)

@@ -121,10 +121,10 @@ def close_envs_after_each_test():
         _open_envs.pop().close()
 
 
-def fly(shifts=(), actions=ACTIONS, seed=SEED) -> Episode:
-    """Reset `make_env("forest", shifts)` with `seed` and apply `actions`; the env stays open
-    until the end of the test (or of the module, for the baseline fixture)."""
-    env = make_env("forest", shifts=list(shifts))
+def fly(shifts=(), actions=ACTIONS, seed=SEED, **env_kwargs) -> Episode:
+    """Reset `make_env("forest", shifts, **env_kwargs)` with `seed` and apply `actions`; the env
+    stays open until the end of the test (or of the module, for the baseline fixture)."""
+    env = make_env("forest", shifts=list(shifts), **env_kwargs)
     _open_envs.append(env)
     obs, info = env.reset(seed=seed)
     observations, infos = [obs], [info]
@@ -352,6 +352,42 @@ def test_imu_bias_shifts_the_mean_by_a_constant(baseline):
     difference = stacked(shifted, "imu") - stacked(baseline, "imu")
     np.testing.assert_allclose(difference, np.broadcast_to(difference[0], difference.shape), atol=1e-5)
     np.testing.assert_allclose(np.abs(difference[0]), [0.05] * 3 + [0.4] * 3, atol=1e-5)
+
+
+def imu_stream(episode: Episode) -> tuple[np.ndarray, np.ndarray]:
+    """All IMU readings [n, 6] of the episode's infos, and their times [n] (s), in order."""
+    return (np.concatenate([info["imu_samples"] for info in episode.infos]),
+            np.concatenate([info["imu_sample_times"] for info in episode.infos]))
+
+
+def test_imu_shifts_apply_to_every_reading_of_the_imu_stream():
+    actions = ACTIONS[:6]
+    plain = fly(actions=actions, imu_rate_hz=120)
+    biased = fly([("imu_bias", 0.5)], actions=actions, imu_rate_hz=120)
+    noisy = fly([("imu_noise", 1.0)], actions=actions, imu_rate_hz=120)
+    for shifted in (biased, noisy):
+        for obs, info in zip(shifted.observations, shifted.infos):
+            np.testing.assert_array_equal(info["imu_samples"][-1], obs["imu"])
+    readings, times = imu_stream(plain)
+    assert len(readings) == 1 + 6 * len(actions)
+    np.testing.assert_array_equal(imu_stream(biased)[1], times)
+    bias = imu_stream(biased)[0] - readings
+    np.testing.assert_allclose(bias, np.broadcast_to(bias[0], bias.shape), atol=1e-5)  # the episode's bias
+    np.testing.assert_allclose(np.abs(bias[0]), [0.05] * 3 + [0.4] * 3, atol=1e-5)
+    noise = imu_stream(noisy)[0] - readings
+    assert 0.05 < noise[:, :3].std() < 0.15 and 0.5 < noise[:, 3:].std() < 1.5
+    assert np.all(np.abs(np.diff(noise, axis=0)) > 0)  # a new draw for every reading
+
+
+def test_latency_and_frame_drops_keep_the_imu_stream_with_its_frame():
+    shifted = fly([("imu_noise", 0.5), ("latency", 0.5), ("frame_drops", 1.0)], imu_rate_hz=120)
+    assert any(info["dropped_frames"] for info in shifted.infos[1:])
+    for obs, info in zip(shifted.observations, shifted.infos):
+        np.testing.assert_array_equal(info["imu_samples"][-1], obs["imu"])
+    for obs, info in zip(shifted.observations[1:], shifted.infos[1:]):
+        assert len(info["imu_samples"]) == round(float(obs["dt"][0]) * 120)  # dropped frames, not readings
+    _, times = imu_stream(shifted)
+    np.testing.assert_allclose(np.diff(times), 1 / 120, rtol=1e-6)  # no gap, no repeat
 
 
 # --------------------------------------------------------------------------- dynamics and timing

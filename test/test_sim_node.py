@@ -1,5 +1,6 @@
 """sim_node as `ros2 run` starts it, over real DDS: TwistStamped commands, stale command -> hover,
-episode outcomes (time limit), ~/reset_episode with a chosen seed, bad parameters.
+episode outcomes (time limit), ~/reset_episode with a chosen seed, the IMU stream between
+frames (imu_rate), bad parameters.
 
 The node runs in its own process; this process plays the policy (publishes cmd_vel) and listens.
 """
@@ -21,7 +22,8 @@ from nav_msgs.msg import Odometry
 from rcl_interfaces.srv import SetParameters
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
-from rclpy.qos import DurabilityPolicy, QoSProfile
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image, Imu
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
@@ -45,6 +47,11 @@ def test_a_bad_parameter_stops_the_node_with_one_line(ros_domain_id):
     result = subprocess.run([str(SIM_NODE), "--ros-args", "-p", "shifts:=smog:0.5"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "cannot build the world" in result.stderr and "smog" in result.stderr
+    result = subprocess.run([str(SIM_NODE), "--ros-args", "-p", "imu_rate:=50"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "bad parameter imu_rate: 50 Hz must divide the physics rate 240 Hz and be a multiple of camera_rate 20 Hz" \
+        in result.stderr
 
 
 def test_commands_outcomes_hover_and_reset_with_a_new_seed(ros_domain_id, tmp_path):
@@ -60,6 +67,13 @@ def test_commands_outcomes_hover_and_reset_with_a_new_seed(ros_domain_id, tmp_pa
     outcomes: list[dict] = []
     node.create_subscription(Odometry, "odom",
                              lambda m: odometry.append((stamp_to_seconds(m.header.stamp), m.twist.twist.linear.x)), 100)
+    sensor_stream = QoSProfile(depth=1000, reliability=ReliabilityPolicy.BEST_EFFORT)
+    imu_stamps: list[float] = []                  # in arrival order
+    frame_stamps: list[float] = []
+    node.create_subscription(Imu, "imu/data", lambda m: imu_stamps.append(stamp_to_seconds(m.header.stamp)),
+                             sensor_stream)
+    node.create_subscription(Image, "camera/image_raw",
+                             lambda m: frame_stamps.append(stamp_to_seconds(m.header.stamp)), sensor_stream)
     node.create_subscription(String, "episode/outcome", lambda m: outcomes.append(json.loads(m.data)),
                              QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL))
     cmd = node.create_publisher(TwistStamped, "cmd_vel", 10)
@@ -108,8 +122,62 @@ def test_commands_outcomes_hover_and_reset_with_a_new_seed(ros_domain_id, tmp_pa
         steps = np.diff([t for t, _ in odometry])
         assert np.all(steps > 0) and np.median(steps) == pytest.approx(0.05)
         assert steps.max() == pytest.approx(1.05), "episodes are 1 s apart in simulated time"
+        # imu_rate 240 Hz (default): before each frame, the 12 readings of its control period,
+        # stamped 1/240 s apart, the last at the frame's stamp; an episode's first frame has one
+        assert np.all(np.diff(imu_stamps) > 0)
+        imu = np.array(imu_stamps)
+        full_periods = episode_starts = 0
+        for previous, frame in zip(frame_stamps, frame_stamps[1:]):
+            if previous < imu[0] or frame > imu[-1]:
+                continue
+            readings = imu[(imu > previous + 1e-6) & (imu <= frame + 1e-6)]
+            if frame - previous == pytest.approx(0.05):
+                np.testing.assert_allclose(readings, previous + np.arange(1, 13) / 240, atol=1e-6)
+                full_periods += 1
+            else:
+                assert frame - previous == pytest.approx(1.05) and readings == pytest.approx([frame])
+                episode_starts += 1
+        assert full_periods > 50 and episode_starts >= 2
     finally:
         process.send_signal(signal.SIGINT)
         returncode = process.wait(timeout=10)
         context.try_shutdown()
     assert returncode == 0, log_path.read_text()
+
+
+def test_dropped_frames_leave_gaps_in_the_frames_not_in_the_imu_stream(ros_domain_id, tmp_path):
+    log_path = tmp_path / "sim_node.log"
+    argv = [str(SIM_NODE), "--ros-args", "-p", "lockstep:=false", "-p", "real_time_factor:=4", "-p", "imu_rate:=120",
+            "-p", "shifts:=frame_drops:1.0,latency:0.5,imu_noise:0.5", "-p", "time_limit:=1.0"]
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=ros_domain_id)
+    node = rclpy.create_node("sim_node_drops_test", context=context)
+    sensor_stream = QoSProfile(depth=1000, reliability=ReliabilityPolicy.BEST_EFFORT)
+    imu_stamps: list[float] = []
+    frame_stamps: list[float] = []
+    node.create_subscription(Imu, "imu/data", lambda m: imu_stamps.append(stamp_to_seconds(m.header.stamp)),
+                             sensor_stream)
+    node.create_subscription(Image, "camera/image_raw",
+                             lambda m: frame_stamps.append(stamp_to_seconds(m.header.stamp)), sensor_stream)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (frame_stamps and frame_stamps[-1] > 1.8):
+            assert process.poll() is None, log_path.read_text()
+            executor.spin_once(timeout_sec=0.02)
+    finally:
+        process.send_signal(signal.SIGINT)
+        returncode = process.wait(timeout=10)
+        context.try_shutdown()
+    assert returncode == 0, log_path.read_text()
+    frame_steps = np.diff(frame_stamps)
+    assert frame_steps.max() > 0.06, "frame_drops:1.0 drops frames"
+    imu = np.array(imu_stamps)
+    imu = imu[(imu > frame_stamps[0] + 1e-6) & (imu <= frame_stamps[-1] + 1e-6)]
+    gaps = np.diff(imu)
+    assert np.all(gaps > 0) and set(np.round(gaps[gaps < 0.5], 6)) == {round(1 / 120, 6)}  # no reading dropped
+    for frame in frame_stamps:
+        assert np.min(np.abs(imu - frame)) < 1e-6 or frame == frame_stamps[0]   # a reading at every frame

@@ -9,7 +9,11 @@ Action: float32 [vx, vy, vz, yaw_rate] in the heading frame (m/s, rad/s), clippe
 Episode: success (within the target's success radius, 1 m by default) or a collision
 terminates it; the world's time limit truncates it. Reward: metres of progress towards the
 target per step, +10 on success, -10 on a collision.
-info: success, collision, timeout, distance_to_target (m), sim_time (s), position (m, world).
+info: success, collision, timeout, distance_to_target (m), sim_time (s), position (m, world),
+and the IMU stream of the control period: "imu_samples" float32 [k, 6] read every
+1/imu_rate_hz s of the period, oldest first, the last one being obs["imu"], at the simulated
+times (s) "imu_sample_times" float64 [k] (the last = sim_time). k = imu_rate_hz / control_hz:
+1 by default (imu_rate_hz = control_hz, only the frame's reading); at reset k = 1.
 
 Hooks for wrappers: `env.unwrapped.sim` (the Simulator), `control_period_s`, and
 `world_overrides`: a dict name -> overrides that is applied, in insertion order, to the base
@@ -33,17 +37,25 @@ class NavEnv(gym.Env):
 
     def __init__(self, world: WorldConfig | str | Path = "forest", render_mode: str | None = None,
                  camera: CameraConfig | None = None, imu: ImuConfig | None = None, control_hz: float = 20.0,
-                 max_linear_speed: float = 2.0, max_yaw_rate: float = 1.0):
+                 max_linear_speed: float = 2.0, max_yaw_rate: float = 1.0, imu_rate_hz: float | None = None):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode {render_mode!r} is not one of {self.metadata['render_modes']}")
         physics_steps = PHYSICS_HZ / control_hz
         if control_hz <= 0 or abs(physics_steps - round(physics_steps)) > 1e-9:
             raise ValueError(f"control_hz {control_hz} must divide the physics rate {PHYSICS_HZ} Hz")
+        imu_rate_hz = control_hz if imu_rate_hz is None else imu_rate_hz
+        physics_steps_per_imu = PHYSICS_HZ / imu_rate_hz if imu_rate_hz > 0 else 0.0
+        if imu_rate_hz <= 0 or abs(physics_steps_per_imu - round(physics_steps_per_imu)) > 1e-9:
+            raise ValueError(f"imu_rate_hz {imu_rate_hz} must divide the physics rate {PHYSICS_HZ} Hz")
+        imu_per_control = imu_rate_hz / control_hz
+        if abs(imu_per_control - round(imu_per_control)) > 1e-9:
+            raise ValueError(f"imu_rate_hz {imu_rate_hz} must be a multiple of control_hz {control_hz}")
         self.render_mode = render_mode
         self.base_world = world if isinstance(world, WorldConfig) else WorldConfig.load(world)
         self.world_overrides: dict[str, dict] = {}
         self.physics_steps_per_control = int(round(physics_steps))
         self.control_period_s = self.physics_steps_per_control / PHYSICS_HZ
+        self.physics_steps_per_imu = int(round(physics_steps_per_imu))
         self.sim = Simulator(self.base_world, seed=0, camera=camera, imu=imu)
         cam = self.sim.camera_config
         self.observation_space = gym.spaces.Dict({
@@ -72,13 +84,18 @@ class NavEnv(gym.Env):
         self.sim.reset(seed=layout_seed, world=self.current_world())
         self.episode += 1
         self._previous_distance = self.sim.distance_to_target
-        return self._observation(), self._info()
+        imu = self.sim.read_imu()
+        return self._observation(imu), self._info(imu[None].copy(), np.array([self.sim.time]))
 
     def step(self, action):
         command = np.clip(np.asarray(action, dtype=np.float32).reshape(4), self.action_space.low,
                           self.action_space.high)
         self.sim.set_command(command)
-        self.sim.step_physics(self.physics_steps_per_control)
+        imu_samples, imu_times = [], []
+        for _ in range(self.physics_steps_per_control // self.physics_steps_per_imu):
+            self.sim.step_physics(self.physics_steps_per_imu)
+            imu_samples.append(self.sim.read_imu())
+            imu_times.append(self.sim.time)
         outcome = self.sim.outcome()
         distance = outcome["distance_to_target"]
         reward = self._previous_distance - distance
@@ -89,7 +106,8 @@ class NavEnv(gym.Env):
         elif outcome["collision"]:
             reward -= 10.0
         truncated = outcome["timeout"] and not terminated
-        return self._observation(), float(reward), bool(terminated), bool(truncated), self._info()
+        return (self._observation(imu_samples[-1]), float(reward), bool(terminated), bool(truncated),
+                self._info(np.stack(imu_samples), np.array(imu_times)))
 
     def expert_action(self) -> np.ndarray:
         """The privileged expert's command (float32 [4], heading frame) for the current state."""
@@ -110,14 +128,14 @@ class NavEnv(gym.Env):
     def close(self):
         self.sim.close()
 
-    def _observation(self) -> dict:
+    def _observation(self, imu: np.ndarray) -> dict:
         return {
             "image": self.sim.render_camera(),
-            "imu": self.sim.read_imu(),
+            "imu": imu,
             "dt": np.array([self.control_period_s], np.float32),
         }
 
-    def _info(self) -> dict:
+    def _info(self, imu_samples: np.ndarray, imu_sample_times: np.ndarray) -> dict:
         outcome = self.sim.outcome()
         return {
             "success": outcome["success"],
@@ -126,4 +144,6 @@ class NavEnv(gym.Env):
             "distance_to_target": outcome["distance_to_target"],
             "sim_time": outcome["time"],
             "position": self.sim.position.astype(np.float32),
+            "imu_samples": imu_samples,
+            "imu_sample_times": imu_sample_times,
         }

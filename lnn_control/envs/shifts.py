@@ -327,36 +327,57 @@ class CameraNoise(ImageShift):
 # ---------------------------------------------------------------------------------------------
 
 
-class ImuNoise(Shift):
-    """Extra white noise on the IMU: sigma 0.1 rad/s (gyro) and 1.0 m/s^2 (accel) at severity 1."""
+class ImuShift(Shift):
+    """A shift of the IMU readings: the frame's obs["imu"] and every reading of the control
+    period in info["imu_samples"] (NavEnv), shifted together, so the last sample stays obs["imu"]."""
+
+    stage = _SENSOR
+
+    def reset(self, *, seed=None, options=None):
+        obs, info = super().reset(seed=seed, options=options)
+        return self._shift_stream(obs, info)
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        obs, info = self._shift_stream(obs, info)
+        return obs, reward, terminated, truncated, info
+
+    def _shift_stream(self, obs: dict, info: dict) -> tuple[dict, dict]:
+        if self.severity == 0.0:
+            return obs, info
+        samples = self.shift_imu(info["imu_samples"])
+        return {**obs, "imu": samples[-1].copy()}, {**info, "imu_samples": samples}
+
+    def shift_imu(self, readings: np.ndarray) -> np.ndarray:
+        """Shifted float32 readings [k, 6] (oldest first) from readings [k, 6]."""
+        raise NotImplementedError
+
+
+class ImuNoise(ImuShift):
+    """Extra white noise on the IMU, independent per reading: sigma 0.1 rad/s (gyro) and
+    1.0 m/s^2 (accel) at severity 1."""
 
     name = "imu_noise"
-    stage = _SENSOR
     sigma_at_full = np.array([0.1, 0.1, 0.1, 1.0, 1.0, 1.0], np.float32)
 
-    def observe(self, obs):
-        if self.severity == 0.0:
-            return obs
-        noise = self.rng.normal(0.0, 1.0, size=6) * self.sigma_at_full * self.severity
-        return {**obs, "imu": (obs["imu"] + noise).astype(np.float32)}
+    def shift_imu(self, readings):
+        noise = self.rng.normal(0.0, 1.0, size=readings.shape) * self.sigma_at_full * self.severity
+        return (readings + noise).astype(np.float32)
 
 
-class ImuBias(Shift):
+class ImuBias(ImuShift):
     """A constant IMU bias per episode: +-0.1 rad/s per gyro axis and +-0.8 m/s^2 per accelerometer
     axis at severity 1, the signs drawn per episode from the seed."""
 
     name = "imu_bias"
-    stage = _SENSOR
     bias_at_full = np.array([0.1, 0.1, 0.1, 0.8, 0.8, 0.8], np.float32)
 
     def start_episode(self):
         signs = self.rng.choice([-1.0, 1.0], size=6)
         self.bias = (signs * self.bias_at_full * self.severity).astype(np.float32)
 
-    def observe(self, obs):
-        if self.severity == 0.0:
-            return obs
-        return {**obs, "imu": (obs["imu"] + self.bias).astype(np.float32)}
+    def shift_imu(self, readings):
+        return (readings + self.bias).astype(np.float32)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -416,7 +437,8 @@ class FrameDrops(Shift):
     """Dropped camera frames: with probability 0.5 * severity a frame never arrives, the last
     command is held, and the next frame that arrives reports the whole elapsed time in its dt
     (at most 4 frames in a row are dropped). Every delivered frame is the simulator's current one;
-    `info["dropped_frames"]` says how many were dropped before it.
+    `info["dropped_frames"]` says how many were dropped before it. The IMU is not dropped: the
+    IMU stream in info (`IMU_STREAM_KEYS`) holds the readings of the whole elapsed time.
     """
 
     name = "frame_drops"
@@ -429,6 +451,7 @@ class FrameDrops(Shift):
             return self.env.step(action)
         obs, reward, terminated, truncated, info = self.env.step(action)
         elapsed_s = float(obs["dt"][0])
+        streams = [imu_stream(info)]
         drops = 0
         while (
             not (terminated or truncated)
@@ -437,9 +460,11 @@ class FrameDrops(Shift):
         ):
             obs, more_reward, terminated, truncated, info = self.env.step(action)
             elapsed_s += float(obs["dt"][0])
+            streams.append(imu_stream(info))
             reward += more_reward
             drops += 1
-        info = {**info, "dropped_frames": drops}
+        joined_stream = {key: np.concatenate([stream[key] for stream in streams]) for key in streams[0]}
+        info = {**info, **joined_stream, "dropped_frames": drops}
         return {**obs, "dt": np.array([elapsed_s], np.float32)}, reward, terminated, truncated, info
 
 
@@ -447,7 +472,8 @@ class Latency(Shift):
     """Observation latency: every observation arrives round(4 * severity) control steps late
     (up to 200 ms at 20 Hz). At reset the drone hovers (zero command) for that many steps, so
     the first observation is the one from the start and no frame is ever repeated; `info` and
-    the episode's time are the true, current ones (the hover counts towards the time limit)."""
+    the episode's time are the true, current ones (the hover counts towards the time limit),
+    except the IMU stream of the period (`IMU_STREAM_KEYS`), which arrives with its observation."""
 
     name = "latency"
     stage = _LATENCY
@@ -459,8 +485,8 @@ class Latency(Shift):
         self.pending = deque()
         hover = np.zeros(self.action_space.shape, self.action_space.dtype)
         for _ in range(delay):
-            newer, _, terminated, truncated, _ = self.env.step(hover)
-            self.pending.append(newer)
+            newer, _, terminated, truncated, newer_info = self.env.step(hover)
+            self.pending.append((newer, imu_stream(newer_info)))
             if terminated or truncated:
                 break
         return obs, info
@@ -469,8 +495,17 @@ class Latency(Shift):
         obs, reward, terminated, truncated, info = self.env.step(action)
         if not self.pending:
             return obs, reward, terminated, truncated, info
-        self.pending.append(obs)
-        return self.pending.popleft(), reward, terminated, truncated, info
+        self.pending.append((obs, imu_stream(info)))
+        delayed_obs, delayed_imu_stream = self.pending.popleft()
+        return delayed_obs, reward, terminated, truncated, {**info, **delayed_imu_stream}
+
+
+IMU_STREAM_KEYS = ("imu_samples", "imu_sample_times")
+
+
+def imu_stream(info: dict) -> dict:
+    """The IMU readings of the control period in `info` (NavEnv), which belong with the frame."""
+    return {key: info[key] for key in IMU_STREAM_KEYS if key in info}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,7 +6,9 @@ simulated time (seconds since the node started; monotonic across episodes, with 
 recurrent state):
 - `camera/image_raw` (`sensor_msgs/Image`, rgb8, frame_id `camera`), sensor-data QoS;
 - `imu/data` (`sensor_msgs/Imu`, body frame FLU, frame_id `base_link`, no orientation),
-  one reading per frame (the environment's observation, IMU shifts applied), sensor-data QoS;
+  `imu_rate` readings per simulated second, sensor-data QoS: before each frame, the readings
+  of the control period that led to it, oldest first, each stamped at its own simulated time,
+  the last one at the frame's stamp (the frame's own IMU reading); IMU shifts apply to all;
 - `odom` (`nav_msgs/Odometry`: pose in `world_frame`, twist in the body frame `base_link`);
 - `/clock` (`rosgraph_msgs/Clock`), so nodes with `use_sim_time` run on simulated time;
 - `episode/outcome` (`std_msgs/String`, JSON, transient-local QoS depth 10, one message per
@@ -19,7 +21,8 @@ older than `cmd_timeout` simulated seconds, or non-finite, is replaced by hover 
 With `autopilot:=expert` the privileged expert flies and `cmd_vel` is ignored; the
 expert's commands are published on `expert/cmd_vel` (Twist) for recording.
 
-Stepping: each frame is followed by `1/camera_rate` s of physics (240 Hz). With
+Stepping: each frame is followed by `1/camera_rate` s of physics (240 Hz); a frame that the
+`frame_drops` shift drops is not published, and the next one comes that much later. With
 `lockstep:=true` the node waits after each frame for a `cmd_vel` received after it (up to
 `lockstep_timeout` wall seconds, then hover for that step and a warning): the policy's
 answer to frame k is flown during step k however slow DDS or the policy is. Without
@@ -58,7 +61,7 @@ from std_srvs.srv import Trigger
 from lnn_control.envs import expert_action, make_env, parse_shift
 from lnn_control.ros.conversions import (command_to_twist, rgb_to_image, seconds_to_stamp, twist_to_command,
                                          vector_to_imu)
-from lnn_control.sim import CameraConfig
+from lnn_control.sim import PHYSICS_HZ, CameraConfig
 
 NODE_NAME = "sim_node"
 AUTOPILOTS = ("none", "expert")
@@ -73,6 +76,7 @@ PARAMETERS = {
     "camera_width": (64, "pixels"),
     "camera_height": (48, "pixels"),
     "camera_rate": (20.0, "Hz: frames (and control steps) per simulated second; must divide 240"),
+    "imu_rate": (240.0, "Hz: imu/data readings per simulated second; must divide 240 and be a multiple of camera_rate"),
     "real_time_factor": (0.0, "simulated s per wall s; 0 = as fast as possible"),
     "time_limit": (0.0, "s: episode time limit; 0 = the world's own"),
     "lockstep": (True, "wait for the cmd_vel answering each frame before stepping"),
@@ -110,15 +114,19 @@ class SimNode(Node):
         value = lambda name: self.get_parameter(name).value  # noqa: E731
         if value("autopilot") not in AUTOPILOTS:
             raise StartupError(f"bad parameter autopilot: {value('autopilot')!r} is not one of {', '.join(AUTOPILOTS)}")
-        for name in ("camera_rate", "lockstep_timeout", "cmd_timeout"):
+        for name in ("camera_rate", "imu_rate", "lockstep_timeout", "cmd_timeout"):
             if not value(name) > 0:
                 raise StartupError(f"bad parameter {name}: {value(name)} must be > 0")
+        imu_rate, camera_rate = float(value("imu_rate")), float(value("camera_rate"))
+        if not (_is_whole(PHYSICS_HZ / imu_rate) and _is_whole(imu_rate / camera_rate)):
+            raise StartupError(f"bad parameter imu_rate: {imu_rate:g} Hz must divide the physics rate {PHYSICS_HZ} Hz "
+                               f"and be a multiple of camera_rate {camera_rate:g} Hz")
         if value("real_time_factor") < 0:
             raise StartupError(f"bad parameter real_time_factor: {value('real_time_factor')} must be >= 0")
         self.world_name = str(value("world"))
         try:
             self.shifts = [parse_shift(text) for text in str(value("shifts")).split(",") if text.strip()]
-            self.env = make_env(self.world_name, self.shifts, control_hz=float(value("camera_rate")),
+            self.env = make_env(self.world_name, self.shifts, control_hz=camera_rate, imu_rate_hz=imu_rate,
                                 camera=CameraConfig(width=int(value("camera_width")), height=int(value("camera_height"))),
                                 max_linear_speed=float(value("max_linear_speed")),
                                 max_yaw_rate=float(value("max_yaw_rate")))
@@ -199,17 +207,21 @@ class SimNode(Node):
         self.episode += 1
         self.seed = self.seed_base + self.episode_in_seed
         self.episode_in_seed += 1
-        self.observation, _ = self.env.reset(seed=self.seed)
+        self.observation, info = self.env.reset(seed=self.seed)
+        self.imu_readings, self.imu_times = info["imu_samples"], info["imu_sample_times"]
         self.episode_start = self.clock_time
         self.distance_flown = 0.0
         self.command = np.zeros(4)
         self.command_time = -math.inf
 
     def publish_frame(self) -> None:
-        """Publish /clock, the IMU reading, odom and the camera frame (last: it triggers the policy)."""
+        """Publish /clock, the IMU readings up to the frame, odom and the camera frame (last: it
+        triggers the policy)."""
         stamp = seconds_to_stamp(self.clock_time)
         self.clock_pub.publish(Clock(clock=stamp))
-        self.imu_pub.publish(vector_to_imu(self.observation["imu"], stamp, "base_link"))
+        for reading, reading_time in zip(self.imu_readings, self.imu_times):
+            reading_stamp = seconds_to_stamp(round(self.clock_time - (self.imu_times[-1] - reading_time), 9))
+            self.imu_pub.publish(vector_to_imu(reading, reading_stamp, "base_link"))
         self.odom_pub.publish(self._odometry(stamp))
         self.image_pub.publish(rgb_to_image(self.observation["image"], stamp, "camera"))
 
@@ -243,7 +255,9 @@ class SimNode(Node):
         """One control period of physics with `command`; publishes the outcome when the episode ends."""
         before = self.sim.position.copy()
         self.observation, _, terminated, truncated, info = self.env.step(command.astype(np.float32))
-        self.clock_time = round(self.clock_time + self.period, 9)
+        self.imu_readings, self.imu_times = info["imu_samples"], info["imu_sample_times"]
+        periods = round(float(self.observation["dt"][0]) / self.period)   # > 1 after dropped frames
+        self.clock_time = round(self.clock_time + periods * self.period, 9)
         self.distance_flown += float(np.linalg.norm(self.sim.position - before))
         over_time = self.time_limit > 0 and self.clock_time - self.episode_start >= self.time_limit - 1e-9
         if terminated or truncated or over_time:
@@ -270,6 +284,10 @@ class SimNode(Node):
         }
         self.outcome_pub.publish(String(data=json.dumps(outcome)))
         self.get_logger().info(f"episode outcome {json.dumps(outcome)}")
+
+
+def _is_whole(ratio: float) -> bool:
+    return abs(ratio - round(ratio)) < 1e-9
 
 
 def yield_to_ros(node: Node, timeout_s: float) -> None:
