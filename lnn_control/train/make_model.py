@@ -79,12 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run in a few minutes: tiny data, one epoch, a few episodes (not a usable model)")
     defaults = Recipe()
-    parser.add_argument("--episodes", type=int, default=None, help=f"expert demonstrations (default {defaults.episodes})")
+    parser.add_argument("--episodes", type=int, default=None,
+                        help=f"expert demonstrations (default {defaults.episodes})")
     parser.add_argument("--dagger", type=int, default=None, help=f"DAgger rounds (default {defaults.dagger_rounds})")
     parser.add_argument("--eval-episodes", type=int, default=None,
                         help=f"episodes per policy in forest and urban (default {defaults.eval_episodes})")
     parser.add_argument("--suite-episodes", type=int, default=None,
-                        help=f"episodes per policy and shift condition (default {defaults.suite_episodes}; 0 skips the suite)")
+                        help=f"episodes per policy and shift condition (default {defaults.suite_episodes}; "
+                             "0 skips the suite)")
     parser.add_argument("--config", default=None, help=f"training config (default {defaults.train_config})")
     parser.add_argument("--skip-eval", action="store_true", help="stop after training (no evaluation, no card)")
     return parser
@@ -100,7 +102,8 @@ def recipe_from_args(args) -> Recipe:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(recipe, name)}")
     for name in ("dagger_rounds", "suite_episodes"):
         if getattr(recipe, name) < 0:
-            raise ValueError(f"--{name.replace('_rounds', '').replace('_', '-')} must be 0 or more, got {getattr(recipe, name)}")
+            flag = name.replace("_rounds", "").replace("_", "-")
+            raise ValueError(f"--{flag} must be 0 or more, got {getattr(recipe, name)}")
     return recipe
 
 
@@ -211,7 +214,7 @@ class Pipeline:
 
     # -- shipping --------------------------------------------------------------------------------
 
-    def ship(self, bars: dict, suite: dict | None, config: Path, bags: Path, seconds: float) -> list[Path]:
+    def ship(self, bars: dict, suite: dict | None, config: Path, seconds: float) -> list[Path]:
         """Copy the checkpoints and curves into --out, write the card and the OOD study."""
         from lnn_control.policy import load_checkpoint
 
@@ -233,9 +236,10 @@ class Pipeline:
         for run, name in (("bars", "forest_urban"), ("suite", "shift_suite")):
             if (self.work / "eval" / run / "results.md").is_file() and (run == "bars" or suite):
                 for suffix in ("md", "json"):
-                    shutil.copyfile(self.work / "eval" / run / f"results.{suffix}", self.out / "eval" / f"{name}.{suffix}")
+                    shutil.copyfile(self.work / "eval" / run / f"results.{suffix}",
+                                    self.out / "eval" / f"{name}.{suffix}")
         card = self.out / "cfc_forest.md"
-        card.write_text(model_card(self, headers, shipped, rows, bars, suite, config, bags, seconds))
+        card.write_text(model_card(self, headers, shipped, rows, bars, suite, config, seconds))
         study = self.out / "ood_study.md"
         study.write_text(ood_table(rows))
         return [*shipped.values(), card, study]
@@ -245,11 +249,12 @@ class Pipeline:
 
 
 def model_card(pipeline: Pipeline, headers: dict, shipped: dict, rows: list[dict], bars: dict, suite: dict | None,
-               config: Path, bags: Path, seconds: float) -> str:
+               config: Path, seconds: float) -> str:
     recipe = pipeline.recipe
     cfc = headers["cfc"]
     training = cfc["training"] or {}
     provenance = cfc.get("provenance") or {}
+    config_values = training.get("config") or {}
     demos = [b for b in provenance.get("bags", []) if bag_fact(b, "source") == "expert"]
     dagger = [b for b in provenance.get("bags", []) if bag_fact(b, "source") == "dagger"]
     expert_ok = sum(bool((bag_fact(b, "outcome") or {}).get("success")) for b in demos)
@@ -283,10 +288,10 @@ def model_card(pipeline: Pipeline, headers: dict, shipped: dict, rows: list[dict
         f"- Demonstrations: {len(demos)} expert episodes in `forest` (world seeds 0..{recipe.episodes - 1}), "
         f"{sum(b['frames'] for b in demos)} frames at 20 Hz; the expert reached the target in {expert_ok} of them.",
         f"- DAgger: {recipe.dagger_rounds} round(s), {len(dagger)} learner rollouts in all (world seeds from "
-        f"1000000 on; with probability {(training.get('config') or {}).get('dagger', {}).get('expert_mix')} per step the "
+        f"1000000 on; with probability {config_values.get('dagger', {}).get('expert_mix')} per step the "
         f"expert's command was flown instead of the learner's), every frame labelled with the expert's command; "
         f"{sum(b['frames'] for b in dagger)} frames; {learner_ok} of the rollouts reached the target.",
-        f"- Validation: {training.get('val_fraction', (training.get('config') or {}).get('data', {}).get('val_fraction'))} "
+        f"- Validation: {config_values.get('data', {}).get('val_fraction')} "
         "of the bags held out whole (seeded split).",
         "- Never in training: the urban world, every shift, and the evaluation seeds "
         f"({EVAL_FIRST_SEED}..{EVAL_FIRST_SEED + max(recipe.eval_episodes, recipe.suite_episodes) - 1}).",
@@ -300,7 +305,9 @@ def model_card(pipeline: Pipeline, headers: dict, shipped: dict, rows: list[dict
         spec = header["spec"]
         size = "NCP, %d units (%d motor)" % (spec["units"], spec["motor_neurons"]) if kind == "cfc" \
             else f"hidden {spec['hidden_size']}"
-        lines.append(f"| {kind} ({size}) | `{shipped[kind].relative_to(pipeline.out.parent) if shipped[kind].is_relative_to(pipeline.out.parent) else shipped[kind]}` "
+        shown = shipped[kind].relative_to(pipeline.out.parent) if shipped[kind].is_relative_to(pipeline.out.parent) \
+            else shipped[kind]
+        lines.append(f"| {kind} ({size}) | `{shown}` "
                      f"| {header['core_parameter_count']} | {header['parameter_count']} "
                      f"| {shipped[kind].stat().st_size / 1024:.0f} KiB |")
     lines += [
@@ -406,7 +413,8 @@ def ood_table(rows: list[dict]) -> str:
         n = max((c["episodes"] for c in present if c), default=0)
         lines.append(f"| {world} | {condition} | {n} | " + " | ".join(
             "-" if c is None or not c["episodes"] else
-            f"{_pct(c['success_rate'])} [{_pct(c['success_ci'][0])}, {_pct(c['success_ci'][1])}]" for c in present) + " |")
+            f"{_pct(c['success_rate'])} [{_pct(c['success_ci'][0])}, {_pct(c['success_ci'][1])}]"
+            for c in present) + " |")
     return "\n".join(lines)
 
 
@@ -425,7 +433,8 @@ def main(argv: list[str] | None = None) -> int:
         pipeline = Pipeline(recipe, Path(args.work), out, args.workers, argv)
         started = time.perf_counter()
         config = pipeline.train_config()
-        print(f"[make model] recipe: {json.dumps(asdict(recipe))}; work in {pipeline.work}, models to {out}", flush=True)
+        print(f"[make model] recipe: {json.dumps(asdict(recipe))}; work in {pipeline.work}, models to {out}",
+              flush=True)
         bags = pipeline.collect()
         pipeline.train_all(bags, config)
         if args.skip_eval:
@@ -436,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         if recipe.suite_episodes:
             suite = pipeline.evaluate("suite", ["forest"], recipe.suite_episodes,
                                       f"{share_path('config', 'eval_suites.yaml')}:standard")
-        written = pipeline.ship(bars, suite, config, bags, time.perf_counter() - started)
+        written = pipeline.ship(bars, suite, config, time.perf_counter() - started)
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"make model: {error}", file=sys.stderr)
         return 1
