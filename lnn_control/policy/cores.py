@@ -84,14 +84,17 @@ class LTCCore(nn.Module):
         return self.cell(x, state, timespan)
 
 
-class LSTMCore(nn.Module):
-    """A one-layer LSTM baseline; state (h, c)."""
+class TorchRNNCore(nn.Module):
+    """A one-layer torch RNN (`rnn_type`) baseline; `state_tensors` hidden-size tensors of state."""
+
+    rnn_type: type = nn.RNN
+    state_tensors: int = 1
 
     def __init__(self, spec: PolicySpec):
         super().__init__()
-        self.rnn = nn.LSTM(spec.core_input_size, spec.hidden_size, batch_first=True)
+        self.rnn = self.rnn_type(spec.core_input_size, spec.hidden_size, batch_first=True)
         self.output_size = spec.hidden_size
-        self.state_size = 2 * spec.hidden_size
+        self.state_size = self.state_tensors * spec.hidden_size
 
     def forward(self, x, timespan, state=None):
         return self.rnn(x, state)
@@ -99,6 +102,13 @@ class LSTMCore(nn.Module):
     def step(self, x: np.ndarray, timespan: float, state):
         y, state = self.rnn(_tensor(x, self)[:, None], state)
         return y[:, 0].cpu().numpy(), state
+
+
+class LSTMCore(TorchRNNCore):
+    """A one-layer LSTM baseline; state (h, c)."""
+
+    rnn_type = nn.LSTM
+    state_tensors = 2
 
     def flat_step(self, x, timespan, state):
         h, c = state.chunk(2, dim=1)
@@ -106,21 +116,10 @@ class LSTMCore(nn.Module):
         return y[:, 0], torch.cat([h[0], c[0]], dim=1)
 
 
-class GRUCore(nn.Module):
+class GRUCore(TorchRNNCore):
     """A one-layer GRU baseline; state h."""
 
-    def __init__(self, spec: PolicySpec):
-        super().__init__()
-        self.rnn = nn.GRU(spec.core_input_size, spec.hidden_size, batch_first=True)
-        self.output_size = spec.hidden_size
-        self.state_size = spec.hidden_size
-
-    def forward(self, x, timespan, state=None):
-        return self.rnn(x, state)
-
-    def step(self, x: np.ndarray, timespan: float, state):
-        y, state = self.rnn(_tensor(x, self)[:, None], state)
-        return y[:, 0].cpu().numpy(), state
+    rnn_type = nn.GRU
 
     def flat_step(self, x, timespan, state):
         y, h = self.rnn(x[:, None], state[None].contiguous())
