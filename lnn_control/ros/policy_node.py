@@ -4,7 +4,8 @@ Topics (relative, so namespaces and remaps apply):
 - subscribes `camera/image_raw` (`sensor_msgs/Image`: rgb8, bgr8, rgba8, bgra8, mono8, any
   size) or, with `image_transport:=compressed`, `camera/image_raw/compressed`
   (`sensor_msgs/CompressedImage`, JPEG/PNG); and `imu/data` (`sensor_msgs/Imu`); both with
-  sensor-data QoS (best effort, keep last 5);
+  sensor-data QoS (best effort; camera keeps the last 5, IMU the last `IMU_QUEUE_DEPTH`, so
+  a burst of IMU readings delivered together, as drivers and sim_node send them, is kept whole);
 - publishes `cmd_vel` (`geometry_msgs/Twist`, or `TwistStamped` in `frame_id` with
   `stamped:=true`): linear x, y, z in m/s and angular z (yaw rate) in rad/s in the
   heading frame (x forward, z up), each within ±max_linear_speed / ±max_yaw_rate;
@@ -49,7 +50,7 @@ from rclpy.exceptions import InvalidParameterTypeException, ParameterException
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CompressedImage, Image, Imu
 from std_srvs.srv import SetBool, Trigger
@@ -68,6 +69,11 @@ DIAGNOSTICS_PERIOD_S = 1.0
 WARN_PERIOD_S = 2.0            # throttling of repeated warnings
 ZERO_COMMAND = np.zeros(4)
 ZERO_COMMAND.setflags(write=False)
+
+IMU_QUEUE_DEPTH = 50   # readings: 0.25 s at 200 Hz
+IMU_QOS = QoSProfile(reliability=qos_profile_sensor_data.reliability,
+                     durability=qos_profile_sensor_data.durability,
+                     history=qos_profile_sensor_data.history, depth=IMU_QUEUE_DEPTH)
 
 
 def _descriptor(description: str, *, low: float | None = None, high: float | None = None,
@@ -159,7 +165,7 @@ class PolicyNode(Node):
         else:
             self.create_subscription(Image, "camera/image_raw",
                                      lambda msg: self._on_image(msg, image_to_rgb), qos_profile_sensor_data)
-        self.create_subscription(Imu, "imu/data", self._on_imu, qos_profile_sensor_data)
+        self.create_subscription(Imu, "imu/data", self._on_imu, IMU_QOS)
         self.create_service(Trigger, "~/reset", self._on_reset)
         self.create_service(SetBool, "~/enable", self._on_enable)
         self._control_timer = self._make_control_timer()
