@@ -22,6 +22,7 @@ the timing of steps.
 """
 from __future__ import annotations
 
+import abc
 import math
 import zlib
 from collections import deque
@@ -50,7 +51,7 @@ def _check_severity(name: str, severity: float) -> float:
     return value
 
 
-class Shift(gym.Wrapper):
+class Shift(gym.Wrapper, abc.ABC):
     """Base class: a named shift of given severity with its own seeded random generator."""
 
     name: ClassVar[str]
@@ -96,9 +97,9 @@ class WorldShift(Shift):
             base = env.unwrapped
             base.world_overrides[self.name] = self.overrides(base.current_world())
 
+    @abc.abstractmethod
     def overrides(self, world) -> dict:
         """`WorldConfig.with_overrides` keyword arguments for this shift at this severity."""
-        raise NotImplementedError
 
 
 def _blend(colour: Sequence[float], toward: Sequence[float], weight: float) -> list[float]:
@@ -205,8 +206,9 @@ class ImageShift(Shift):
             return obs
         return {**obs, "image": self.shift_image(obs["image"])}
 
+    @abc.abstractmethod
     def shift_image(self, image: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """The shifted uint8 HxWx3 RGB image."""
 
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:
@@ -289,14 +291,12 @@ class MotionBlur(ImageShift):
     name = "motion_blur"
     stage = _OPTICS
 
-    def observe(self, obs):
-        if self.severity == 0.0:
-            return obs
+    def shift_image(self, image):
         _, pitch_rate, yaw_rate = (float(w) for w in simulator(self.env).body_rates)
         rate = math.hypot(pitch_rate, yaw_rate)
         length_px = self.severity * (2.0 + 6.0 * min(rate, 1.0))
         angle = math.atan2(pitch_rate, yaw_rate) if rate > 1e-3 else 0.0
-        return {**obs, "image": _blur_along(obs["image"], length_px, angle)}
+        return _blur_along(image, length_px, angle)
 
 
 def _blur_along(image: np.ndarray, length_px: float, angle_rad: float) -> np.ndarray:
@@ -348,9 +348,9 @@ class ImuShift(Shift):
         samples = self.shift_imu(info["imu_samples"])
         return {**obs, "imu": samples[-1].copy()}, {**info, "imu_samples": samples}
 
+    @abc.abstractmethod
     def shift_imu(self, readings: np.ndarray) -> np.ndarray:
         """Shifted float32 readings [k, 6] (oldest first) from readings [k, 6]."""
-        raise NotImplementedError
 
 
 class ImuNoise(ImuShift):
