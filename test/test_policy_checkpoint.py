@@ -84,16 +84,20 @@ def test_loading_runs_no_pickled_code(tmp_path):
     assert not os.path.exists("/tmp/lnn_control_checkpoint_exploit_ran")
 
 
-def test_newer_format_version(saved, tmp_path):
+@pytest.mark.parametrize("version, message", [
+    (FORMAT_VERSION + 1, rf"other.pt.*version {FORMAT_VERSION + 1} is newer"),
+    (FORMAT_VERSION - 1, rf"other.pt.*version {FORMAT_VERSION - 1} is older.*no layer norm.*retrain"),
+])
+def test_other_format_version(saved, tmp_path, version, message):
     _, path = saved
     payload = torch.load(path, weights_only=True)
     header = json.loads(payload["header"])
-    header["format_version"] = FORMAT_VERSION + 1
+    header["format_version"] = version
     payload["header"] = json.dumps(header)
-    newer = tmp_path / "newer.pt"
-    torch.save(payload, newer)
-    with pytest.raises(CheckpointError, match=r"newer.pt.*version 2 is newer"):
-        load_checkpoint(newer)
+    other = tmp_path / "other.pt"
+    torch.save(payload, other)
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(other)
 
 
 def test_shape_mismatch_names_the_file_and_tensor(saved, tmp_path):

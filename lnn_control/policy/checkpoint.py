@@ -20,7 +20,9 @@ from lnn_control.policy.network import PolicyNetwork
 from lnn_control.policy.spec import COMMAND_FIELDS, IMU_FIELDS, PolicySpec
 
 FORMAT = "lnn_control.policy"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# What changed in each version, for the message that refuses an older file.
+OLDER_VERSIONS = {1: "its image encoder had no layer norm before the feature tanh"}
 
 
 class CheckpointError(ValueError):
@@ -130,6 +132,10 @@ def _read(path: Path, map_location: str = "cpu") -> tuple[dict, dict]:
     if version > FORMAT_VERSION:
         raise CheckpointError(f"{path}: checkpoint format version {version} is newer than this lnn_control "
                               f"reads (up to {FORMAT_VERSION}); upgrade lnn_control")
+    if version < FORMAT_VERSION:
+        why = OLDER_VERSIONS.get(version, "its network layout differs")
+        raise CheckpointError(f"{path}: checkpoint format version {version} is older than this lnn_control "
+                              f"reads ({FORMAT_VERSION}: {why}); retrain it with `lnn-control train`")
     state_dict = payload["state_dict"]
     if not isinstance(state_dict, dict) or not all(isinstance(t, torch.Tensor) for t in state_dict.values()):
         raise CheckpointError(f"{path}: checkpoint state_dict is not a mapping of tensors")

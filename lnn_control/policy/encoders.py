@@ -13,7 +13,10 @@ class ImageEncoder(nn.Module):
     """A small strided CNN: RGB uint8 [N, H, W, 3] → features [N, features] in (-1, 1).
 
     Four stride-2 convolutions (48x64 → 3x4 cells) keep the spatial layout, which says where
-    obstacles are, and keep one frame well under a millisecond on one CPU core."""
+    obstacles are, and keep one frame well under a millisecond on one CPU core. The projection
+    is layer-normalised before its tanh: without that, training drove every pre-activation far
+    into tanh's flat tails within the first epochs, the features stopped changing with the image
+    and no gradient could bring them back (the policy then flew on its IMU alone)."""
 
     def __init__(self, height: int, width: int, features: int):
         super().__init__()
@@ -28,7 +31,7 @@ class ImageEncoder(nn.Module):
         )
         with torch.no_grad():
             flat = self.convs(torch.zeros(1, 3, height, width)).shape[1]
-        self.project = nn.Sequential(nn.Linear(flat, features), nn.Tanh())
+        self.project = nn.Sequential(nn.Linear(flat, features), nn.LayerNorm(features), nn.Tanh())
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = images.permute(0, 3, 1, 2).to(self.mean.dtype) * (1.0 / 255.0)
