@@ -27,7 +27,7 @@ class ExpertPilot:
     def __init__(self, sim: Simulator, cruise_speed_m_s: float = 1.8, max_linear_speed_m_s: float = 2.0,
                  max_yaw_rate_rad_s: float = 1.0, resolution_m: float = 0.25, lookahead_m: float = 1.5,
                  headings: int = 48, blocked_clearance_m: float = 0.45, preferred_clearance_m: float = 1.3,
-                 smoothing_time_s: float = 0.15):
+                 smoothing_time_s: float = 0.15, target_view_deg: float = 25.0):
         self.sim = sim
         self.cruise_speed = cruise_speed_m_s
         self.max_speed = max_linear_speed_m_s
@@ -37,6 +37,7 @@ class ExpertPilot:
         self.blocked_clearance = blocked_clearance_m
         self.preferred_clearance = preferred_clearance_m
         self.smoothing_time = smoothing_time_s
+        self.target_view = math.radians(target_view_deg)
         angles = np.linspace(0.0, 2 * math.pi, headings, endpoint=False)
         self._directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
         self._fractions = np.linspace(0.15, 1.0, 8)
@@ -100,8 +101,7 @@ class ExpertPilot:
         speed = min(speed, 0.8 * horizontal_distance + 0.3)
         velocity_w = np.array([*(direction * speed), np.clip(1.2 * to_target[2], -0.6, 0.6)])
 
-        motion_heading = math.atan2(direction[1], direction[0])
-        yaw_error = math.remainder(motion_heading - sim.yaw, math.tau)
+        yaw_error = math.remainder(self._nose_heading(direction, to_target) - sim.yaw, math.tau)
         yaw_rate = float(np.clip(2.0 * yaw_error, -self.max_yaw_rate, self.max_yaw_rate))
         c, s = math.cos(sim.yaw), math.sin(sim.yaw)
         command = np.array([c * velocity_w[0] + s * velocity_w[1], -s * velocity_w[0] + c * velocity_w[1],
@@ -113,6 +113,13 @@ class ExpertPilot:
         alpha = 1.0 - math.exp(-dt / self.smoothing_time)
         self._command += alpha * (command - self._command)
         return self._command.astype(np.float32)
+
+    def _nose_heading(self, direction: np.ndarray, to_target: np.ndarray) -> float:
+        """World yaw (rad) to point the nose at: the direction of motion, brought to within
+        `target_view` of the target's bearing."""
+        target_bearing = math.atan2(to_target[1], to_target[0])
+        offset = math.remainder(math.atan2(direction[1], direction[0]) - target_bearing, math.tau)
+        return target_bearing + float(np.clip(offset, -self.target_view, self.target_view))
 
     def _best_direction(self, xy: np.ndarray, to_target_xy: np.ndarray, horizontal_distance: float) -> np.ndarray:
         """Unit world-frame direction (2,) to steer: the clear lookahead point nearest the goal."""
