@@ -46,6 +46,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist, TwistStamped
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor, SetParametersResult
 from rclpy.clock import Clock, ClockType
+from rclpy.duration import Duration
 from rclpy.exceptions import InvalidParameterTypeException, ParameterException
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
@@ -306,8 +307,13 @@ class PolicyNode(Node):
             self._cmd_publisher.publish(command_to_twist(bounded))
 
     def publish_stop(self) -> None:
-        """One zero command, on shutdown."""
+        """One zero command, on shutdown. Fast DDS publishes from a writer thread of its own, so
+        destroying the node right after `publish` could lose the zero and leave the robot on its
+        last command: wait (at most 0.3 s) for the subscribers' acknowledgements, which also
+        gives the writer the time to send it (a later heartbeat brings the acknowledgements, so
+        the wait often runs out; that is not an error)."""
         self._publish(ZERO_COMMAND)
+        self._cmd_publisher.wait_for_all_acked(Duration(seconds=0.3))
 
     # -- services, parameters, diagnostics ----------------------------------------------------
 
