@@ -2,9 +2,8 @@
 
 It sees only what a real drone would (camera, IMU, elapsed time), on world seeds training
 never used, with the evaluation's 40 s time limit. Issue #7 asks that it reach the target in
-most episodes; the shipped model does not (its card measures 40% success over 50 forest
-episodes, and these ten seeds give 5 successes), so this test asserts what is shipped: at
-least 4 of 10, well above the random pilot (0).
+most episodes: it must in at least 6 of these 10 (its card measures 82% over 50 forest
+episodes; on these ten seeds the evaluation saw 9).
 Skipped, saying why, only while no model is shipped.
 """
 from __future__ import annotations
@@ -16,7 +15,7 @@ from lnn_control.paths import share_path
 MODEL = share_path("models", "cfc_forest.pt")
 SEEDS = range(10_000, 10_010)  # evaluation seeds: collect uses 0.., DAgger 1000000..
 TIME_LIMIT_S = 40.0            # as in the model card's evaluation; the expert needs under 30 s
-LEAST_SUCCESSES = 4
+LEAST_SUCCESSES = 6             # most of the 10
 
 pytestmark = pytest.mark.skipif(not MODEL.is_file(), reason=f"no shipped model: {MODEL} is absent "
                                 "(make it with `make model`)")
@@ -38,6 +37,40 @@ def test_shipped_model_is_small_and_loads_without_pickled_code():
     worlds = {fact["lnn_control.world"] for fact in facts}
     assert worlds == {"forest"}, f"trained on worlds {worlds}, expected the forest only"
     assert all(json.loads(fact["lnn_control.shifts"]) == [] for fact in facts), "trained under a shift"
+
+
+def test_shipped_model_steers_by_its_camera():
+    """The same IMU readings with another flight's camera frames give other commands: the image
+    path is alive (a policy whose image features had saturated flew on its IMU alone)."""
+    import numpy as np
+    import torch
+
+    from lnn_control.envs import expert_action, make_env
+    from lnn_control.policy import load_policy
+
+    torch.set_num_threads(1)
+    flights = []
+    env = make_env("forest")
+    try:
+        for seed in (SEEDS[0], SEEDS[1]):
+            obs, _ = env.reset(seed=seed)
+            frames = []
+            for _ in range(60):
+                frames.append((obs["image"], obs["imu"], float(obs["dt"][0])))
+                obs, *_ = env.step(expert_action(env))
+            flights.append(frames)
+    finally:
+        env.close()
+    policy = load_policy(MODEL)
+
+    def commands(images, readings):
+        policy.reset()
+        return np.array([policy.step(image, imu, dt) for image, (_, imu, dt) in zip(images, readings)])
+
+    own = commands([f[0] for f in flights[0]], flights[0])
+    swapped = commands([f[0] for f in flights[1]], flights[0])
+    difference = np.abs(own - swapped).mean(axis=0)
+    assert difference[1] > 0.05 or difference[3] > 0.05, f"mean |command change| {difference} (vx, vy, vz, yaw)"
 
 
 @pytest.mark.timeout(180)
