@@ -1,0 +1,42 @@
+"""`make model` end to end at --quick size: collect, train four kinds with DAgger, evaluate, ship.
+
+The real pipeline (child `lnn-control` processes, bags, checkpoints, closed-loop evaluation),
+with tiny numbers, into a temporary --out: the shipped files exist and load, the card says how
+each step ran and how the CfC's episodes ended, and the study table has every policy and
+every condition of the standard suite.
+"""
+from __future__ import annotations
+
+import pytest
+
+from lnn_control.envs import load_suite
+from lnn_control.paths import share_path
+from lnn_control.policy import load_checkpoint
+from lnn_control.train.make_model import main
+
+
+@pytest.mark.timeout(300)
+def test_quick_make_model_ships_loadable_models_a_card_and_the_study(tmp_path, monkeypatch):
+    monkeypatch.setenv("LNN_CONTROL_CACHE", str(tmp_path / "cache"))
+    out, work = tmp_path / "models", tmp_path / "work"
+    assert main(["--quick", "--out", str(out), "--work", str(work)]) == 0
+
+    shipped = {"cfc": out / "cfc_forest.pt", **{k: out / "baselines" / f"{k}_forest.pt" for k in ("lstm", "gru", "mlp")}}
+    counts = {}
+    for kind, path in shipped.items():
+        net, header = load_checkpoint(path)
+        assert header["kind"] == kind and header["provenance"]["dagger_rounds"] == 1
+        counts[kind] = header["core_parameter_count"]
+    assert max(counts.values()) <= 1.1 * min(counts.values())  # the same parameter budget
+
+    card = (out / "cfc_forest.md").read_text()
+    for step in ("collect", "train_cfc", "train_lstm", "train_gru", "train_mlp", "eval_bars", "eval_suite"):
+        assert f"| {step} | `lnn-control " in card
+    assert "- forest: " in card and "bar 90%: NOT met" in card  # two episodes of 5 s reach nothing
+    assert "of the episodes end in a collision" in card
+
+    study = (out / "ood_study.md").read_text().splitlines()
+    assert study[0] == "| world | condition | episodes | cfc_forest | lstm_forest | gru_forest | mlp_forest | expert |"
+    suite = load_suite(share_path("config", "eval_suites.yaml"), "standard")
+    conditions = {line.split(" | ")[1] for line in study[2:]}
+    assert conditions == {condition.name for condition in suite}
