@@ -40,3 +40,16 @@ def test_quick_make_model_ships_loadable_models_a_card_and_the_study(tmp_path, m
     suite = load_suite(share_path("config", "eval_suites.yaml"), "standard")
     conditions = {line.split(" | ")[1] for line in study[2:]}
     assert conditions == {condition.name for condition in suite}
+
+
+@pytest.mark.parametrize("text, problem", [("optim: {epochs: [\n", "not valid YAML"),
+                                           ("optim: {epoch: 3}\n", "unknown field optim.epoch"),
+                                           (None, "cannot read training config")])
+def test_a_bad_recipe_stops_before_anything_runs(tmp_path, capsys, text, problem):
+    recipe = tmp_path / "recipe.yaml"
+    if text is not None:
+        recipe.write_text(text)
+    assert main(["--config", str(recipe), "--work", str(tmp_path / "work"), "--out", str(tmp_path / "out")]) == 1
+    message = capsys.readouterr().err
+    assert f"make model: {recipe}: {problem}" in message and "Traceback" not in message
+    assert not (tmp_path / "work" / "bags").exists() and not (tmp_path / "out").exists()

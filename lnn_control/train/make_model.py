@@ -149,6 +149,8 @@ class Pipeline:
         source = Path(self.recipe.train_config)
         if not source.is_absolute() and not source.is_file():
             source = share_path(*source.parts)
+        from lnn_control.train.config import config_from_dict, load_config
+        load_config(source)  # a missing, unreadable or invalid file: an error naming it, before anything runs
         values = yaml.safe_load(source.read_text()) or {}
         dagger = dict(values.get("dagger") or {})
         if self.recipe.dagger_episodes is not None:
@@ -158,7 +160,6 @@ class Pipeline:
         if dagger:
             values["dagger"] = dagger
         values["seed"] = self.recipe.train_seed
-        from lnn_control.train.config import config_from_dict
         config_from_dict(values, str(source))  # fail here, naming the recipe file, not in four trainings
         path = self.work / "train_config.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
