@@ -9,8 +9,9 @@ remaps), on this test's own ROS_DOMAIN_ID; every process is stopped at the end.
   commands stay within the limits, the drone moves; a test subscriber records the loop to a
   rosbag2 MCAP bag (the data package's EpisodeBagWriter) and `lnn-control train` trains on it;
 - expert path: sim_node with `autopilot:=expert` (the privileged expert flies inside the sim
-  node; this is the only way to check "reaches the target" before a trained model ships):
-  an episode outcome with success arrives over DDS, in simulated time.
+  node): an episode outcome with success arrives over DDS, in simulated time;
+- shipped-model path: sim_node + policy_node with models/cfc_forest.pt, nothing else: the
+  policy reaches the target over DDS on an evaluation seed it reached in `lnn-control eval`.
 """
 from __future__ import annotations
 
@@ -206,6 +207,25 @@ def test_sim_launch_with_the_expert_reaches_the_target_over_dds(ros_domain_id, r
     # faster than real time: the episode's simulated seconds took fewer wall seconds
     assert wall_s < success["time"], (wall_s, success)
     assert len(odometry) > 20
+
+
+SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "models" / "cfc_forest.pt"
+
+
+@pytest.mark.skipif(not SHIPPED_MODEL.is_file(), reason=f"no shipped model at {SHIPPED_MODEL}")
+def test_sim_launch_with_the_shipped_model_reaches_the_target_over_dds(ros_domain_id, repo_root, tmp_path):
+    launched = Launched(repo_root / "launch" / "sim.launch.xml",
+                        {"model_path": str(SHIPPED_MODEL), "seed": "10001", "real_time_factor": "0.0"},
+                        tmp_path, repo_root, ros_domain_id)
+    try:
+        assert launched.wait(lambda: bool(launched.outcomes), 90), "\n".join(
+            log.read_text()[-2000:] for log in launched.logs.values())
+    finally:
+        codes = launched.stop()
+    assert codes == {"sim_node": 0, "policy_node": 0}, codes
+    outcome = launched.outcomes[0]
+    assert outcome["success"] and not outcome["collision"], outcome
+    assert outcome["seed"] == 10001 and outcome["distance_flown"] > 5.0
 
 
 def test_policy_launch_remaps_for_mavros(ros_domain_id, repo_root, checkpoint, tmp_path):
