@@ -356,7 +356,9 @@ def model_card(pipeline: Pipeline, headers: dict, shipped: dict, rows: list[dict
               "the frames 20-35 m away), so the first half of most flights was blind.",
               "- More demonstrations: with 100 of them cloning overfit after ~14 epochs (validation 0.0044); "
               "300 reached 0.0026. With the fixes above, 100 demonstrations + 3 DAgger rounds gave 70% "
-              "[52%, 83%] over 30 forest episodes (0.8 m target), this recipe 82% over 50."]
+              "[52%, 83%] over 30 forest episodes (0.8 m target)"
+              + "".join(f", this run {_pct(row['success_rate'])} over {row['episodes']}"
+                        for world, _, row in bar_rows(bars) if world == "forest") + "."]
     lines += ["", "Full tables with collision/timeout rates, path length, smoothness and paired tests (McNemar on "
               "shared seeds): `eval/forest_urban.md`" + (" and `eval/shift_suite.md`" if suite else "")
               + " next to this card (their .json: every row with its seeds)."]
