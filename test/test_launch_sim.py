@@ -35,6 +35,7 @@ from sensor_msgs.msg import Image, Imu
 from std_msgs.msg import String
 
 from launch_xml import read_launch
+from lnn_control.paths import share_path
 from lnn_control.policy import PolicySpec, build_network, save_checkpoint
 from lnn_control.ros.conversions import image_to_rgb, imu_to_vector, stamp_to_seconds, twist_to_command
 
@@ -209,7 +210,7 @@ def test_sim_launch_with_the_expert_reaches_the_target_over_dds(ros_domain_id, r
     assert len(odometry) > 20
 
 
-SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "models" / "cfc_forest.pt"
+SHIPPED_MODEL = share_path("models", "cfc_forest.pt")
 
 
 @pytest.mark.skipif(not SHIPPED_MODEL.is_file(), reason=f"no shipped model at {SHIPPED_MODEL}")
