@@ -12,7 +12,7 @@ from lnn_control.cli import main
 from lnn_control.data import messages as m
 from lnn_control.policy import load_checkpoint, load_policy, read_header
 from lnn_control.train.augment import augment_batch
-from lnn_control.train.config import AugmentConfig, load_config
+from lnn_control.train.config import AugmentConfig, config_from_dict, load_config
 
 TINY = """
 data: {sequence_length: 8, stride: 4, val_fraction: 0.34}
@@ -132,3 +132,17 @@ def test_mirroring_flips_image_and_the_lateral_signs_together():
     flat = torch.full((2, 3, 4, 5, 3), 100, dtype=torch.uint8)
     bright = augment_batch({"images": flat, "imu": imu, "cmd": cmd}, config, torch.ones(6), generator)["images"]
     assert all(len(torch.unique(bright[b])) == 1 for b in range(2))  # one draw per window, all its frames
+
+
+def test_greyscale_windows_are_grey_in_every_frame_and_the_others_untouched():
+    generator = torch.Generator().manual_seed(1)
+    red = torch.zeros(64, 3, 4, 5, 3, dtype=torch.uint8)
+    red[..., 0] = 200
+    imu, cmd = torch.zeros(64, 3, 6), torch.zeros(64, 3, 4)
+    config = AugmentConfig(brightness=0, contrast=0, image_noise=0, imu_noise=0, hflip=0, greyscale=0.5)
+    out = augment_batch({"images": red, "imu": imu, "cmd": cmd}, config, torch.ones(6), generator)["images"]
+    grey = (out == round(0.299 * 200)).flatten(1).all(1)      # luma of pure red in all three channels
+    assert torch.equal(out[~grey], red[~grey])                 # a window is grey whole, or not at all
+    assert 16 < int(grey.sum()) < 48                           # about half of the 64 windows
+    with pytest.raises(ValueError, match=r"augment.greyscale has an invalid value 1.5"):
+        config_from_dict({"augment": {"greyscale": 1.5}}, "recipe.yaml")

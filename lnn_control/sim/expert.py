@@ -7,8 +7,10 @@ the cost-to-go to the target (Dijkstra on the 8-connected grid, cells cost more 
 obstacles, cells closer than `blocked_clearance_m` are impassable). At every `act()` it
 looks at points `lookahead_m` away in `headings` directions, keeps those whose straight
 segment stays clear, and steers towards the one with the lowest cost-to-go; speed drops
-near obstacles and near the target, altitude is held at the target's, the nose turns
-towards the direction of motion, and the command is low-pass filtered.
+near obstacles and near the target (to at most `approach_gain_per_s` x distance + 0.3 m/s: a
+slow final approach a learner can correct), altitude is held at the target's, the nose turns
+towards the direction of motion (within `target_view_deg` of the target's bearing), and the
+command is low-pass filtered.
 """
 from __future__ import annotations
 
@@ -27,7 +29,8 @@ class ExpertPilot:
     def __init__(self, sim: Simulator, cruise_speed_m_s: float = 1.8, max_linear_speed_m_s: float = 2.0,
                  max_yaw_rate_rad_s: float = 1.0, resolution_m: float = 0.25, lookahead_m: float = 1.5,
                  headings: int = 48, blocked_clearance_m: float = 0.45, preferred_clearance_m: float = 1.3,
-                 smoothing_time_s: float = 0.15, target_view_deg: float = 25.0):
+                 smoothing_time_s: float = 0.15, target_view_deg: float = 25.0,
+                 approach_gain_per_s: float = 0.5):
         self.sim = sim
         self.cruise_speed = cruise_speed_m_s
         self.max_speed = max_linear_speed_m_s
@@ -38,6 +41,7 @@ class ExpertPilot:
         self.preferred_clearance = preferred_clearance_m
         self.smoothing_time = smoothing_time_s
         self.target_view = math.radians(target_view_deg)
+        self.approach_gain = approach_gain_per_s
         angles = np.linspace(0.0, 2 * math.pi, headings, endpoint=False)
         self._directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
         self._fractions = np.linspace(0.15, 1.0, 8)
@@ -98,7 +102,7 @@ class ExpertPilot:
         direction = self._best_direction(position[:2], to_target[:2], horizontal_distance)
         clearance_here = float(self._lookup(self.clearance, position[:2]))
         speed = self.cruise_speed * min(1.0, max(0.35, (clearance_here - self.blocked_clearance) / 0.8))
-        speed = min(speed, 0.8 * horizontal_distance + 0.3)
+        speed = min(speed, self.approach_gain * horizontal_distance + 0.3)
         velocity_w = np.array([*(direction * speed), np.clip(1.2 * to_target[2], -0.6, 0.6)])
 
         yaw_error = math.remainder(self._nose_heading(direction, to_target) - sim.yaw, math.tau)

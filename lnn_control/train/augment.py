@@ -1,6 +1,8 @@
 """Training-batch augmentations: applied to the data before the network, so identically for
-every model kind. Each window gets one draw (brightness, contrast, mirror), consistent across
-its frames as a real change of scene or sensor would be; noise is drawn per frame.
+every model kind. Each window gets one draw (brightness, contrast, grey, mirror), consistent
+across its frames as a real change of scene or sensor would be; noise is drawn per frame.
+A grey window has every pixel's luma (ITU-R BT.601 weights) in all three channels, so that
+obstacles must be told by shape and shading rather than by their colour.
 
 Mirroring left/right (y → -y in the body frame FLU) flips the image columns and, to stay
 physically consistent, negates vy and yaw_rate in the command and gx, gz (angular velocity is
@@ -14,6 +16,7 @@ from lnn_control.train.config import AugmentConfig
 
 _MIRROR_IMU = torch.tensor([-1.0, 1.0, -1.0, 1.0, -1.0, 1.0])
 _MIRROR_CMD = torch.tensor([1.0, -1.0, 1.0, -1.0])
+_LUMA = torch.tensor([0.299, 0.587, 0.114])
 
 
 def augment_batch(batch: dict[str, torch.Tensor], config: AugmentConfig, imu_std: torch.Tensor,
@@ -26,9 +29,12 @@ def augment_batch(batch: dict[str, torch.Tensor], config: AugmentConfig, imu_std
     def uniform(scale: float) -> torch.Tensor:  # one factor per window, in [1 - scale, 1 + scale]
         return 1.0 + scale * (2.0 * torch.rand(batch_size, generator=generator) - 1.0)
 
-    if config.brightness or config.contrast or config.image_noise:
+    if config.brightness or config.contrast or config.image_noise or config.greyscale:
         pixels = images.float()
         view = (batch_size, 1, 1, 1, 1)
+        if config.greyscale:
+            grey = (torch.rand(batch_size, generator=generator) < config.greyscale).view(view)
+            pixels = torch.where(grey, (pixels * _LUMA).sum(-1, keepdim=True).expand_as(pixels), pixels)
         if config.contrast:
             mean = pixels.mean(dim=(1, 2, 3, 4), keepdim=True)
             pixels = (pixels - mean) * uniform(config.contrast).view(view) + mean

@@ -45,6 +45,7 @@ class AugmentConfig:
     image_noise: float = 0.02
     imu_noise: float = 0.02
     hflip: float = 0.0
+    greyscale: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,7 @@ def _validate(config, source: str, section: str) -> None:
                   ("warmup_epochs", lambda v: v >= 0), ("lr_min_ratio", lambda v: 0 <= v <= 1),
                   ("patience", lambda v: v >= 1)],
         "augment": [(k, lambda v: v >= 0) for k in ("brightness", "contrast", "image_noise", "imu_noise")]
-        + [("hflip", lambda v: 0 <= v <= 1)],
+        + [(k, lambda v: 0 <= v <= 1) for k in ("hflip", "greyscale")],
         "dagger": [("episodes_per_round", lambda v: v >= 1), ("epochs_per_round", lambda v: v >= 1),
                    ("expert_mix", lambda v: 0 <= v <= 1), ("max_seconds", lambda v: v is None or v > 0),
                    ("storage", lambda v: v in ("mcap", "sqlite3"))],
