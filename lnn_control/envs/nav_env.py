@@ -7,7 +7,7 @@ Observation (every control step, 20 Hz by default), a dict:
 Action: float32 [vx, vy, vz, yaw_rate] in the heading frame (m/s, rad/s), clipped to
 +-max_linear_speed per axis and +-max_yaw_rate.
 Episode: success (within the target's success radius, 1 m by default) or a collision
-terminates it; the world's time limit truncates it. Reward: metres of progress towards the
+terminates it; the world's time limit (or `time_limit_s`, simulated s) truncates it. Reward: metres of progress towards the
 target per step, +10 on success, -10 on a collision.
 info: success, collision, timeout, distance_to_target (m), sim_time (s), position (m, world),
 and the IMU stream of the control period: "imu_samples" float32 [k, 6] read every
@@ -37,7 +37,8 @@ class NavEnv(gym.Env):
 
     def __init__(self, world: WorldConfig | str | Path = "forest", render_mode: str | None = None,
                  camera: CameraConfig | None = None, imu: ImuConfig | None = None, control_hz: float = 20.0,
-                 max_linear_speed: float = 2.0, max_yaw_rate: float = 1.0, imu_rate_hz: float | None = None):
+                 max_linear_speed: float = 2.0, max_yaw_rate: float = 1.0, imu_rate_hz: float | None = None,
+                 time_limit_s: float | None = None):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode {render_mode!r} is not one of {self.metadata['render_modes']}")
         physics_steps = PHYSICS_HZ / control_hz
@@ -52,6 +53,8 @@ class NavEnv(gym.Env):
             raise ValueError(f"imu_rate_hz {imu_rate_hz} must be a multiple of control_hz {control_hz}")
         self.render_mode = render_mode
         self.base_world = world if isinstance(world, WorldConfig) else WorldConfig.load(world)
+        if time_limit_s is not None:
+            self.base_world = self.base_world.with_overrides(time_limit_s=time_limit_s)
         self.world_overrides: dict[str, dict] = {}
         self.physics_steps_per_control = int(round(physics_steps))
         self.control_period_s = self.physics_steps_per_control / PHYSICS_HZ

@@ -22,7 +22,6 @@ from lnn_control.eval.episode_record import EpisodeRecord
 from lnn_control.eval.pilots import ExpertPilot, Pilot, PolicyPilot, RandomPilot
 from lnn_control.eval.plan import EpisodeJob, EvalPlan
 from lnn_control.policy import load_policy
-from lnn_control.sim import WorldConfig
 
 CACHED_ENVS = 4  # PyBullet worlds kept per worker (one per world x condition x render mode)
 
@@ -78,10 +77,8 @@ class EpisodeWorker:
         if key in self._envs:
             self._envs.move_to_end(key)
             return self._envs[key]
-        world = WorldConfig.load(world_spec)
-        if self.settings.time_limit_s is not None:
-            world = world.with_overrides(time_limit_s=self.settings.time_limit_s)
-        self._envs[key] = make_env(world, shifts=list(shifts), render_mode="rgb_array" if render else None)
+        self._envs[key] = make_env(world_spec, shifts=list(shifts), render_mode="rgb_array" if render else None,
+                                   time_limit_s=self.settings.time_limit_s)
         while len(self._envs) > CACHED_ENVS:
             self._envs.popitem(last=False)[1].close()
         return self._envs[key]
