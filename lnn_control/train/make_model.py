@@ -51,7 +51,7 @@ class Recipe:
 
     episodes: int = 300          # expert demonstrations in the forest (world seeds 0..episodes-1)
     dagger_rounds: int = 3
-    eval_episodes: int = 50      # per policy x world (forest, urban), no shift
+    eval_episodes: int = 100     # per policy x world (forest, urban), no shift: the bars ask for >= 50
     suite_episodes: int = 10     # per policy x condition of the standard suite, forest
     eval_time_limit_s: float = 40.0  # simulated s per evaluation episode (the expert needs < 30)
     train_seed: int = 0
@@ -363,9 +363,12 @@ def model_card(pipeline: Pipeline, headers: dict, shipped: dict, rows: list[dict
               "on seeds 10000-10049, where this recipe was chosen among trials (so that figure flatters it). "
               "Before, 5 of the 9 failures came within 1.3-3.8 m of the target and flew on past it; in a trial "
               "with boulders in the forest and short windows, the target was lost behind them at 7-23 m "
-              "(the state had never been trained to hold it longer than 1.6 s)"
-              + "".join(f"; this run {_pct(row['success_rate'])} over {row['episodes']}"
-                        for world, _, row in bar_rows(bars) if world == "forest") + ".",
+              "(the state had never been trained to hold it longer than 1.6 s).",
+              "- DAgger rounds of 48 rollouts instead of 24 (3 rounds either way), chosen on 200 forest seeds "
+              "30000-30199 that no evaluation here uses: the CfC reached 96% [93%, 98%] there against 86% "
+              "[81%, 90%] with rounds of 24 (paired, McNemar p = 0.0002); 5 rounds of 24 gave 92% [87%, 95%]. "
+              "In the city, 24% against 20% over 50 (no clear difference). With 24 per round the learner "
+              "reached the target in 66 of its 72 rollouts, so few of its own mistakes were labelled.",
               "- Tried for urban, not kept: windows in grey (augment.greyscale 0.3) gave urban 30% but forest "
               "66%; boulders 2.5-5 m wide in the forest (4 per world, short windows) gave urban 12%. Flat "
               "faces seen in training did not teach the policy to go around buildings."]
@@ -406,12 +409,10 @@ def bar_verdicts(bars: dict) -> str:
 
 
 def failure_summary(bars: dict) -> str:
-    """How the shipped CfC's episodes ended, per world: the rates the bars are about."""
-    return "\n".join(f"- {world}: {_pct(row['success_rate'])} success "
-                     f"{'clears' if row['success_rate'] >= required else 'falls short of'} the {_pct(required)} bar; "
-                     f"{_pct(row['collision_rate'])} of the episodes end in a collision, {_pct(row['timeout_rate'])} "
-                     "in a timeout (the target passed or lost and not found again)."
-                     for world, required, row in bar_rows(bars))
+    """How the shipped CfC's episodes that did not reach the target ended, per world with a bar."""
+    return "\n".join(f"- {world}: {_pct(row['collision_rate'])} of the episodes end in a collision, "
+                     f"{_pct(row['timeout_rate'])} in a timeout (the target passed or lost and not found again)."
+                     for world, _, row in bar_rows(bars))
 
 
 def outcome_table(rows: list[dict]) -> str:
