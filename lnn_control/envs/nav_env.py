@@ -7,8 +7,8 @@ Observation (every control step, 20 Hz by default), a dict:
 Action: float32 [vx, vy, vz, yaw_rate] in the heading frame (m/s, rad/s), clipped to
 +-max_linear_speed per axis and +-max_yaw_rate.
 Episode: success (within the target's success radius, 1 m by default) or a collision
-terminates it; the world's time limit (or `time_limit_s`, simulated s) truncates it. Reward: metres of progress towards the
-target per step, +10 on success, -10 on a collision.
+terminates it; the world's time limit (or `time_limit_s`, simulated s) truncates it.
+Reward: metres of progress towards the target per step, +10 on success, -10 on a collision.
 info: success, collision, timeout, distance_to_target (m), sim_time (s), position (m, world),
 and the IMU stream of the control period: "imu_samples" float32 [k, 6] read every
 1/imu_rate_hz s of the period, oldest first, the last one being obs["imu"], at the simulated

@@ -343,7 +343,8 @@ def model_card(pipeline: Pipeline, headers: dict, shipped: dict, rows: list[dict
     if suite:
         lines += ["", "![success under the standard shift suite, forest](ood_study.png)"]
     lines += ["", "## What it does not do (measured while making it)", "", failure_summary(bars), "",
-              "What the recipe rests on (trials while making it, CfC, forest, closed loop on seeds 10000 on unless a line says otherwise):",
+              "What the recipe rests on (trials while making it, CfC, forest, closed loop on seeds 10000 on "
+              "unless a line says otherwise):",
               "",
               "- The image encoder layer-normalises its projection before the tanh. Without it, training drove "
               "all 24 image features into tanh's flat tails (standard deviation 0 over frames): predictions did "
