@@ -361,7 +361,7 @@ def model_card(pipeline: Pipeline, headers: dict, shipped: dict, rows: list[dict
               "- Training windows of 128 frames (6.4 s, back-propagated in chunks of 32) instead of 32 (1.6 s), "
               "a slower final approach of the expert (0.5 m/s per metre, was 0.8) and 10% expert steps in the "
               "DAgger rollouts (was 25%), together: 82% [69%, 90%] -> 92% [81%, 97%] over 50 forest episodes "
-              "on seeds 10000-10049, where this recipe was chosen among trials (so that figure flatters it). "
+              "on seeds 10000-10049, where these changes were chosen among trials (so that figure flatters them). "
               "Before, 5 of the 9 failures came within 1.3-3.8 m of the target and flew on past it; in a trial "
               "with boulders in the forest and short windows, the target was lost behind them at 7-23 m "
               "(the state had never been trained to hold it longer than 1.6 s).",
