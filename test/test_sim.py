@@ -132,6 +132,25 @@ def test_obstacle_contact_is_a_collision():
     sim.close()
 
 
+def test_urban_target_is_in_sight_of_the_start_past_buildings_and_walls():
+    """Rays from the start to the target's centre and edges meet no building or wall (PyBullet's
+    own ray test on the built world), for every one of these seeds."""
+    import pybullet as pb
+
+    sim = Simulator("urban", seed=0)
+    large = {"building", "wall"}
+    for seed in range(8):
+        sim.reset(seed=seed)
+        ids = iter(sim.obstacle_ids)
+        kind_of = {next(ids): obstacle.kind for obstacle in sim.layout.obstacles for _ in obstacle.parts}
+        start, target = np.array(sim.position), sim.target_position
+        r = sim.world.target.size_m / 2
+        ends = [target + offset for offset in ([0, 0, 0], [0, r, 0], [0, -r, 0], [0, 0, r])]
+        hits = pb.rayTestBatch([start.tolist()] * len(ends), [e.tolist() for e in ends], physicsClientId=sim.client)
+        assert not [kind_of.get(hit[0]) for hit in hits if kind_of.get(hit[0]) in large], seed
+    sim.close()
+
+
 def test_camera_image_depth_and_configuration(open_world):
     camera = CameraConfig(width=80, height=60, horizontal_fov_deg=70.0, pitch_deg=-10.0)
     sim = Simulator(open_world, seed=3, camera=camera)

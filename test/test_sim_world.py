@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from lnn_control.sim import WorldConfig, WorldConfigError, generate_layout
-from lnn_control.sim.world import FLIGHT_BAND_M
+from lnn_control.sim.world import FLIGHT_BAND_M, Footprint
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +60,45 @@ def test_target_is_hidden_among_obstacles(forest):
                 if 0 < along < length and across < 2.0:
                     near_line += 1
     assert near_line / 10 >= 2
+
+
+def test_footprint_distance_to_segment():
+    disc, box = Footprint(5.0, 1.0, radius=0.5), Footprint(5.0, 2.0, half_x=1.0, half_y=0.5)
+    assert disc.distance_to_segment((0, 0), (10, 0)) == pytest.approx(0.5)
+    assert disc.distance_to_segment((0, 0), (3, 0)) == pytest.approx(math.hypot(2, 1) - 0.5)  # end point nearest
+    assert box.distance_to_segment((0, 0), (10, 0)) == pytest.approx(1.5)
+    assert box.distance_to_segment((0, 0), (10, 4)) == 0.0                                    # crosses the box
+    assert box.distance_to_segment((5, 2.1), (5.2, 2.2)) == 0.0                               # inside the box
+    assert box.distance_to_segment((0, 4), (10, 4)) == pytest.approx(1.5)
+
+
+def test_urban_keeps_buildings_and_walls_off_the_line_of_sight():
+    """urban.yaml's `target.sight_clear_of: [building, wall]`: none of them crosses the strip
+    (as wide as the target) from the start to the target; poles and cars still may."""
+    urban = WorldConfig.load("urban")
+    assert urban.target.sight_clear_of == ("building", "wall")
+    half = urban.target.size_m / 2
+    on_line = 0
+    for seed in range(20):
+        layout = generate_layout(urban, seed)
+        for obstacle in layout.obstacles:
+            near = min(fp.distance_to_segment(layout.start_position, layout.target_position)
+                       for fp in obstacle.footprints)
+            if obstacle.kind in ("building", "wall"):
+                assert near >= half, (seed, obstacle.kind)
+            elif near < half:
+                on_line += 1
+    assert on_line > 0                                       # the rule is per kind, not a clear corridor
+    assert sum(o.kind == "building" for o in generate_layout(urban, 0).obstacles) >= 3
+
+
+def test_sight_clear_of_rejects_an_unknown_kind(tmp_path, forest):
+    path = _write(tmp_path, {**forest.source, "target": {**forest.source["target"], "sight_clear_of": ["tree", "ufo"]}})
+    with pytest.raises(WorldConfigError, match=r"mine\.yaml: target\.sight_clear_of\[1\]: 'ufo' is not one of"):
+        WorldConfig.load(path)
+    path = _write(tmp_path, {**forest.source, "target": {**forest.source["target"], "sight_clear_of": "tree"}})
+    with pytest.raises(WorldConfigError, match=r"target\.sight_clear_of: expected a list of obstacle kinds"):
+        WorldConfig.load(path)
 
 
 def test_unknown_key_names_file_and_field(tmp_path, forest):

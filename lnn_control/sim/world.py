@@ -67,7 +67,11 @@ class ObstacleKind:
 
 @dataclass(frozen=True)
 class TargetConfig:
-    """The target: distance (m) and bearing (deg, from +x) from the start, altitude (m), look."""
+    """The target: distance (m) and bearing (deg, from +x) from the start, altitude (m), look.
+
+    `sight_clear_of`: obstacle kinds never placed on the line of sight from the start to the
+    target (a strip as wide as the target), so that none of them hides it at the start.
+    """
 
     distance_m: Range
     bearing_deg: Range
@@ -77,6 +81,7 @@ class TargetConfig:
     color: RGB
     success_radius_m: float
     clearance_m: float
+    sight_clear_of: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -203,6 +208,11 @@ class _Fields:
             raise self.error(name, f"{value!r} is not one of {', '.join(options)}")
         return value
 
+    def kinds(self, name: str, value: Any) -> tuple[str, ...]:
+        if not isinstance(value, list):
+            raise self.error(name, f"expected a list of obstacle kinds, got {value!r}")
+        return tuple(self.choice(f"{name}[{i}]", kind, tuple(_KIND_PARAMETERS)) for i, kind in enumerate(value))
+
 
 def _parse_world(f: _Fields, doc: Any) -> WorldConfig:
     top = {"name", "field", "start", "target", "time_limit_s", "palette", "obstacles", "distractors",
@@ -215,7 +225,7 @@ def _parse_world(f: _Fields, doc: Any) -> WorldConfig:
     start = f.mapping("start", doc["start"], {"altitude", "yaw_jitter_deg", "clearance"}, {"altitude"})
     start_altitude = f.number("start.altitude", start["altitude"], 0.5, 20.0)
     tgt = f.mapping("target", doc["target"], {"distance", "bearing_deg", "altitude", "shape", "size", "color",
-                                              "success_radius", "clearance"}, {"distance"})
+                                              "success_radius", "clearance", "sight_clear_of"}, {"distance"})
     distance = f.range("target.distance", tgt["distance"], 1.0, 500.0)
     target = TargetConfig(
         distance_m=distance,
@@ -226,6 +236,7 @@ def _parse_world(f: _Fields, doc: Any) -> WorldConfig:
         color=f.color("target.color", tgt.get("color", [1.0, 0.1, 0.1])),
         success_radius_m=f.number("target.success_radius", tgt.get("success_radius", 1.0), 0.1, 10.0),
         clearance_m=f.number("target.clearance", tgt.get("clearance", 1.5), 0.0, 50.0),
+        sight_clear_of=f.kinds("target.sight_clear_of", tgt.get("sight_clear_of", [])),
     )
     pal = f.mapping("palette", doc["palette"], set(PALETTE_KEYS) | {"jitter"}, {"ground", "sky"})
     palette = {key: f.colors(f"palette.{key}", pal[key]) for key in PALETTE_KEYS if key in pal}
@@ -335,6 +346,19 @@ class Footprint:
         dy = max(abs(py - self.y) - self.half_y, 0.0)
         return math.hypot(dx, dy)
 
+    def distance_to_segment(self, a, b) -> float:
+        """Distance (m) from the outline to the plan-view segment a-b ((x, y, ...) points; 0 where
+        they cross, negative inside a disc)."""
+        ax, ay, bx, by = a[0], a[1], b[0], b[1]
+        if self.is_disc:
+            return _point_segment_distance(self.x, self.y, ax, ay, bx, by) - self.radius
+        x0, x1, y0, y1 = self.x - self.half_x, self.x + self.half_x, self.y - self.half_y, self.y + self.half_y
+        if _segment_crosses_box(ax, ay, bx, by, x0, x1, y0, y1):
+            return 0.0
+        corners = ((x0, y0), (x0, y1), (x1, y0), (x1, y1))
+        return min(min(self.distance_to_point(ax, ay), self.distance_to_point(bx, by)),
+                   min(_point_segment_distance(cx, cy, ax, ay, bx, by) for cx, cy in corners))
+
     def gap_to(self, other: "Footprint") -> float:
         """Clearance (m) between two outlines (<= 0 when they overlap)."""
         if self.is_disc and other.is_disc:
@@ -346,6 +370,29 @@ class Footprint:
         dx = max(abs(self.x - other.x) - self.half_x - other.half_x, 0.0)
         dy = max(abs(self.y - other.y) - self.half_y - other.half_y, 0.0)
         return math.hypot(dx, dy)
+
+
+def _point_segment_distance(px: float, py: float, ax: float, ay: float, bx: float, by: float) -> float:
+    dx, dy = bx - ax, by - ay
+    length2 = dx * dx + dy * dy
+    t = 0.0 if length2 == 0.0 else min(max(((px - ax) * dx + (py - ay) * dy) / length2, 0.0), 1.0)
+    return math.hypot(px - ax - t * dx, py - ay - t * dy)
+
+
+def _segment_crosses_box(ax: float, ay: float, bx: float, by: float, x0: float, x1: float, y0: float,
+                         y1: float) -> bool:
+    """Whether segment a-b meets the axis-aligned box [x0, x1] x [y0, y1] (slab clipping)."""
+    t_in, t_out = 0.0, 1.0
+    for start, delta, low, high in ((ax, bx - ax, x0, x1), (ay, by - ay, y0, y1)):
+        if delta == 0.0:
+            if not low <= start <= high:
+                return False
+            continue
+        t0, t1 = sorted(((low - start) / delta, (high - start) / delta))
+        t_in, t_out = max(t_in, t0), min(t_out, t1)
+        if t_in > t_out:
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -390,14 +437,19 @@ def generate_layout(world: WorldConfig, seed: int) -> Layout:
     keep_clear = [Footprint(start[0], start[1], radius=world.start_clearance_m),
                   Footprint(target[0], target[1], radius=max(tc.clearance_m, 1e-3))]
 
+    sight_half_width = tc.size_m / 2
     placed: list[Footprint] = []
     obstacles = []
     for kind in world.obstacles:
         count = int(round(kind.count_per_100m2 * world.density_scale * area_100m2))
+        off_sight_line = kind.kind in tc.sight_clear_of
         for _ in range(count):
             for _attempt in range(20):
                 x, y = rng.uniform(bounds[0], bounds[1]), rng.uniform(bounds[2], bounds[3])
                 obstacle = _build_obstacle(kind, x, y, rng, world)
+                if off_sight_line and any(fp.distance_to_segment(start, target) < sight_half_width
+                                          for fp in obstacle.footprints):
+                    continue
                 if _fits(obstacle.footprints, placed, keep_clear, world.min_gap_m):
                     placed.extend(obstacle.footprints)
                     obstacles.append(obstacle)
