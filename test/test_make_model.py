@@ -12,7 +12,7 @@ import pytest
 from lnn_control.envs import load_suite
 from lnn_control.paths import share_path
 from lnn_control.policy import load_checkpoint
-from lnn_control.train.make_model import main
+from lnn_control.train.make_model import main, pooled_outcomes, pooled_table
 
 
 @pytest.mark.timeout(300)
@@ -30,8 +30,12 @@ def test_quick_make_model_ships_loadable_models_a_card_and_the_study(tmp_path, m
     assert max(counts.values()) <= 1.1 * min(counts.values())  # the same parameter budget
 
     card = (out / "cfc_forest.md").read_text()
-    for step in ("collect", "train_cfc", "train_lstm", "train_gru", "train_mlp", "eval_bars", "eval_suite"):
+    for step in ("collect", "train_cfc", "train_lstm", "train_gru", "train_mlp", "eval_bars", "eval_suite",
+                 "eval_second_draw"):
         assert f"| {step} | `lnn-control " in card
+    assert "--seed 20000" in card and (out / "eval" / "forest_urban_seeds20000.md").is_file()
+    assert "| world | episodes | cfc_forest | lstm_forest | gru_forest | mlp_forest | expert |" in card
+    assert "| forest | 4 | " in card  # both draws of two episodes pooled
     assert "- forest: " in card and "bar 90%: NOT met" in card  # two episodes of 5 s reach nothing
     assert "of the episodes end in a collision" in card
 
@@ -53,3 +57,23 @@ def test_a_bad_recipe_stops_before_anything_runs(tmp_path, capsys, text, problem
     message = capsys.readouterr().err
     assert f"make model: {recipe}: {problem}" in message and "Traceback" not in message
     assert not (tmp_path / "work" / "bags").exists() and not (tmp_path / "out").exists()
+
+
+def test_pooled_table_counts_both_draws_and_pairs_seeds(tmp_path):
+    import json
+
+    def log(name, episodes):
+        path = tmp_path / name
+        path.write_text("".join(json.dumps({"policy": p, "world": "urban", "condition": c, "seed": s,
+                                            "success": ok}) + "\n" for p, c, s, ok in episodes))
+        return path
+
+    first = log("a.jsonl", [("cfc_forest", "none", s, True) for s in range(8)]
+                + [("mlp_forest", "none", s, s < 2) for s in range(8)] + [("cfc_forest", "fog", 0, False)])
+    second = log("b.jsonl", [("cfc_forest", "none", 100 + s, s < 4) for s in range(8)]
+                 + [("mlp_forest", "none", 100 + s, False) for s in range(8)])
+    outcomes = pooled_outcomes([first, second])
+    assert len(outcomes[("urban", "cfc_forest")]) == 16          # the shifted episode is left out
+    row = pooled_table(outcomes).splitlines()[2]
+    # cfc 12/16, mlp 2/16; discordant pairs 10 to 0: exact two-sided p = 2 * 0.5**10
+    assert row.startswith("| urban | 16 | 75% [") and "| 12% [" in row and "p = 0.002" in row

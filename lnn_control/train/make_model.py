@@ -14,6 +14,8 @@ into the model card), so anyone can rerun any part by hand:
 3. eval: CfC, LSTM, GRU, MLP and the expert on forest and urban (`eval_episodes` each), and
    under the standard shift suite in the forest (`suite_episodes` per condition), on world
    seeds from 10000 on, which training never flies (collect uses 0.., DAgger 1000000..);
+   then forest and urban again on a second draw of seeds from 20000 on, which no choice of
+   the recipe ever looked at, pooled with the first in the card;
 4. ship: `--out`/cfc_forest.pt, `--out`/baselines/{lstm,gru,mlp}_forest.pt, the model card
    `--out`/cfc_forest.md with the training curve and the evaluation, and the
    out-of-distribution study table and plot (`--out`/ood_study.md, ood_study.png).
@@ -42,6 +44,7 @@ from lnn_control.paths import share_path
 
 KINDS = ("cfc", "lstm", "gru", "mlp")
 EVAL_FIRST_SEED = 10_000
+SECOND_DRAW_FIRST_SEED = 20_000
 BARS = {"forest": 0.90, "urban": 0.60}  # least success rate the shipped CfC must reach, per world
 
 
@@ -200,13 +203,14 @@ class Pipeline:
             for future in [pool.submit(train, kind) for kind in KINDS]:
                 future.result()
 
-    def evaluate(self, name: str, worlds: list[str], episodes: int, suite: str | None) -> dict:
+    def evaluate(self, name: str, worlds: list[str], episodes: int, suite: str | None,
+                 first_seed: int = EVAL_FIRST_SEED) -> dict:
         out = self.work / "eval" / name
         args = ["eval", *[a for kind in KINDS for a in ("--policy", str(self.checkpoint(kind)))], "--policy", "expert"]
         args += [a for world in worlds for a in ("--world", world)]
         if suite:
             args += ["--suite", suite]
-        args += ["--episodes", str(episodes), "--seed", str(EVAL_FIRST_SEED), "--workers", str(self.workers),
+        args += ["--episodes", str(episodes), "--seed", str(first_seed), "--workers", str(self.workers),
                  "--time-limit", f"{self.recipe.eval_time_limit_s:g}", "--out", str(out)]
         if (out / "run.json").is_file():
             args.append("--resume")
@@ -215,7 +219,7 @@ class Pipeline:
 
     # -- shipping --------------------------------------------------------------------------------
 
-    def ship(self, bars: dict, suite: dict | None, config: Path, seconds: float) -> list[Path]:
+    def ship(self, bars: dict, second: dict, suite: dict | None, config: Path, seconds: float) -> list[Path]:
         """Copy the checkpoints and curves into --out, write the card and the OOD study."""
         from lnn_control.policy import load_checkpoint
 
@@ -234,13 +238,14 @@ class Pipeline:
         if suite:
             shutil.copyfile(self.work / "eval" / "suite" / "results.png", self.out / "ood_study.png")
         (self.out / "eval").mkdir(exist_ok=True)
-        for run, name in (("bars", "forest_urban"), ("suite", "shift_suite")):
-            if (self.work / "eval" / run / "results.md").is_file() and (run == "bars" or suite):
+        for run, name in (("bars", "forest_urban"), ("second_draw", f"forest_urban_seeds{SECOND_DRAW_FIRST_SEED}"),
+                          ("suite", "shift_suite")):
+            if (self.work / "eval" / run / "results.md").is_file() and (run != "suite" or suite):
                 for suffix in ("md", "json"):
                     shutil.copyfile(self.work / "eval" / run / f"results.{suffix}",
                                     self.out / "eval" / f"{name}.{suffix}")
         card = self.out / "cfc_forest.md"
-        card.write_text(model_card(self, headers, shipped, rows, bars, suite, config, seconds))
+        card.write_text(model_card(self, headers, shipped, rows, bars, second, suite, config, seconds))
         study = self.out / "ood_study.md"
         study.write_text(ood_table(rows))
         return [*shipped.values(), card, study]
@@ -249,8 +254,8 @@ class Pipeline:
 # -- the model card ------------------------------------------------------------------------------
 
 
-def model_card(pipeline: Pipeline, headers: dict, shipped: dict, rows: list[dict], bars: dict, suite: dict | None,
-               config: Path, seconds: float) -> str:
+def model_card(pipeline: Pipeline, headers: dict, shipped: dict, rows: list[dict], bars: dict, second: dict,
+               suite: dict | None, config: Path, seconds: float) -> str:
     recipe = pipeline.recipe
     cfc = headers["cfc"]
     training = cfc["training"] or {}
@@ -295,7 +300,8 @@ def model_card(pipeline: Pipeline, headers: dict, shipped: dict, rows: list[dict
         f"- Validation: {config_values.get('data', {}).get('val_fraction')} "
         "of the bags held out whole (seeded split).",
         "- Never in training: the urban world, every shift, and the evaluation seeds "
-        f"({EVAL_FIRST_SEED}..{EVAL_FIRST_SEED + max(recipe.eval_episodes, recipe.suite_episodes) - 1}).",
+        f"({EVAL_FIRST_SEED}..{EVAL_FIRST_SEED + max(recipe.eval_episodes, recipe.suite_episodes) - 1} and "
+        f"{SECOND_DRAW_FIRST_SEED}..{SECOND_DRAW_FIRST_SEED + recipe.eval_episodes - 1}).",
         "",
         "## Sizes",
         "",
@@ -342,6 +348,22 @@ def model_card(pipeline: Pipeline, headers: dict, shipped: dict, rows: list[dict
     ]
     if suite:
         lines += ["", "![success under the standard shift suite, forest](ood_study.png)"]
+    draws = [pipeline.work / "eval" / run / "episodes.jsonl" for run in ("bars", "second_draw")]
+    lines += [
+        "",
+        f"## A second draw of seeds ({SECOND_DRAW_FIRST_SEED} on)",
+        "",
+        "Recipe changes were chosen on other seeds (10000-10049, 30000-30199), so the same checkpoints "
+        f"also flew forest and urban on seeds {SECOND_DRAW_FIRST_SEED}-"
+        f"{SECOND_DRAW_FIRST_SEED + recipe.eval_episodes - 1}, which no choice looked at "
+        f"(`eval/forest_urban_seeds{SECOND_DRAW_FIRST_SEED}.md`):",
+        "",
+        ood_table(second["rows"]),
+        "",
+        "Both draws together (McNemar p of each model against the CfC on the shared seeds):",
+        "",
+        pooled_table(pooled_outcomes(draws)),
+    ]
     lines += ["", "## What it does not do (measured while making it)", "", failure_summary(bars), "",
               "What the recipe rests on (trials while making it, CfC, forest, closed loop on seeds 10000 on "
               "unless a line says otherwise):",
@@ -433,6 +455,42 @@ def outcome_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def pooled_outcomes(episode_logs: list[Path]) -> dict[tuple[str, str], dict[int, bool]]:
+    """(world, policy) -> {seed: success} over the no-shift episodes in these episodes.jsonl files."""
+    outcomes: dict[tuple[str, str], dict[int, bool]] = {}
+    for log in episode_logs:
+        for line in log.read_text().splitlines():
+            episode = json.loads(line)
+            if episode["condition"] == "none":
+                outcomes.setdefault((episode["world"], episode["policy"]), {})[episode["seed"]] = episode["success"]
+    return outcomes
+
+
+def pooled_table(outcomes: dict[tuple[str, str], dict[int, bool]], reference: str = "cfc_forest") -> str:
+    """Success [95% Wilson] per world (rows) and policy (columns) over all pooled episodes, with
+    the exact McNemar p-value of each policy against `reference` on the seeds both flew."""
+    from lnn_control.eval.stats import mcnemar_exact, wilson_interval
+
+    worlds = list(dict.fromkeys(world for world, _ in outcomes))
+    policies = list(dict.fromkeys(policy for _, policy in outcomes))
+    lines = ["| world | episodes | " + " | ".join(policies) + " |", "|---|---:|" + "---|" * len(policies)]
+    for world in worlds:
+        base = outcomes.get((world, reference), {})
+        cells = []
+        for policy in policies:
+            runs = outcomes.get((world, policy), {})
+            lo, hi = wilson_interval(sum(runs.values()), len(runs))
+            cell = f"{_pct(sum(runs.values()) / max(len(runs), 1))} [{_pct(lo)}, {_pct(hi)}]"
+            shared = sorted(set(runs) & set(base))
+            if policy != reference and shared:
+                p = mcnemar_exact([base[s] for s in shared], [runs[s] for s in shared]).p_value
+                cell += f", p = {p:.2g}"
+            cells.append(cell)
+        n = max((len(outcomes.get((world, p), {})) for p in policies), default=0)
+        lines.append(f"| {world} | {n} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def ood_table(rows: list[dict]) -> str:
     """Success [95% Wilson interval] per world x condition (rows) and policy (columns)."""
     policies = list(dict.fromkeys(r["policy"] for r in rows))
@@ -477,7 +535,9 @@ def main(argv: list[str] | None = None) -> int:
         if recipe.suite_episodes:
             suite = pipeline.evaluate("suite", ["forest"], recipe.suite_episodes,
                                       f"{share_path('config', 'eval_suites.yaml')}:standard")
-        written = pipeline.ship(bars, suite, config, time.perf_counter() - started)
+        second = pipeline.evaluate("second_draw", ["forest", "urban"], recipe.eval_episodes, None,
+                                   first_seed=SECOND_DRAW_FIRST_SEED)
+        written = pipeline.ship(bars, second, suite, config, time.perf_counter() - started)
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"make model: {error}", file=sys.stderr)
         return 1
