@@ -39,6 +39,17 @@ def test_quick_make_model_ships_loadable_models_a_card_and_the_study(tmp_path, m
     assert "- forest: " in card and "bar 90%: NOT met" in card  # two episodes of 5 s reach nothing
     assert "of the episodes end in a collision" in card
 
+    # Run again on the same --work: nothing is redone, and the card keeps every step's cost.
+    import json
+    first = json.loads((work / "steps.json").read_text())
+    assert main(["--quick", "--out", str(out), "--work", str(work)]) == 0
+    again = json.loads((work / "steps.json").read_text())
+    assert again["invocations"] == 2 and again["wall_s"] > first["wall_s"]
+    assert again["steps"]["train_cfc"] == first["steps"]["train_cfc"]                    # kept, not retrained
+    assert again["steps"]["eval_bars"]["seconds"] >= first["steps"]["eval_bars"]["seconds"]  # resumed: adds up
+    card = (out / "cfc_forest.md").read_text()
+    assert "over 2 invocations" in card and f"| train_cfc | `{first['steps']['train_cfc']['command']}` |" in card
+
     study = (out / "ood_study.md").read_text().splitlines()
     assert study[0] == "| world | condition | episodes | cfc_forest | lstm_forest | gru_forest | mlp_forest | expert |"
     suite = load_suite(share_path("config", "eval_suites.yaml"), "standard")

@@ -22,6 +22,8 @@ into the model card), so anyone can rerun any part by hand:
 
 Steps that finished are not redone when the command runs again with the same --work
 (collect and eval resume; a trained checkpoint is kept), so an interrupted run continues.
+`--work`/steps.json keeps every step's command and wall time across invocations, so the card
+still says what each step cost when a later invocation kept or resumed it.
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
@@ -120,12 +123,20 @@ class Pipeline:
         self.workers = workers
         self.argv = argv
         self.logs = work / "logs"
-        self.steps: list[dict] = []  # {"name", "command", "seconds", "log"} of every command run
+        self.steps: list[dict] = []  # {"name", "command", "seconds", "log"} of every step of this make
+        self.started = time.perf_counter()
+        record = work / "steps.json"
+        earlier = json.loads(record.read_text()) if record.is_file() else {}
+        self.earlier_steps: dict[str, dict] = earlier.get("steps", {})
+        self.earlier_wall_s: float = earlier.get("wall_s", 0.0)
+        self.invocations: int = earlier.get("invocations", 0) + 1
+        self._record_lock = threading.Lock()
 
     # -- running commands --------------------------------------------------------------------
 
-    def lnn_control(self, name: str, args: list[str]) -> dict:
-        """Run `lnn-control ARGS` (one torch thread per process), its output into logs/NAME.log."""
+    def lnn_control(self, name: str, args: list[str], resumes: bool = False) -> dict:
+        """Run `lnn-control ARGS` (one torch thread per process), its output into logs/NAME.log;
+        `resumes`: it continues the work of an earlier invocation, whose seconds count too."""
         self.logs.mkdir(parents=True, exist_ok=True)
         log = self.logs / f"{name}.log"
         command = "lnn-control " + shlex.join(args)
@@ -137,13 +148,33 @@ class Pipeline:
                                   stderr=subprocess.STDOUT, env=env)
         seconds = time.perf_counter() - started
         step = {"name": name, "command": command, "seconds": round(seconds, 1), "log": str(log)}
-        self.steps.append(step)
+        earlier = self.earlier_steps.get(name)
+        if resumes and earlier:
+            step["seconds"] = round(earlier["seconds"] + seconds, 1)
+        self.record(step)
         if done.returncode != 0:
             tail = log.read_text().strip().splitlines()[-5:]
             raise RuntimeError(f"{name} failed (exit {done.returncode}, {seconds:.0f} s); the end of {log}:\n"
                                + "\n".join(tail))
         print(f"[make model] {name}: done in {seconds:.0f} s", flush=True)
         return step
+
+    def record(self, step: dict) -> None:
+        """Add `step` to this make's steps and to --work/steps.json."""
+        with self._record_lock:  # trainings finish in threads of their own
+            self._record(step)
+
+    def _record(self, step: dict) -> None:
+        self.steps.append(step)
+        self.earlier_steps[step["name"]] = step
+        self.work.mkdir(parents=True, exist_ok=True)
+        (self.work / "steps.json").write_text(json.dumps(
+            {"steps": self.earlier_steps, "wall_s": round(self.wall_s(), 1), "invocations": self.invocations},
+            indent=1))
+
+    def wall_s(self) -> float:
+        """Wall-clock seconds of every invocation with this --work so far."""
+        return self.earlier_wall_s + time.perf_counter() - self.started
 
     # -- steps ---------------------------------------------------------------------------------
 
@@ -171,8 +202,10 @@ class Pipeline:
 
     def collect(self) -> Path:
         bags = self.work / "bags" / "forest"
+        resumes = bags.is_dir() and any(bags.iterdir())
         self.lnn_control("collect", ["collect", "--world", "forest", "--episodes", str(self.recipe.episodes),
-                                     "--out", str(bags), "--workers", str(self.workers), "--seed", "0"])
+                                     "--out", str(bags), "--workers", str(self.workers), "--seed", "0"],
+                         resumes=resumes)
         return bags
 
     def checkpoint(self, kind: str) -> Path:
@@ -185,6 +218,8 @@ class Pipeline:
             done = checkpoint.with_suffix(".done")
             if done.is_file() and checkpoint.is_file():
                 print(f"[make model] train_{kind}: kept {checkpoint} (finished earlier)", flush=True)
+                if f"train_{kind}" in self.earlier_steps:
+                    self.record(self.earlier_steps[f"train_{kind}"])
                 return
             for leftover in (checkpoint, checkpoint.with_name(checkpoint.stem + ".dagger")):
                 if leftover.is_dir():
@@ -214,12 +249,12 @@ class Pipeline:
                  "--time-limit", f"{self.recipe.eval_time_limit_s:g}", "--out", str(out)]
         if (out / "run.json").is_file():
             args.append("--resume")
-        self.lnn_control(f"eval_{name}", args)
+        self.lnn_control(f"eval_{name}", args, resumes="--resume" in args)
         return json.loads((out / "results.json").read_text())
 
     # -- shipping --------------------------------------------------------------------------------
 
-    def ship(self, bars: dict, second: dict, suite: dict | None, config: Path, seconds: float) -> list[Path]:
+    def ship(self, bars: dict, second: dict, suite: dict | None, config: Path) -> list[Path]:
         """Copy the checkpoints and curves into --out, write the card and the OOD study."""
         from lnn_control.policy import load_checkpoint
 
@@ -245,7 +280,7 @@ class Pipeline:
                     shutil.copyfile(self.work / "eval" / run / f"results.{suffix}",
                                     self.out / "eval" / f"{name}.{suffix}")
         card = self.out / "cfc_forest.md"
-        card.write_text(model_card(self, headers, shipped, rows, bars, second, suite, config, seconds))
+        card.write_text(model_card(self, headers, shipped, rows, bars, second, suite, config))
         study = self.out / "ood_study.md"
         study.write_text(ood_table(rows))
         return [*shipped.values(), card, study]
@@ -255,7 +290,7 @@ class Pipeline:
 
 
 def model_card(pipeline: Pipeline, headers: dict, shipped: dict, rows: list[dict], bars: dict, second: dict,
-               suite: dict | None, config: Path, seconds: float) -> str:
+               suite: dict | None, config: Path) -> str:
     recipe = pipeline.recipe
     cfc = headers["cfc"]
     training = cfc["training"] or {}
@@ -277,7 +312,9 @@ def model_card(pipeline: Pipeline, headers: dict, shipped: dict, rows: list[dict
         "",
         f"Made by `{command_line(pipeline.argv)}` (`make model` runs it without arguments).", "",
         f"Ran on {platform.machine()} with {os.cpu_count()} CPU core(s) ({pipeline.workers} worker processes), "
-        f"{seconds / 60:.0f} min wall clock in all. The commands it ran:",
+        f"{pipeline.wall_s() / 60:.0f} min wall clock in all"
+        + (f" over {pipeline.invocations} invocations (later ones kept or resumed the finished steps)"
+           if pipeline.invocations > 1 else "") + ". The commands it ran:",
         "",
         "| step | command | wall (s) |",
         "|---|---|---:|",
@@ -521,7 +558,6 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--workers must be at least 1, got {args.workers}")
         out = Path(args.out) if args.out else share_path("models")
         pipeline = Pipeline(recipe, Path(args.work), out, args.workers, argv)
-        started = time.perf_counter()
         config = pipeline.train_config()
         print(f"[make model] recipe: {json.dumps(asdict(recipe))}; work in {pipeline.work}, models to {out}",
               flush=True)
@@ -537,7 +573,7 @@ def main(argv: list[str] | None = None) -> int:
                                       f"{share_path('config', 'eval_suites.yaml')}:standard")
         second = pipeline.evaluate("second_draw", ["forest", "urban"], recipe.eval_episodes, None,
                                    first_seed=SECOND_DRAW_FIRST_SEED)
-        written = pipeline.ship(bars, second, suite, config, time.perf_counter() - started)
+        written = pipeline.ship(bars, second, suite, config)
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"make model: {error}", file=sys.stderr)
         return 1
