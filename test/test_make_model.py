@@ -85,6 +85,8 @@ def test_pooled_table_counts_both_draws_and_pairs_seeds(tmp_path):
                  + [("mlp_forest", "none", 100 + s, False) for s in range(8)])
     outcomes = pooled_outcomes([first, second])
     assert len(outcomes[("urban", "cfc_forest")]) == 16          # the shifted episode is left out
-    row = pooled_table(outcomes).splitlines()[2]
+    order = [{"world": "urban", "policy": p} for p in ("mlp_forest", "cfc_forest")]
+    header, _, row = pooled_table(outcomes, order).splitlines()
+    assert header == "| world | episodes | mlp_forest | cfc_forest |"
     # cfc 12/16, mlp 2/16; discordant pairs 10 to 0: exact two-sided p = 2 * 0.5**10
-    assert row.startswith("| urban | 16 | 75% [") and "| 12% [" in row and "p = 0.002" in row
+    assert row.startswith("| urban | 16 | 12% [") and "| 75% [" in row and "p = 0.002" in row

@@ -2,8 +2,8 @@
 
 It sees only what a real drone would (camera, IMU, elapsed time), on world seeds training
 never used, with the evaluation's 40 s time limit. Issue #7 asks that it reach the target in
-most episodes: it must in at least 8 of these 10 (its card measures 94% over 100 forest
-episodes; on these ten seeds the evaluation saw 9).
+most episodes: it must in at least 8 of these 10 (its card measures 93% over 100 forest
+episodes; on these ten seeds the evaluation saw all 10).
 Skipped, saying why, only while no model is shipped.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from lnn_control.paths import share_path
 MODEL = share_path("models", "cfc_forest.pt")
 SEEDS = range(10_000, 10_010)  # evaluation seeds: collect uses 0.., DAgger 1000000..
 TIME_LIMIT_S = 40.0            # as in the model card's evaluation; the expert needs under 30 s
-LEAST_SUCCESSES = 8             # most of the 10, one short of what the evaluation saw
+LEAST_SUCCESSES = 8             # most of the 10, two short of what the evaluation saw
 
 pytestmark = pytest.mark.skipif(not MODEL.is_file(), reason=f"no shipped model: {MODEL} is absent "
                                 "(make it with `make model`)")
