@@ -7,6 +7,8 @@ every condition of the standard suite.
 """
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from lnn_control.envs import load_suite
@@ -40,7 +42,6 @@ def test_quick_make_model_ships_loadable_models_a_card_and_the_study(tmp_path, m
     assert "of the episodes end in a collision" in card
 
     # Run again on the same --work: nothing is redone, and the card keeps every step's cost.
-    import json
     first = json.loads((work / "steps.json").read_text())
     assert main(["--quick", "--out", str(out), "--work", str(work)]) == 0
     again = json.loads((work / "steps.json").read_text())
@@ -71,8 +72,6 @@ def test_a_bad_recipe_stops_before_anything_runs(tmp_path, capsys, text, problem
 
 
 def test_pooled_table_counts_both_draws_and_pairs_seeds(tmp_path):
-    import json
-
     def log(name, episodes):
         path = tmp_path / name
         path.write_text("".join(json.dumps({"policy": p, "world": "urban", "condition": c, "seed": s,

@@ -52,9 +52,8 @@ def straight_line_pilot(sim: Simulator, speed_m_s: float = 1.8):
 
 def line_blocked(layout: Layout, half_width_m: float = 0.3) -> bool:
     """Whether the straight start-to-target segment passes within `half_width_m` of an obstacle."""
-    start, target = np.array(layout.start_position[:2]), np.array(layout.target_position[:2])
-    points = start + np.linspace(0.0, 1.0, 200)[:, None] * (target - start)
-    return any(fp.distance_to_point(x, y) < half_width_m for fp in layout.flight_band_footprints() for x, y in points)
+    return any(fp.distance_to_segment(layout.start_position, layout.target_position) < half_width_m
+               for fp in layout.flight_band_footprints())
 
 
 def measure(world: str, episodes: int, first_seed: int) -> dict:

@@ -127,7 +127,7 @@ class Pipeline:
         self.started = time.perf_counter()
         record = work / "steps.json"
         earlier = json.loads(record.read_text()) if record.is_file() else {}
-        self.earlier_steps: dict[str, dict] = earlier.get("steps", {})
+        self.step_records: dict[str, dict] = earlier.get("steps", {})  # by name, of every invocation
         self.earlier_wall_s: float = earlier.get("wall_s", 0.0)
         self.invocations: int = earlier.get("invocations", 0) + 1
         self._record_lock = threading.Lock()
@@ -148,7 +148,7 @@ class Pipeline:
                                   stderr=subprocess.STDOUT, env=env)
         seconds = time.perf_counter() - started
         step = {"name": name, "command": command, "seconds": round(seconds, 1), "log": str(log)}
-        earlier = self.earlier_steps.get(name)
+        earlier = self.step_records.get(name)
         if resumes and earlier:
             step["seconds"] = round(earlier["seconds"] + seconds, 1)
         self.record(step)
@@ -162,15 +162,12 @@ class Pipeline:
     def record(self, step: dict) -> None:
         """Add `step` to this make's steps and to --work/steps.json."""
         with self._record_lock:  # trainings finish in threads of their own
-            self._record(step)
-
-    def _record(self, step: dict) -> None:
-        self.steps.append(step)
-        self.earlier_steps[step["name"]] = step
-        self.work.mkdir(parents=True, exist_ok=True)
-        (self.work / "steps.json").write_text(json.dumps(
-            {"steps": self.earlier_steps, "wall_s": round(self.wall_s(), 1), "invocations": self.invocations},
-            indent=1))
+            self.steps.append(step)
+            self.step_records[step["name"]] = step
+            self.work.mkdir(parents=True, exist_ok=True)
+            (self.work / "steps.json").write_text(json.dumps(
+                {"steps": self.step_records, "wall_s": round(self.wall_s(), 1), "invocations": self.invocations},
+                indent=1))
 
     def wall_s(self) -> float:
         """Wall-clock seconds of every invocation with this --work so far."""
@@ -218,8 +215,8 @@ class Pipeline:
             done = checkpoint.with_suffix(".done")
             if done.is_file() and checkpoint.is_file():
                 print(f"[make model] train_{kind}: kept {checkpoint} (finished earlier)", flush=True)
-                if f"train_{kind}" in self.earlier_steps:
-                    self.record(self.earlier_steps[f"train_{kind}"])
+                if f"train_{kind}" in self.step_records:
+                    self.record(self.step_records[f"train_{kind}"])
                 return
             for leftover in (checkpoint, checkpoint.with_name(checkpoint.stem + ".dagger")):
                 if leftover.is_dir():
