@@ -48,12 +48,14 @@ def write_bag(path, storage: str = "mcap", encoding: str = "rgb8", cmd_type: str
               period_s: float = 0.05, image_topic: str = "camera/image_raw", imu_topic: str = "imu/data",
               cmd_topic: str = "cmd_vel", cmd_delay_s: float = 0.01, imu_per_frame: int = 2,
               gap_after: int | None = None, gap_s: float = 1.0, image_size=(48, 64), facts=None,
-              imu_clock_offset_s: float = 0.0) -> Path:
+              imu_clock_offset_s: float = 0.0, edit=None) -> Path:
     """A bag of `frames` camera frames with IMU at `imu_per_frame` x the camera rate (one reading
     exactly at each frame, the others between frames) and one command `cmd_delay_s` after
     each frame. `gap_after`: frames after this index are shifted `gap_s` later.
     `imu_clock_offset_s`: the IMU's header stamps run this far ahead of everything else (a
-    sensor with its own clock); its log times stay right."""
+    sensor with its own clock); its log times stay right. `edit(kind, index, msg)` ("image",
+    "imu" or "cmd"; the index counts that kind's messages) returns the message to write instead
+    (a bad reading, a changed stamp...)."""
     path = Path(path)
     plugin = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}[storage]
     writer = Writer(path, version=Writer.VERSION_LATEST, storage_plugin=plugin)
@@ -77,7 +79,13 @@ def write_bag(path, storage: str = "mcap", encoding: str = "rgb8", cmd_type: str
         tc = t + int(cmd_delay_s * 1e9)
         cmd_msg = m.twist_message(frame_cmd(i)) if cmd_type == m.TWIST else m.twist_stamped_message(frame_cmd(i), tc)
         messages.append((tc, cmd_conn, cmd_msg, cmd_type))
+    counters = {}
+    kinds = {image_conn.id: "image", imu_conn.id: "imu", cmd_conn.id: "cmd"}
     for t, conn, msg, msgtype in sorted(messages, key=lambda x: x[0]):
+        kind = kinds[conn.id]
+        index = counters[kind] = counters.get(kind, -1) + 1
+        if edit is not None:
+            msg = edit(kind, index, msg)
         writer.write(conn, t, m.TYPESTORE.serialize_cdr(msg, msgtype))
     writer.close()
     return path

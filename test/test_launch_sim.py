@@ -37,7 +37,8 @@ from std_msgs.msg import String
 from launch_xml import read_launch
 from lnn_control.paths import share_path
 from lnn_control.policy import PolicySpec, build_network, save_checkpoint
-from lnn_control.ros.conversions import image_to_rgb, imu_to_vector, stamp_to_seconds, twist_to_command
+from lnn_control.codec import image_to_rgb, imu_to_vector, twist_to_command
+from lnn_control.ros.conversions import stamp_to_seconds
 
 BIN = Path(sys.executable).parent
 

@@ -1,14 +1,24 @@
 """Read camera, IMU and command streams from a rosbag2 bag (mcap or sqlite3), as robots record them.
 
-`read_bag(path, topics, image_size)` returns the decoded, time-sorted streams of one bag.
-Images are converted to RGB and resized to the policy's input size (area averaging, as the
-runtime does). Stamps are header stamps in nanoseconds; a Twist (no header) — or a message
-whose header stamp is zero — is placed at its bag log time.
+`read_bag(path, topics, image_size)` returns the decoded, time-ordered streams of one bag.
+Messages are decoded by `lnn_control.codec` (the rules the policy node applies); images are
+converted to RGB and resized to the policy's input size (area averaging, as the runtime
+does). Stamps are header stamps in nanoseconds; a Twist (no header) — or a message whose
+header stamp is zero — is placed at its bag log time.
 
-Every problem a user's bag can have raises `BagError` with a one-line message naming the bag
-and the problem: not a bag, unreadable/truncated/corrupt storage, a missing topic (the message
-lists the topics that are there), a topic of the wrong type, an unsupported image encoding,
-fewer messages than metadata.yaml declares (a damaged chunk).
+Bad readings never stop a bag from being read. A message is dropped, and counted by topic
+and reason in `BagStreams.dropped`, when:
+- it cannot be deserialised, or the codec refuses it (unsupported encoding, size mismatch,
+  truncated JPEG/PNG, NaN/Inf IMU or command values, IMU parts marked as not provided);
+- its stamp is not after the stamp of the topic's previous kept message, in the order the
+  bag logged them (a duplicated or out-of-order stamp);
+- it is a camera frame whose layout (encoding and size) differs from the layout most of the
+  bag's frames have (a camera that changed mode mid-bag).
+
+`BagError` (one line naming the bag and the problem) is raised for what leaves nothing to
+use: not a bag, unreadable/truncated/corrupt storage, a missing topic (the message lists the
+topics that are there), a topic of the wrong type, fewer messages than metadata.yaml
+declares (a damaged chunk), or a topic with no usable message left.
 """
 from __future__ import annotations
 
@@ -19,6 +29,7 @@ import numpy as np
 import yaml
 from rosbags.highlevel import AnyReader
 
+from lnn_control import codec
 from lnn_control.data import messages as m
 
 BAG_FILE_SUFFIXES = (".mcap", ".db3")
@@ -37,6 +48,26 @@ class BagTopics:
     cmd: str = "cmd_vel"
 
 
+@dataclass(frozen=True)
+class DroppedMessages:
+    """Messages of one topic that the reader could not use, for one reason.
+
+    `total`: the messages the topic holds; `first_s`: log time of the first one dropped, in
+    seconds from the bag's first message; `example`: what was wrong with that one."""
+
+    topic: str
+    reason: str
+    count: int
+    total: int
+    first_s: float
+    example: str
+
+    def describe(self, bag) -> str:
+        """One line for reports."""
+        return (f"{bag}: dropped {self.count} of {self.total} messages on {self.topic!r}: {self.reason} "
+                f"(first at {self.first_s:.3f} s: {self.example})")
+
+
 @dataclass
 class BagStreams:
     """The decoded streams of one bag, each sorted by its stamps (int64 ns).
@@ -44,7 +75,8 @@ class BagStreams:
     images uint8 [N, H, W, 3] RGB; imu float32 [M, 6] ([gx, gy, gz] rad/s, [ax, ay, az] m/s^2);
     cmd float32 [K, 4] ([vx, vy, vz] m/s, yaw_rate rad/s). `*_stamps` are header stamps (the
     log time where there is no header or it is zero), `*_log_stamps` the bag's log (receive)
-    times of the same messages. `facts` is the bag's custom_data.
+    times of the same messages. `facts` is the bag's custom_data; `dropped` what the reader
+    left out (see the module docstring).
     """
 
     image_stamps: np.ndarray
@@ -57,6 +89,7 @@ class BagStreams:
     imu_log_stamps: np.ndarray
     cmd_log_stamps: np.ndarray
     facts: dict = field(default_factory=dict)
+    dropped: list[DroppedMessages] = field(default_factory=list)
 
 
 def find_bags(paths) -> list[Path]:
@@ -74,15 +107,16 @@ def find_bags(paths) -> list[Path]:
 
 
 def read_facts(path) -> dict:
-    """The bag's metadata `custom_data` (strings), {} when there is none."""
+    """The bag's metadata `custom_data` (strings), {} when there is none or it is not a mapping."""
     meta = Path(path) / "metadata.yaml"
     if not meta.is_file():
         return {}
     try:
-        info = yaml.safe_load(meta.read_text()) or {}
-        return dict(info.get("rosbag2_bagfile_information", {}).get("custom_data") or {})
-    except (yaml.YAMLError, AttributeError, OSError):
+        info = yaml.safe_load(meta.read_text())
+        custom = info["rosbag2_bagfile_information"].get("custom_data")
+    except (yaml.YAMLError, OSError, UnicodeDecodeError, KeyError, TypeError, AttributeError):
         return {}
+    return {str(k): str(v) for k, v in custom.items()} if isinstance(custom, dict) else {}
 
 
 def open_reader(path: Path) -> AnyReader:
@@ -141,46 +175,115 @@ def _connection(reader: AnyReader, path: Path, topic: str, types: tuple[str, ...
 
 
 def _decode(reader: AnyReader, path: Path, connections: dict, image_size: tuple[int, int]) -> BagStreams:
-    height, width = image_size
     by_id = {c.id: key for key, conns in connections.items() for c in conns}
-    stamps = {key: [] for key in connections}
-    log_stamps = {key: [] for key in connections}
-    values = {key: [] for key in connections}
+    decoders = {key: TopicDecoder(conns[0].topic, key, image_size) for key, conns in connections.items()}
     wanted = [c for conns in connections.values() for c in conns]
+    start_ns = None
     try:
         for conn, log_ns, raw in reader.messages(connections=wanted):
-            key = by_id[conn.id]
-            msg = reader.deserialize(raw, conn.msgtype)
-            try:
-                if key == "image":
-                    values[key].append(m.image_to_rgb(msg, conn.msgtype, (height, width)))
-                elif key == "imu":
-                    values[key].append(m.imu_to_array(msg))
-                else:
-                    values[key].append(m.cmd_to_array(msg, conn.msgtype))
-            except m.UnsupportedEncodingError as error:
-                raise BagError(f"{path}: topic {conn.topic!r}: {error}") from None
-            except ValueError as error:
-                raise BagError(f"{path}: topic {conn.topic!r}: corrupt message at t={log_ns} ns: {error}") from None
-            header_ns = m.stamp_ns(msg) if hasattr(msg, "header") else 0
-            stamps[key].append(header_ns if header_ns > 0 else log_ns)
-            log_stamps[key].append(log_ns)
-    except BagError:
-        raise
+            start_ns = log_ns if start_ns is None else start_ns
+            decoders[by_id[conn.id]].add(reader, conn.msgtype, raw, log_ns)
     except Exception as error:  # a damaged chunk or page surfaces as many exception types
         raise BagError(f"{path}: corrupt or truncated bag while reading messages: {describe_error(error)}") from None
+    arrays, dropped = {}, []
     for key, conns in connections.items():
+        decoder = decoders[key]
         declared = sum(c.msgcount for c in conns)
-        if len(values[key]) < declared:
-            raise BagError(f"{path}: corrupt or truncated bag: read {len(values[key])} of {declared} messages "
+        if decoder.total < declared:
+            raise BagError(f"{path}: corrupt or truncated bag: read {decoder.total} of {declared} messages "
                            f"on {conns[0].topic!r}")
-    arrays = {}
-    for key in connections:
-        order = np.argsort(np.asarray(stamps[key], np.int64), kind="stable")
-        arrays[f"{key}_stamps"] = np.asarray(stamps[key], np.int64)[order]
-        arrays[f"{key}_log_stamps"] = np.asarray(log_stamps[key], np.int64)[order]
-        arrays["images" if key == "image" else key] = np.stack(values[key])[order]
-    return BagStreams(**arrays)
+        kept = decoder.finish(start_ns)
+        dropped.extend(decoder.dropped)
+        if not kept["stamps"].size:
+            reasons = "; ".join(f"{d.count} {d.reason} (e.g. {d.example})" for d in decoder.dropped)
+            raise BagError(f"{path}: no usable message on {conns[0].topic!r}: all {decoder.total} dropped: {reasons}")
+        arrays[f"{key}_stamps"] = kept["stamps"]
+        arrays[f"{key}_log_stamps"] = kept["log_stamps"]
+        arrays["images" if key == "image" else key] = kept["values"]
+    return BagStreams(**arrays, dropped=dropped)
+
+
+class TopicDecoder:
+    """Decodes one topic's messages in log order and decides which to keep (the module
+    docstring's rules). `kind` is "image", "imu" or "cmd"; images are resized to `image_size`."""
+
+    def __init__(self, topic: str, kind: str, image_size: tuple[int, int]):
+        self.topic, self.kind, self.image_size = topic, kind, tuple(image_size)
+        self.total = 0
+        self._kept: list[tuple[int, int, np.ndarray, tuple]] = []   # (log ns, stamp ns, value, layout)
+        self._refused: list[tuple[str, int, str]] = []              # (reason, log ns, detail)
+        self.dropped: list[DroppedMessages] = []
+
+    def add(self, reader: AnyReader, msgtype: str, raw: bytes, log_ns: int) -> None:
+        self.total += 1
+        try:
+            msg = reader.deserialize(raw, msgtype)
+        except Exception as error:  # a message that does not match its type's definition
+            self._refused.append(("message does not deserialise", log_ns, describe_error(error)))
+            return
+        try:
+            value, layout = self._decoded(msg, msgtype)
+        except codec.InvalidMessage as error:
+            self._refused.append((error.reason, log_ns, str(error)))
+            return
+        header_ns = codec.stamp_ns(msg.header.stamp) if hasattr(msg, "header") else 0
+        self._kept.append((log_ns, header_ns if header_ns > 0 else log_ns, value, layout))
+
+    def _decoded(self, msg, msgtype: str) -> tuple[np.ndarray, tuple]:
+        if self.kind == "imu":
+            return codec.imu_to_vector(msg), ()
+        if self.kind == "cmd":
+            return codec.twist_to_command(msg.twist if msgtype == m.TWIST_STAMPED else msg), ()
+        if msgtype == m.COMPRESSED_IMAGE:
+            rgb = codec.compressed_to_rgb(msg)
+            layout = (codec.compressed_format(msg), rgb.shape[1], rgb.shape[0])
+        else:
+            rgb = codec.image_to_rgb(msg)
+            layout = codec.raw_layout(msg)
+        return codec.resize(rgb, self.image_size), layout
+
+    def finish(self, start_ns: int | None) -> dict[str, np.ndarray]:
+        """The kept messages as arrays ("stamps", "log_stamps" int64 ns, "values"), and
+        `dropped` filled in."""
+        kept = self._kept
+        if self.kind == "image" and kept:
+            layouts = [layout for *_, layout in kept]
+            usual = max(set(layouts), key=layouts.count)
+            for log_ns, _, _, layout in kept:
+                if layout != usual:
+                    self._refused.append(("frame layout differs from the bag's", log_ns,
+                                          f"{_layout_text(layout)}, most frames are {_layout_text(usual)}"))
+            kept = [k for k in kept if k[3] == usual]
+        in_order, last_ns = [], None
+        for entry in kept:
+            if last_ns is not None and entry[1] <= last_ns:
+                self._refused.append(("stamp not after the previous message's", entry[0],
+                                      f"stamp {entry[1] * 1e-9:.6f} s after {last_ns * 1e-9:.6f} s"))
+                continue
+            in_order.append(entry)
+            last_ns = entry[1]
+        self.dropped = self._summaries(start_ns or 0)
+        shape = (0, *self.image_size, 3) if self.kind == "image" else (0, 6 if self.kind == "imu" else 4)
+        return {"log_stamps": np.array([e[0] for e in in_order], np.int64),
+                "stamps": np.array([e[1] for e in in_order], np.int64),
+                "values": np.stack([e[2] for e in in_order]) if in_order else
+                np.zeros(shape, np.uint8 if self.kind == "image" else np.float32)}
+
+    def _summaries(self, start_ns: int) -> list[DroppedMessages]:
+        by_reason: dict[str, list[tuple[int, str]]] = {}
+        for reason, log_ns, detail in self._refused:
+            by_reason.setdefault(reason, []).append((log_ns, detail))
+        summaries = []
+        for reason, events in by_reason.items():
+            first_ns, example = min(events)
+            summaries.append(DroppedMessages(self.topic, reason, len(events), self.total,
+                                             (first_ns - start_ns) * 1e-9, example))
+        return sorted(summaries, key=lambda d: d.first_s)
+
+
+def _layout_text(layout: tuple) -> str:
+    encoding, width, height = layout
+    return f"{width}x{height} {encoding}"
 
 
 def describe_error(error: BaseException) -> str:

@@ -1,6 +1,7 @@
 """Decoded-bag cache: decode a bag's images once, read them back memory-mapped afterwards.
 
-An entry is a folder of .npy arrays (the `BagStreams`) plus facts.json, named by a hash of
+An entry is a folder of .npy arrays (the `BagStreams`) plus meta.json (facts, dropped
+messages), named by a hash of
 what determines the decoded result: the bag's resolved path, the names, sizes and
 modification times of its files, the topics and the image size. A changed bag therefore gets
 a new entry; old entries are never trusted for changed input. Entries are written to a
@@ -19,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lnn_control.data.bag_reader import BagStreams, BagTopics, read_bag
+from lnn_control.data.bag_reader import BagStreams, BagTopics, DroppedMessages, read_bag
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 ARRAYS = ("image_stamps", "images", "imu_stamps", "imu", "cmd_stamps", "cmd", "image_log_stamps",
           "imu_log_stamps", "cmd_log_stamps")
 
@@ -48,11 +49,12 @@ def load_bag(bag, topics: BagTopics = BagTopics(), image_size: tuple[int, int] =
     if not use_cache or not bag.exists():
         return read_bag(bag, topics, image_size)
     entry = Path(cache_dir or default_cache_dir()) / cache_key(bag, topics, image_size)
-    if (entry / "facts.json").is_file():
+    if (entry / "meta.json").is_file():
         try:
             arrays = {name: np.load(entry / f"{name}.npy", mmap_mode="r") for name in ARRAYS}
-            return BagStreams(**arrays, facts=json.loads((entry / "facts.json").read_text()))
-        except (OSError, ValueError):
+            meta = json.loads((entry / "meta.json").read_text())
+            return BagStreams(**arrays, facts=meta["facts"], dropped=[DroppedMessages(**d) for d in meta["dropped"]])
+        except (OSError, ValueError, KeyError, TypeError):
             shutil.rmtree(entry, ignore_errors=True)  # a damaged entry is decoded again
     streams = read_bag(bag, topics, image_size)
     _store(entry, streams)
@@ -65,7 +67,8 @@ def _store(entry: Path, streams: BagStreams) -> None:
     try:
         for name in ARRAYS:
             np.save(partial / f"{name}.npy", getattr(streams, name))
-        (partial / "facts.json").write_text(json.dumps(streams.facts))
+        meta = {"facts": streams.facts, "dropped": [asdict(d) for d in streams.dropped]}
+        (partial / "meta.json").write_text(json.dumps(meta))
         os.rename(partial, entry)
     except OSError:  # another process stored it first, or the cache is not writable
         shutil.rmtree(partial, ignore_errors=True)

@@ -18,18 +18,20 @@ import numpy as np
 from tqdm import tqdm
 
 from lnn_control.data.alignment import AlignmentConfig, AlignmentReport, Sequence, align
-from lnn_control.data.bag_reader import BagError, BagTopics
+from lnn_control.data.bag_reader import BagError, BagTopics, DroppedMessages
 from lnn_control.data.cache import load_bag
 
 
 @dataclass
 class BagData:
-    """One bag's aligned sequences, what alignment dropped, and its metadata facts."""
+    """One bag's aligned sequences, the messages the reader dropped, what alignment dropped,
+    and its metadata facts."""
 
     path: Path
     sequences: list[Sequence]
     report: AlignmentReport
     facts: dict
+    dropped: list[DroppedMessages]
 
     @property
     def frames(self) -> int:
@@ -52,7 +54,7 @@ def load_bags(bags, topics: BagTopics = BagTopics(), image_size: tuple[int, int]
                 raise BagError(f"{bag}: no usable frames: of {report.frames} camera frames {report.no_imu} have no "
                                f"IMU reading within {alignment.imu_tolerance_s} s before them and {report.no_cmd} no "
                                f"command within {alignment.cmd_tolerance_s} s after them")
-            good.append(BagData(bag, sequences, report, dict(streams.facts)))
+            good.append(BagData(bag, sequences, report, dict(streams.facts), list(streams.dropped)))
         except BagError as error:
             if not skip_bad:
                 raise
@@ -61,9 +63,17 @@ def load_bags(bags, topics: BagTopics = BagTopics(), image_size: tuple[int, int]
 
 
 def imu_statistics(sequences: list[Sequence]) -> tuple[np.ndarray, np.ndarray]:
-    """Per-component mean and standard deviation (floored at 1e-3) of the IMU over all frames."""
-    imu = np.concatenate([np.asarray(s.imu, np.float64) for s in sequences])
-    return imu.mean(axis=0).astype(np.float32), np.maximum(imu.std(axis=0), 1e-3).astype(np.float32)
+    """Per-component mean and standard deviation (floored at 1e-3) of the IMU over all frames.
+    Always finite: non-finite readings (which the reader drops already) are left out, and a
+    component with no finite reading gets mean 0, std 1."""
+    imu = np.concatenate([np.asarray(s.imu, np.float64).reshape(-1, 6) for s in sequences])
+    finite = np.isfinite(imu)
+    count = finite.sum(axis=0)
+    values = np.where(finite, imu, 0.0)
+    mean = np.divide(values.sum(axis=0), count, out=np.zeros(6), where=count > 0)
+    spread = np.where(finite, (imu - mean) ** 2, 0.0).sum(axis=0)
+    std = np.sqrt(np.divide(spread, count, out=np.ones(6), where=count > 0))
+    return mean.astype(np.float32), np.maximum(std, 1e-3).astype(np.float32)
 
 
 class SequenceWindows:

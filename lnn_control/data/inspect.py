@@ -1,7 +1,10 @@
-"""`lnn-control inspect-bag BAG`: topics, types, message counts, rates, gaps and episode facts.
+"""`lnn-control inspect-bag BAG`: topics, types, message counts, rates, gaps, episode facts, and
+the messages training would drop.
 
 Rates and gaps come from the bag's log times. A gap is an interval between consecutive
-messages of a topic longer than `GAP_FACTOR` times that topic's median interval.
+messages of a topic longer than `GAP_FACTOR` times that topic's median interval. Every
+camera, IMU and command message (by type) is decoded as `read_bag` decodes it, and what it
+would drop is reported per topic and reason.
 """
 from __future__ import annotations
 
@@ -11,9 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from lnn_control.data.bag_reader import BagError, describe_error, open_reader, read_facts
+from lnn_control.data import messages as m
+from lnn_control.data.bag_reader import (BagError, DroppedMessages, TopicDecoder, describe_error, open_reader,
+                                         read_facts)
 
 GAP_FACTOR = 3.0
+IMAGE_SIZE = (48, 64)  # frames are decoded at the policy's input size, as training reads them
+_KINDS = {**{t: "image" for t in m.IMAGE_TYPES}, **{t: "imu" for t in m.IMU_TYPES}, **{t: "cmd" for t in m.CMD_TYPES}}
 
 
 @dataclass
@@ -33,6 +40,7 @@ class BagSummary:
     start_ns: int
     topics: list[TopicSummary]
     facts: dict
+    dropped: list[DroppedMessages] = field(default_factory=list)
 
 
 def inspect_bag(path) -> BagSummary:
@@ -41,9 +49,13 @@ def inspect_bag(path) -> BagSummary:
     reader = open_reader(path)
     try:
         stamps = {c.id: [] for c in reader.connections}
+        decoders = {c.topic: TopicDecoder(c.topic, _KINDS[c.msgtype], IMAGE_SIZE)
+                    for c in reader.connections if c.msgtype in _KINDS}
         try:
-            for conn, log_ns, _ in reader.messages(connections=reader.connections):
+            for conn, log_ns, raw in reader.messages(connections=reader.connections):
                 stamps[conn.id].append(log_ns)
+                if conn.topic in decoders:
+                    decoders[conn.topic].add(reader, conn.msgtype, raw, log_ns)
         except Exception as error:  # damaged storage surfaces as many exception types
             raise BagError(f"{path}: corrupt or truncated bag while reading messages: "
                            f"{describe_error(error)}") from None
@@ -59,7 +71,11 @@ def inspect_bag(path) -> BagSummary:
         storage = "mcap" if any(p.suffix == ".mcap" for p in _files(path)) else "sqlite3"
     finally:
         reader.close()
-    return BagSummary(path, storage, (end - start) * 1e-9, start, topics, read_facts(path))
+    dropped = []
+    for decoder in decoders.values():
+        decoder.finish(start)
+        dropped.extend(decoder.dropped)
+    return BagSummary(path, storage, (end - start) * 1e-9, start, topics, read_facts(path), dropped)
 
 
 def _files(path: Path) -> list[Path]:
@@ -94,6 +110,9 @@ def format_summary(summary: BagSummary) -> str:
             lines.append(f"gap on {t.topic}: {length:.3f} s at t={at:.3f} s (> {GAP_FACTOR:g}x median interval)")
         if len(t.gaps) > 10:
             lines.append(f"gap on {t.topic}: ... {len(t.gaps) - 10} more")
+    lines.extend(d.describe(summary.path) for d in summary.dropped)
+    if not summary.dropped:
+        lines.append("every camera, IMU and command message is usable")
     return "\n".join(lines)
 
 

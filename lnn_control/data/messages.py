@@ -1,19 +1,17 @@
-"""ROS 2 messages <-> arrays, for bags read and written with `rosbags` (no rclpy, no cv_bridge).
+"""ROS 2 message types and builders for bags written with `rosbags` (no rclpy, no cv_bridge).
 
-Decoding (what a recorded robot bag may hold):
-- `sensor_msgs/msg/Image` in rgb8, bgr8, rgba8, bgra8, mono8 (alpha dropped, mono repeated)
-  and `sensor_msgs/msg/CompressedImage` in jpeg or png → RGB uint8 H x W x 3;
-- `sensor_msgs/msg/Imu` → float32 [gx, gy, gz, ax, ay, az] (rad/s, m/s^2) taken in the
-  message's frame, which the policy assumes is the body frame FLU;
-- `geometry_msgs/msg/Twist` and `TwistStamped` → float32 [vx, vy, vz, yaw_rate]
-  (linear.x/y/z m/s, angular.z rad/s), the heading-frame command.
-Encoding builds the standard messages `collect` writes (Image rgb8, Imu, Twist, Odometry).
+What a bag may hold, by type name: `IMAGE_TYPES` for the camera (decoded by
+`lnn_control.codec`, the rules the policy node uses too), `IMU_TYPES`, `CMD_TYPES`. The
+builders make the standard messages `collect` writes (Image rgb8, CompressedImage, Imu,
+Twist, TwistStamped, Odometry) from arrays.
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
 from rosbags.typesys import Stores, get_typestore
+
+from lnn_control.codec import rgb_to_raw
 
 IMAGE = "sensor_msgs/msg/Image"
 COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
@@ -25,82 +23,11 @@ ODOMETRY = "nav_msgs/msg/Odometry"
 IMAGE_TYPES = (IMAGE, COMPRESSED_IMAGE)
 IMU_TYPES = (IMU,)
 CMD_TYPES = (TWIST, TWIST_STAMPED)
-RAW_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8")
-COMPRESSED_FORMATS = ("jpeg", "png")
 
 # ROS 2 Kilted definitions (the distribution this package targets); the standard messages used
 # here have the same layout in every ROS 2 release.
 TYPESTORE = get_typestore(Stores.ROS2_KILTED)
 
-
-class UnsupportedEncodingError(ValueError):
-    """An image encoding or compression format this reader does not decode."""
-
-
-def stamp_ns(msg) -> int:
-    """The message's header stamp in nanoseconds (0 when the sender left it unset)."""
-    stamp = msg.header.stamp
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
-
-
-_TO_RGB = {"rgb8": None, "bgr8": cv2.COLOR_BGR2RGB, "rgba8": cv2.COLOR_RGBA2RGB, "bgra8": cv2.COLOR_BGRA2RGB,
-           "mono8": cv2.COLOR_GRAY2RGB}
-
-
-def image_to_rgb(msg, msgtype: str, size: tuple[int, int] | None = None) -> np.ndarray:
-    """RGB uint8 H x W x 3 from an Image or CompressedImage message; with `size` (height,
-    width), resized to it by area averaging (before the colour conversion, which is cheaper)."""
-    if msgtype == COMPRESSED_IMAGE:
-        return _resized(_decode_compressed(msg), size)
-    encoding = msg.encoding.lower()
-    channels = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}.get(encoding)
-    if channels is None:
-        raise UnsupportedEncodingError(f"image encoding {msg.encoding!r} is not supported "
-                                       f"(supported: {', '.join(RAW_ENCODINGS)})")
-    height, width, step = int(msg.height), int(msg.width), int(msg.step)
-    data = np.asarray(msg.data, dtype=np.uint8)
-    if step < width * channels or data.size < height * step:
-        raise ValueError(f"{msg.encoding} image {width}x{height} with step {step} has only {data.size} bytes")
-    pixels = data[:height * step].reshape(height, step)[:, :width * channels]
-    pixels = _resized(np.ascontiguousarray(pixels).reshape(height, width, channels), size)
-    if pixels.ndim == 2:  # cv2.resize drops a single channel
-        pixels = pixels[:, :, None]
-    conversion = _TO_RGB[encoding]
-    return np.ascontiguousarray(pixels) if conversion is None else cv2.cvtColor(pixels, conversion)
-
-
-def _resized(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
-    if size is None or image.shape[:2] == tuple(size):
-        return image
-    return cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA)
-
-
-def _decode_compressed(msg) -> np.ndarray:
-    # image_transport writes e.g. "jpeg", "png" or "rgb8; jpeg compressed bgr8"
-    fmt = msg.format.lower()
-    if not any(name in fmt for name in ("jpeg", "jpg", "png")):
-        raise UnsupportedEncodingError(f"compressed image format {msg.format!r} is not supported "
-                                       f"(supported: {', '.join(COMPRESSED_FORMATS)})")
-    data = np.asarray(msg.data, dtype=np.uint8)
-    decoded = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if decoded is None:
-        raise ValueError(f"compressed image ({msg.format}) of {data.size} bytes does not decode")
-    return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
-
-
-def imu_to_array(msg) -> np.ndarray:
-    """float32 [gx, gy, gz, ax, ay, az] (rad/s, m/s^2) from an Imu message."""
-    g, a = msg.angular_velocity, msg.linear_acceleration
-    return np.array([g.x, g.y, g.z, a.x, a.y, a.z], np.float32)
-
-
-def cmd_to_array(msg, msgtype: str) -> np.ndarray:
-    """float32 [vx, vy, vz, yaw_rate] (m/s, rad/s) from a Twist or TwistStamped message."""
-    twist = msg.twist if msgtype == TWIST_STAMPED else msg
-    return np.array([twist.linear.x, twist.linear.y, twist.linear.z, twist.angular.z], np.float32)
-
-
-# -- encoding ---------------------------------------------------------------------------------
 
 def _header(t_ns: int, frame_id: str):
     types = TYPESTORE.types
@@ -112,12 +39,12 @@ def _vector3(values):
     return TYPESTORE.types["geometry_msgs/msg/Vector3"](x=float(values[0]), y=float(values[1]), z=float(values[2]))
 
 
-def image_message(rgb: np.ndarray, t_ns: int, frame_id: str = "camera"):
-    """sensor_msgs/Image rgb8 from an RGB uint8 H x W x 3 array."""
-    height, width = rgb.shape[:2]
-    return TYPESTORE.types[IMAGE](header=_header(t_ns, frame_id), height=height, width=width, encoding="rgb8",
-                                  is_bigendian=0, step=width * 3,
-                                  data=np.ascontiguousarray(rgb, dtype=np.uint8).reshape(-1))
+def image_message(rgb: np.ndarray, t_ns: int, frame_id: str = "camera", encoding: str = "rgb8"):
+    """sensor_msgs/Image in `encoding` (one of `codec.RAW_ENCODINGS`) from an RGB uint8 H x W x 3 array."""
+    pixels = rgb_to_raw(rgb, encoding)
+    height, width, channels = pixels.shape
+    return TYPESTORE.types[IMAGE](header=_header(t_ns, frame_id), height=height, width=width, encoding=encoding,
+                                  is_bigendian=0, step=width * channels, data=pixels.reshape(-1))
 
 
 def imu_message(imu: np.ndarray, t_ns: int, frame_id: str = "base_link"):

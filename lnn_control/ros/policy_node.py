@@ -56,9 +56,9 @@ from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CompressedImage, Image, Imu
 from std_srvs.srv import SetBool, Trigger
 
+from lnn_control.codec import InvalidMessage, compressed_to_rgb, image_to_rgb, imu_to_vector
 from lnn_control.paths import share_path
-from lnn_control.ros.conversions import (InvalidMessage, command_to_twist, command_to_twist_stamped,
-                                         compressed_to_rgb, image_to_rgb, imu_to_vector, stamp_to_seconds)
+from lnn_control.ros.conversions import command_to_twist, command_to_twist_stamped, stamp_to_seconds
 from lnn_control.ros.diagnostics import WindowStats, diagnostic_array
 from lnn_control.ros.failsafe import Failsafe, InputMonitor, NodeState, bound_command
 from lnn_control.ros.imu_history import ImuHistory

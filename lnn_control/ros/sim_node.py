@@ -59,8 +59,8 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from lnn_control.envs import expert_action, make_env, parse_shift
-from lnn_control.ros.conversions import (command_to_twist, rgb_to_image, seconds_to_stamp, twist_to_command,
-                                         vector_to_imu)
+from lnn_control.codec import InvalidMessage, twist_to_command
+from lnn_control.ros.conversions import command_to_twist, rgb_to_image, seconds_to_stamp, vector_to_imu
 from lnn_control.sim import PHYSICS_HZ, CameraConfig
 
 NODE_NAME = "sim_node"
@@ -175,10 +175,10 @@ class SimNode(Node):
     # -- ROS callbacks --------------------------------------------------------------------
 
     def _on_cmd(self, msg) -> None:
-        command = twist_to_command(msg.twist if self.stamped else msg).astype(np.float64)
-        if not np.all(np.isfinite(command)):
-            self.get_logger().warning(f"non-finite cmd_vel {command.tolist()}: hovering",
-                                      throttle_duration_sec=WARN_PERIOD_S)
+        try:
+            command = twist_to_command(msg.twist if self.stamped else msg).astype(np.float64)
+        except InvalidMessage as error:
+            self.get_logger().warning(f"refusing cmd_vel, hovering: {error}", throttle_duration_sec=WARN_PERIOD_S)
             command = np.zeros(4)
         self.command = np.clip(command, -self.limits, self.limits)
         self.command_time = self.clock_time

@@ -5,7 +5,7 @@ Also runs under `torchrun --nproc_per_node N -m lnn_control.cli train ...` (DDP)
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from lnn_control.data import BagError, find_bags, load_bags
@@ -49,6 +49,9 @@ def load_training_bags(paths, config: TrainConfig, spec: PolicySpec, skip_bad: b
     else:
         good, bad = load()
     if ctx.is_main:
+        for bag in good:
+            for dropped in bag.dropped:
+                print(f"lnn-control train: {dropped.describe(bag.path)}", file=sys.stderr)
         for _, problem in bad:
             print(f"lnn-control train: skipped bad bag: {problem}", file=sys.stderr)
     if not good:
@@ -57,8 +60,8 @@ def load_training_bags(paths, config: TrainConfig, spec: PolicySpec, skip_bad: b
 
 
 def provenance(good, bad, config: TrainConfig) -> dict:
-    return {"bags": [{"path": str(b.path), "frames": b.frames, "sequences": len(b.sequences), "facts": b.facts}
-                     for b in good],
+    return {"bags": [{"path": str(b.path), "frames": b.frames, "sequences": len(b.sequences), "facts": b.facts,
+                      "dropped_messages": [asdict(d) for d in b.dropped]} for b in good],
             "skipped_bags": [{"path": str(path), "problem": problem} for path, problem in bad],
             "topics": {"image": config.topics.image, "imu": config.topics.imu, "cmd": config.topics.cmd}}
 
