@@ -6,6 +6,13 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property-based tests draw their examples from a fixed seed in the suite (a run never differs
+# from the last); `--hypothesis-profile=explore` draws new, more examples.
+settings.register_profile("ci", derandomize=True, deadline=None, database=None)
+settings.register_profile("explore", max_examples=2000, deadline=None)
+settings.load_profile("ci")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _domain_ids = itertools.count(start=(os.getpid() % 50) + 20)
