@@ -7,7 +7,6 @@ results.json/.md/.png; one worker runs in the calling process, two are spawned p
 """
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
@@ -20,6 +19,7 @@ import torch  # noqa: E402
 from lnn_control.benchmarks import bench_arguments, report  # noqa: E402
 from lnn_control.envs.shifts import Condition  # noqa: E402
 from lnn_control.eval.cli import EvalRun, evaluate  # noqa: E402
+from lnn_control.eval.episode_log import EpisodeLog  # noqa: E402
 from lnn_control.eval.plan import NO_SHIFT, EvalPlan, PolicySource, WorldSource  # noqa: E402
 from lnn_control.policy import PolicySpec, build_network, save_checkpoint  # noqa: E402
 
@@ -31,8 +31,8 @@ def measure(plan: EvalPlan, workers: int, scratch: Path) -> dict:
     start = time.perf_counter()
     evaluate(EvalRun(plan=plan, out_dir=out, workers=workers, time_limit_s=TIME_LIMIT_S, command="bench_eval"))
     wall_s = time.perf_counter() - start
-    episodes = [json.loads(line) for line in (out / "episodes.jsonl").read_text().splitlines()]
-    steps = sum(e["steps"] for e in episodes)
+    episodes = EpisodeLog(out).read()
+    steps = sum(e.steps for e in episodes)
     return {"workers": workers, "episodes": len(episodes), "sim_steps": steps, "wall_s": wall_s,
             "episodes_per_min": 60.0 * len(episodes) / wall_s, "steps_per_s": steps / wall_s}
 

@@ -12,6 +12,8 @@ import json
 import pytest
 
 from lnn_control.envs import load_suite
+from lnn_control.eval.episode_log import EpisodeLog
+from lnn_control.eval.episode_record import EpisodeRecord
 from lnn_control.paths import share_path
 from lnn_control.policy import load_checkpoint
 from lnn_control.train.make_model import main, pooled_outcomes, pooled_table
@@ -73,14 +75,18 @@ def test_a_bad_recipe_stops_before_anything_runs(tmp_path, capsys, text, problem
 
 def test_pooled_table_counts_both_draws_and_pairs_seeds(tmp_path):
     def log(name, episodes):
-        path = tmp_path / name
-        path.write_text("".join(json.dumps({"policy": p, "world": "urban", "condition": c, "seed": s,
-                                            "success": ok}) + "\n" for p, c, s, ok in episodes))
-        return path
+        episode_log = EpisodeLog(tmp_path / name)
+        for number, (p, c, s, ok) in enumerate(episodes):
+            episode_log.append(EpisodeRecord(policy=p, world="urban", condition=c, episode=number, seed=s, success=ok,
+                                             collision=not ok, timeout=False, time_s=10.0, path_length_m=20.0,
+                                             mean_abs_jerk_m_s3=None, distance_to_target_m=0.5, steps=200, wall_s=1.0))
+        with episode_log.path.open("a") as torn:   # a resumed eval can leave a line cut short
+            torn.write('{"policy": "cfc_forest", "world": "ur')
+        return tmp_path / name
 
-    first = log("a.jsonl", [("cfc_forest", "none", s, True) for s in range(8)]
+    first = log("a", [("cfc_forest", "none", s, True) for s in range(8)]
                 + [("mlp_forest", "none", s, s < 2) for s in range(8)] + [("cfc_forest", "fog", 0, False)])
-    second = log("b.jsonl", [("cfc_forest", "none", 100 + s, s < 4) for s in range(8)]
+    second = log("b", [("cfc_forest", "none", 100 + s, s < 4) for s in range(8)]
                  + [("mlp_forest", "none", 100 + s, False) for s in range(8)])
     outcomes = pooled_outcomes([first, second])
     assert len(outcomes[("urban", "cfc_forest")]) == 16          # the shifted episode is left out

@@ -382,7 +382,7 @@ def model_card(pipeline: Pipeline, headers: dict, shipped: dict, rows: list[dict
     ]
     if suite:
         lines += ["", "![success under the standard shift suite, forest](ood_study.png)"]
-    draws = [pipeline.work / "eval" / run / "episodes.jsonl" for run in ("bars", "second_draw")]
+    draws = [pipeline.work / "eval" / run for run in ("bars", "second_draw")]
     lines += [
         "",
         f"## A second draw of seeds ({SECOND_DRAW_FIRST_SEED} on)",
@@ -505,14 +505,16 @@ def outcome_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def pooled_outcomes(episode_logs: list[Path]) -> dict[tuple[str, str], dict[int, bool]]:
-    """(world, policy) -> {seed: success} over the no-shift episodes in these episodes.jsonl files."""
+def pooled_outcomes(eval_dirs: list[Path]) -> dict[tuple[str, str], dict[int, bool]]:
+    """(world, policy) -> {seed: success} over the no-shift episodes of these `lnn-control eval
+    --out` folders (read through their episode logs, which skip a line torn by a crash)."""
+    from lnn_control.eval.episode_log import EpisodeLog
+
     outcomes: dict[tuple[str, str], dict[int, bool]] = {}
-    for log in episode_logs:
-        for line in log.read_text().splitlines():
-            episode = json.loads(line)
-            if episode["condition"] == "none":
-                outcomes.setdefault((episode["world"], episode["policy"]), {})[episode["seed"]] = episode["success"]
+    for eval_dir in eval_dirs:
+        for episode in EpisodeLog(eval_dir).read():
+            if episode.condition == "none":
+                outcomes.setdefault((episode.world, episode.policy), {})[episode.seed] = episode.success
     return outcomes
 
 
