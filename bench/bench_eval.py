@@ -16,6 +16,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import torch  # noqa: E402
 
+from lnn_control import seeds  # noqa: E402
 from lnn_control.benchmarks import bench_arguments, report  # noqa: E402
 from lnn_control.envs.shifts import Condition  # noqa: E402
 from lnn_control.eval.cli import EvalRun, evaluate  # noqa: E402
@@ -47,7 +48,7 @@ def main() -> None:
         plan = EvalPlan(policies=(PolicySource.parse(str(checkpoint)), PolicySource.parse("expert")),
                         worlds=(WorldSource.parse("forest"),),
                         conditions=(NO_SHIFT, Condition("fog:0.5", (("fog", 0.5),))),
-                        episodes=episodes, first_seed=10_000)
+                        episodes=episodes, first_seed=seeds.EVALUATION)
         rows = [measure(plan, workers, scratch) for workers in (1, 2)]
     for row in rows:
         row["speedup"] = row["episodes_per_min"] / rows[0]["episodes_per_min"]

@@ -10,6 +10,8 @@ import argparse
 import importlib
 import sys
 
+from lnn_control import seeds
+
 # subcommand -> "module:function"; the function takes the parsed args, returns an exit code.
 _HANDLERS = {
     "collect": "lnn_control.data.collect:run_cli",
@@ -34,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--episodes", type=int, required=True, help="number of episodes (bags)")
     p.add_argument("--out", required=True, help="output folder; one bag directory per episode")
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
-    p.add_argument("--seed", type=int, default=0, help="first world seed; episode i uses seed+i")
+    p.add_argument("--seed", type=int, default=seeds.DEMONSTRATIONS, help="first world seed; episode i uses seed+i")
     p.add_argument("--shift", action="append", default=[], metavar="NAME[:SEVERITY]",
                    help="distribution shift applied while collecting (repeatable)")
     p.add_argument("--storage", choices=["mcap", "sqlite3"], default="mcap", help="rosbag2 storage plugin")
@@ -65,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--suite", action="append", default=[], metavar="FILE[:NAME]",
                    help="named suite of conditions (config/eval_suites.yaml)")
     p.add_argument("--episodes", type=int, required=True, help="episodes per policy x world x condition")
-    p.add_argument("--seed", type=int, default=10_000, help="first episode seed (shared by all policies)")
+    p.add_argument("--seed", type=int, default=seeds.EVALUATION,
+                   help=f"first episode seed, shared by all policies (default {seeds.EVALUATION}: never flown in training)")
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
     p.add_argument("--out", required=True, help="output folder for results.json/.md/.png")
     p.add_argument("--video", action="store_true", help="write one MP4 per condition")

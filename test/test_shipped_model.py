@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import pytest
 
+from lnn_control import seeds
 from lnn_control.paths import share_path
 
 MODEL = share_path("models", "cfc_forest.pt")
-SEEDS = range(10_000, 10_010)  # evaluation seeds: collect uses 0.., DAgger 1000000..
+SEEDS = range(seeds.EVALUATION, seeds.EVALUATION + 10)  # never flown in training (lnn_control/seeds.py)
 TIME_LIMIT_S = 40.0            # as in the model card's evaluation; the expert needs under 30 s
 LEAST_SUCCESSES = 8             # most of the 10, two short of what the evaluation saw
 

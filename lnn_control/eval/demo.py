@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from lnn_control import seeds
 from lnn_control.eval.cli import EvalRun, evaluate
 from lnn_control.eval.episode_log import MANIFEST, RunDirectoryError
 from lnn_control.eval.plan import EvalPlan, PolicySource, WorldSource, parse_conditions
@@ -23,7 +24,7 @@ SHIPPED_MODEL = ("models", "cfc_forest.pt")
 SUITE = ("config", "eval_suites.yaml")
 FALLBACK_SHIFTS = ["fog:0.5", "wind:0.5"]  # when no "quick" suite is installed
 DEFAULT_EPISODES = 5
-FIRST_SEED = 10_000
+FIRST_SEED = seeds.EVALUATION
 
 
 def run_cli(args) -> int:

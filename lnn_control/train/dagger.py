@@ -7,8 +7,9 @@ with the privileged expert's command for the state the learner reached. The roll
 written as ordinary bags (`cmd_vel` = the expert's label, `policy/cmd_vel` = what was flown)
 under `<checkpoint stem>.dagger/round_<k>/`, loaded like any other bag, added to the
 aggregate, and the policy is retrained on it, continuing from its current weights for
-`dagger.epochs_per_round` epochs. Rollout seeds are 1_000_000 + 10_000 * seed + 100 * k + i,
-apart from `collect`'s usual seeds. Under torchrun, episode i is flown by process i mod N.
+`dagger.epochs_per_round` epochs. Rollout seeds: `seeds.dagger_rollout_seed` (from 1_000_000
+on, apart from the demonstrations' and the evaluations'). Under torchrun, episode i is flown by
+process i mod N.
 """
 from __future__ import annotations
 
@@ -20,14 +21,11 @@ from lnn_control.data import load_bags
 from lnn_control.data.collect import EpisodeJob, world_label
 from lnn_control.data.episode_recorder import record_episode
 from lnn_control.policy import Policy, PolicySpec
+from lnn_control.seeds import dagger_rollout_seed
 from lnn_control.train.behavior_cloning import TrainResult, train_policy
 from lnn_control.train.cli import provenance
 from lnn_control.train.config import TrainConfig
 from lnn_control.train.distributed import DistContext, all_reduce_sum
-
-
-def rollout_seed(config: TrainConfig, round_index: int, episode: int) -> int:
-    return 1_000_000 + 10_000 * config.seed + 100 * round_index + episode
 
 
 def run_dagger(bags, bad, spec: PolicySpec, config: TrainConfig, out: Path, rounds: int,
@@ -44,8 +42,8 @@ def run_dagger(bags, bad, spec: PolicySpec, config: TrainConfig, out: Path, roun
     aggregate = list(bags)
     for round_index in range(1, rounds + 1):
         round_dir = dagger_dir / f"round_{round_index:02d}"
-        jobs = [EpisodeJob(config.dagger.world, rollout_seed(config, round_index, i),
-                           round_dir / f"{world_label(config.dagger.world)}_{rollout_seed(config, round_index, i):07d}",
+        jobs = [EpisodeJob(config.dagger.world, dagger_rollout_seed(config.seed, round_index, i),
+                           round_dir / f"{world_label(config.dagger.world)}_{dagger_rollout_seed(config.seed, round_index, i):07d}",
                            storage=config.dagger.storage, max_seconds=config.dagger.max_seconds)
                 for i in range(config.dagger.episodes_per_round)]
         outcomes = fly_learner(jobs[ctx.rank::ctx.world_size], result.net, config, round_index)

@@ -43,11 +43,12 @@ from pathlib import Path
 
 import yaml
 
+from lnn_control import seeds
 from lnn_control.paths import share_path
 
 KINDS = ("cfc", "lstm", "gru", "mlp")
-EVAL_FIRST_SEED = 10_000
-SECOND_DRAW_FIRST_SEED = 20_000
+EVAL_FIRST_SEED = seeds.EVALUATION
+SECOND_DRAW_FIRST_SEED = seeds.SECOND_DRAW
 BARS = {"forest": 0.90, "urban": 0.60}  # least success rate the shipped CfC must reach, per world
 
 
