@@ -14,7 +14,7 @@ from lnn_control import seeds
 
 # subcommand -> "module:function"; the function takes the parsed args, returns an exit code.
 _HANDLERS = {
-    "collect": "lnn_control.data.collect:run_cli",
+    "collect": "lnn_control.rollout.collect:run_cli",
     "train": "lnn_control.train.cli:run_cli",
     "eval": "lnn_control.eval.cli:run_cli",
     "demo": "lnn_control.eval.demo:run_cli",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from lnn_control.cli import main
 from lnn_control.data import BagTopics, align, read_bag, read_facts
@@ -20,7 +21,8 @@ def test_collect_writes_one_bag_per_episode_with_facts_in_metadata(tmp_path, cap
     facts = read_facts(bags[0])
     assert facts["lnn_control.world"] == "forest" and facts["lnn_control.seed"] == "40"
     outcome = json.loads(facts["lnn_control.outcome"])
-    assert outcome["cut_short"] and outcome["frames"] == 30 and not outcome["collision"]
+    assert outcome["stopped"] and outcome["steps"] == 30 and not outcome["collision"]
+    assert outcome["time_s"] == pytest.approx(1.5) and outcome["path_length_m"] > 0.5
     streams = read_bag(bags[0])
     np.testing.assert_array_equal(streams.image_stamps, np.arange(30) * 50_000_000)  # simulated time, 20 Hz
     assert streams.images.shape == (30, 48, 64, 3) and streams.images.std() > 5

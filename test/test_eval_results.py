@@ -9,7 +9,7 @@ import pytest
 
 from lnn_control.envs.shifts import Condition
 from lnn_control.eval.episode_log import EpisodeLog, RunDirectoryError, open_run
-from lnn_control.eval.episode_record import EpisodeRecord, mean_abs_jerk, path_length_m
+from lnn_control.eval.episode_record import EpisodeRecord, mean_abs_jerk
 from lnn_control.eval.plan import EvalPlan, PolicySource, WorldSource, parse_conditions
 from lnn_control.eval.results import write_results
 from lnn_control.eval.summary import summarize
@@ -34,9 +34,7 @@ def _method(plan):
             "wall_s": 1.0, "episodes": plan.episodes, "seeds": list(plan.seeds)}
 
 
-def test_path_length_and_jerk_of_known_flights():
-    assert path_length_m(np.array([[0, 0, 1], [3, 4, 1], [3, 4, 2]])) == pytest.approx(6.0)
-    assert path_length_m(np.zeros((1, 3))) == 0.0
+def test_jerk_of_known_flights():
     t = np.arange(50) * 0.05
     steady = np.tile([1.0, 0.0, 0.0, 0.3], (50, 1))
     assert mean_abs_jerk(steady, t) == pytest.approx(0.0)

@@ -4,41 +4,34 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lnn_control.sim import ExpertPilot, Simulator
-from lnn_control.sim.expert_success import fly_episode, line_blocked, straight_line_pilot
+from lnn_control.envs import make_env
+from lnn_control.rollout import ExpertPilot, StraightLinePilot, fly
+from lnn_control.rollout.expert_success import line_blocked
+from lnn_control.sim import ExpertPlanner, Simulator, generate_layout
 
 
-def _blocked_seeds(sim, count):
-    seeds = []
-    for seed in range(100):
-        sim.reset(seed=seed)
-        if line_blocked(sim.layout):
-            seeds.append(seed)
-        if len(seeds) == count:
-            return seeds
-    raise AssertionError("no world with an obstacle on the straight line")
+def _blocked_seeds(world, count):
+    seeds = [seed for seed in range(100) if line_blocked(generate_layout(world, seed))]
+    assert len(seeds) >= count, "too few worlds with an obstacle on the straight line"
+    return seeds[:count]
 
 
 @pytest.mark.parametrize("world", ["forest", "urban"])
 def test_expert_succeeds_where_the_straight_line_is_blocked(world):
-    sim = Simulator(world, seed=0)
-    expert = ExpertPilot(sim)
+    env = make_env(world)
     straight_failures = 0
-    for seed in _blocked_seeds(sim, 3):
-        sim.reset(seed=seed)
-        straight_failures += fly_episode(sim, straight_line_pilot(sim)) != "success"
-        sim.reset(seed=seed)
-        expert.reset()
-        assert fly_episode(sim, expert.act) == "success", f"{world} seed {seed}"
+    for seed in _blocked_seeds(env.unwrapped.base_world, 3):
+        straight_failures += not fly(env, StraightLinePilot(), seed).success
+        assert fly(env, ExpertPilot(), seed).success, f"{world} seed {seed}"
     assert straight_failures >= 2
-    sim.close()
+    env.close()
 
 
 def test_expert_commands_are_smooth_bounded_and_deterministic():
     runs = []
     for _ in range(2):
         sim = Simulator("forest", seed=9)
-        expert = ExpertPilot(sim)
+        expert = ExpertPlanner(sim)
         commands = []
         while not sim.outcome()["success"] and len(commands) < 1200:
             commands.append(expert.act())
@@ -57,8 +50,10 @@ def test_expert_commands_are_smooth_bounded_and_deterministic():
 
 def test_expert_follows_a_reset_of_the_simulator():
     sim = Simulator("urban", seed=1)
-    expert = ExpertPilot(sim)
+    expert = ExpertPlanner(sim)
     sim.reset(seed=2)  # no explicit expert.reset(): act() notices the new layout
-    assert fly_episode(sim, expert.act) == "success"
-    assert expert.layout_seed == 2
+    while not any(sim.outcome()[ending] for ending in ("success", "collision", "timeout")):
+        sim.set_command(expert.act())
+        sim.step_physics(12)
+    assert sim.outcome()["success"] and expert.layout_seed == 2
     sim.close()

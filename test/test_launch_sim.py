@@ -204,10 +204,10 @@ def test_sim_launch_with_the_expert_reaches_the_target_over_dds(ros_domain_id, r
         codes = launched.stop()
     assert codes == {"sim_node": 0}
     success = next(o for o in launched.outcomes if o["success"])
-    assert not success["collision"] and success["distance_to_target"] < 1.5
-    assert 0 < success["time"] < 60 and success["distance_flown"] > 5.0
+    assert not success["collision"] and success["distance_to_target_m"] < 1.5
+    assert 0 < success["time_s"] < 60 and success["path_length_m"] > 5.0
     # faster than real time: the episode's simulated seconds took fewer wall seconds
-    assert wall_s < success["time"], (wall_s, success)
+    assert wall_s < success["time_s"], (wall_s, success)
     assert len(odometry) > 20
 
 
@@ -227,7 +227,7 @@ def test_sim_launch_with_the_shipped_model_reaches_the_target_over_dds(ros_domai
     assert codes == {"sim_node": 0, "policy_node": 0}, codes
     outcome = launched.outcomes[0]
     assert outcome["success"] and not outcome["collision"], outcome
-    assert outcome["seed"] == 10001 and outcome["distance_flown"] > 5.0
+    assert outcome["seed"] == 10001 and outcome["path_length_m"] > 5.0
 
 
 def test_policy_launch_remaps_for_mavros(ros_domain_id, repo_root, checkpoint, tmp_path):

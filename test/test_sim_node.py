@@ -36,7 +36,7 @@ def test_the_parameter_file_matches_the_node_defaults(repo_root):
     from lnn_control.ros.sim_node import PARAMETERS
 
     params = yaml.safe_load((repo_root / "config" / "sim_node.yaml").read_text())["sim_node"]["ros__parameters"]
-    assert params == {name: default for name, (default, _) in PARAMETERS.items()}
+    assert params == PARAMETERS.defaults()
 
 
 def test_a_bad_parameter_stops_the_node_with_one_line(ros_domain_id):
@@ -108,8 +108,8 @@ def test_commands_outcomes_hover_and_reset_with_a_new_seed(ros_domain_id, tmp_pa
         assert abs(late[-1]) < 0.3, late
         # time limit 2 s -> outcomes with timeout, back to back, monotonic simulated time
         assert spin_until(lambda: len(outcomes) >= 1, 30), log_path.read_text()
-        assert outcomes[0]["seed"] == 5 and outcomes[0]["timeout"] and outcomes[0]["time"] == 2.0
-        assert outcomes[0]["shifts"] == ["imu_bias:0.5"] and outcomes[0]["distance_flown"] > 0.3
+        assert outcomes[0]["seed"] == 5 and outcomes[0]["timeout"] and outcomes[0]["time_s"] == pytest.approx(2.0)
+        assert outcomes[0]["shifts"] == ["imu_bias:0.5"] and outcomes[0]["path_length_m"] > 0.3
         # set the seed, reset: the next episode uses it
         result = call(node.create_client(SetParameters, "/sim_node/set_parameters"),
                       SetParameters.Request(parameters=[Parameter("seed", value=42).to_parameter_msg()]))

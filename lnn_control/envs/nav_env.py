@@ -9,7 +9,8 @@ Action: float32 [vx, vy, vz, yaw_rate] in the heading frame (m/s, rad/s), clippe
 Episode: success (within the target's success radius, 1 m by default) or a collision
 terminates it; the world's time limit (or `time_limit_s`, simulated s) truncates it.
 Reward: metres of progress towards the target per step, +10 on success, -10 on a collision.
-info: success, collision, timeout, distance_to_target (m), sim_time (s), position (m, world),
+info: success, collision, timeout (at most one true: how the episode ends, see `Outcome`),
+distance_to_target (m), sim_time (s), position (m, world),
 and the IMU stream of the control period: "imu_samples" float32 [k, 6] read every
 1/imu_rate_hz s of the period, oldest first, the last one being obs["imu"], at the simulated
 times (s) "imu_sample_times" float64 [k] (the last = sim_time). k = imu_rate_hz / control_hz:
@@ -27,7 +28,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
-from lnn_control.sim import CameraConfig, ExpertPilot, ImuConfig, PHYSICS_HZ, Simulator, WorldConfig
+from lnn_control.sim import CameraConfig, ExpertPlanner, ImuConfig, PHYSICS_HZ, Simulator, WorldConfig
 
 
 class NavEnv(gym.Env):
@@ -70,7 +71,7 @@ class NavEnv(gym.Env):
         self.action_space = gym.spaces.Box(-limits, limits, dtype=np.float32)
         self.episode = 0
         self._previous_distance = 0.0
-        self._expert: ExpertPilot | None = None
+        self._expert: ExpertPlanner | None = None
         self._expert_episode = -1
 
     def current_world(self) -> WorldConfig:
@@ -115,7 +116,7 @@ class NavEnv(gym.Env):
     def expert_action(self) -> np.ndarray:
         """The privileged expert's command (float32 [4], heading frame) for the current state."""
         if self._expert is None:
-            self._expert = ExpertPilot(self.sim, max_linear_speed_m_s=float(self.action_space.high[0]),
+            self._expert = ExpertPlanner(self.sim, max_linear_speed_m_s=float(self.action_space.high[0]),
                                        max_yaw_rate_rad_s=float(self.action_space.high[3]))
             self._expert_episode = self.episode
         elif self._expert_episode != self.episode:

@@ -19,11 +19,11 @@ from tqdm import tqdm
 from lnn_control.eval.episode_log import EpisodeLog, RunDirectoryError, open_run
 from lnn_control.eval.plan import EpisodeJob, EvalPlan, PolicySource, WorldSource, parse_conditions
 from lnn_control.eval.results import write_results
-from lnn_control.eval.runner import BackendUnavailableError, check_backend, run_jobs
 from lnn_control.eval.summary import summarize
 from lnn_control.eval.tables import console_table
-from lnn_control.eval.worker import EpisodeResult, WorkerSettings
+from lnn_control.eval.worker import EpisodeResult, EpisodeWorker, WorkerSettings
 from lnn_control.policy import CheckpointError, load_policy
+from lnn_control.rollout.runner import BackendUnavailableError, check_backend, run_jobs
 
 VIDEO_DIR = "videos"
 
@@ -89,7 +89,8 @@ def evaluate(run: EvalRun) -> dict:
                 path.write_bytes(result.video_mp4)
             progress.update()
 
-        run_jobs(jobs, WorkerSettings.for_plan(run.plan, run.time_limit_s), run.workers, run.backend, on_result)
+        run_jobs(jobs, EpisodeWorker, (WorkerSettings.for_plan(run.plan, run.time_limit_s),), run.workers, run.backend,
+                 on_result)
     summary = summarize(run.plan, log.read())
     write_results(run.out_dir, summary, _method(run, jobs, time.perf_counter() - started))
     return summary

@@ -1,5 +1,5 @@
-"""Fly one closed-loop episode: reset the world from the seed, let the pilot command the drone
-until success, collision or the time limit, and measure the flight."""
+"""Fly one evaluation episode (`lnn_control.rollout.fly`) and turn it into an episode record:
+its outcome, the smoothness of its commands, and optionally a video."""
 from __future__ import annotations
 
 import time
@@ -9,45 +9,38 @@ from typing import Optional
 import gymnasium as gym
 import numpy as np
 
-from lnn_control.eval.episode_record import EpisodeRecord, mean_abs_jerk, path_length_m
-from lnn_control.eval.pilots import Pilot
+from lnn_control.eval.episode_record import EpisodeRecord, mean_abs_jerk
 from lnn_control.eval.plan import EpisodeJob
-from lnn_control.eval.video import VideoRecorder, side_by_side
+from lnn_control.eval.video import EpisodeFilm
+from lnn_control.rollout import Decision, ObserverBase, Pilot, fly
+
+
+class CommandLog(ObserverBase):
+    """The commands flown (float32 [4]) and the simulated times (s) they were issued at."""
+
+    def __init__(self):
+        self.commands: list[np.ndarray] = []
+        self.times_s: list[float] = []
+
+    def decided(self, env, observation: dict, info: dict, decision: Decision) -> None:
+        self.commands.append(decision.command)
+        self.times_s.append(float(info["sim_time"]))
 
 
 def fly_episode(env: gym.Env, pilot: Pilot, job: EpisodeJob, video_path: Optional[Path] = None) -> EpisodeRecord:
     """Fly `job` in `env` (already wrapped in the job's shifts) with `pilot`. With `video_path`,
     `env` must render "rgb_array" and the episode is also written there as MP4."""
     started = time.perf_counter()
-    observation, info = env.reset(seed=job.seed)
-    pilot.reset(job.seed)
-    positions = [np.asarray(info["position"], np.float64)]
-    commands, command_times = [], []
-    recorder = VideoRecorder(video_path, fps=env.metadata.get("render_fps", 20)) if video_path else None
-    try:
-        while True:
-            command = np.asarray(pilot.act(observation, env), np.float32)
-            if recorder:
-                recorder.add(side_by_side(env.render(), observation["image"], _caption(job, info, command)))
-            commands.append(command)
-            command_times.append(float(info["sim_time"]))
-            observation, _, terminated, truncated, info = env.step(command)
-            positions.append(np.asarray(info["position"], np.float64))
-            if terminated or truncated:
-                break
-        if recorder:
-            recorder.add(side_by_side(env.render(), observation["image"], _caption(job, info, command)))
-    finally:
-        if recorder:
-            recorder.close()
-    success, collision = bool(info["success"]), bool(info["collision"])
-    return EpisodeRecord(
-        policy=job.policy, world=job.world, condition=job.condition.name, episode=job.episode, seed=job.seed,
-        success=success, collision=collision and not success,
-        timeout=bool(info["timeout"]) and not (success or collision),
-        time_s=float(info["sim_time"]), path_length_m=path_length_m(np.array(positions)),
-        mean_abs_jerk_m_s3=mean_abs_jerk(np.array(commands), np.array(command_times)),
-        distance_to_target_m=float(info["distance_to_target"]), steps=len(commands),
+    commands = CommandLog()
+    if video_path is None:
+        outcome = fly(env, pilot, job.seed, observers=[commands])
+    else:
+        fps = env.metadata.get("render_fps", 20)
+        with EpisodeFilm(video_path, fps, lambda info, command: _caption(job, info, command)) as film:
+            outcome = fly(env, pilot, job.seed, observers=[commands, film])
+    return EpisodeRecord.from_outcome(
+        outcome, policy=job.policy, world=job.world, condition=job.condition.name, episode=job.episode, seed=job.seed,
+        mean_abs_jerk_m_s3=mean_abs_jerk(np.array(commands.commands), np.array(commands.times_s)),
         wall_s=time.perf_counter() - started)
 
 

@@ -11,18 +11,19 @@ from typing import Optional
 
 import numpy as np
 
+from lnn_control.envs.outcome import Outcome
+
 
 @dataclass(frozen=True)
 class EpisodeRecord:
     """The outcome and metrics of policy `policy` flying episode `episode` (world seed `seed`)
     of `world` under `condition`.
 
-    - `success`, `collision`, `timeout`: how the episode ended (at most one is true; none when
-      the environment ended it for another reason, e.g. leaving the world);
-    - `time_s`: simulated seconds flown; `path_length_m`: distance flown (world frame);
+    - `success`, `collision`, `timeout`, `time_s`, `path_length_m`, `distance_to_target_m`,
+      `steps`: the episode's `Outcome` (how it ended, exactly one of the three; what was flown);
     - `mean_abs_jerk_m_s3`: mean |d^2 v_cmd / dt^2| of the commanded linear velocity (None for
       episodes shorter than three commands);
-    - `distance_to_target_m`: at the end; `steps`: control steps; `wall_s`: wall-clock seconds.
+    - `wall_s`: wall-clock seconds.
     """
 
     policy: str
@@ -49,20 +50,23 @@ class EpisodeRecord:
         return asdict(self)
 
     @classmethod
+    def from_outcome(cls, outcome: Outcome, *, policy: str, world: str, condition: str, episode: int, seed: int,
+                     mean_abs_jerk_m_s3: Optional[float], wall_s: float) -> "EpisodeRecord":
+        """The record of an episode that ended with `outcome` (evaluation never stops one early)."""
+        if outcome.stopped:
+            raise ValueError(f"episode {episode} of {policy} was stopped early: it has no evaluation record")
+        return cls(policy=policy, world=world, condition=condition, episode=episode, seed=seed,
+                   success=outcome.success, collision=outcome.collision, timeout=outcome.timeout,
+                   time_s=outcome.time_s, path_length_m=outcome.path_length_m, mean_abs_jerk_m_s3=mean_abs_jerk_m_s3,
+                   distance_to_target_m=outcome.distance_to_target_m, steps=outcome.steps, wall_s=wall_s)
+
+    @classmethod
     def from_dict(cls, values: dict) -> "EpisodeRecord":
         names = [f.name for f in fields(cls)]
         missing = [name for name in names if name not in values]
         if missing:
             raise ValueError(f"episode record lacks field {missing[0]!r}")
         return cls(**{name: values[name] for name in names})
-
-
-def path_length_m(positions: np.ndarray) -> float:
-    """Length (m) of the polyline through `positions` (N x 3, world frame)."""
-    positions = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
-    if len(positions) < 2:
-        return 0.0
-    return float(np.linalg.norm(np.diff(positions, axis=0), axis=1).sum())
 
 
 def mean_abs_jerk(commands: np.ndarray, times_s: np.ndarray) -> Optional[float]:

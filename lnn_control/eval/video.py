@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
+
+from lnn_control.rollout import Decision, ObserverBase
 
 FOURCC = "mp4v"
 
@@ -53,3 +56,27 @@ class VideoRecorder:
         if self._writer is not None:
             self._writer.release()
             self._writer = None
+
+
+class EpisodeFilm(ObserverBase):
+    """An observer filming an episode into `path`: each decision's chase view beside the drone's
+    camera image, captioned by `caption(info, command)`, then the final state. The env must
+    render "rgb_array". Use it as a context manager, so the file is closed however the flight ends."""
+
+    def __init__(self, path: str | Path, fps: float, caption: Callable[[dict, np.ndarray], list[str]]):
+        self._recorder = VideoRecorder(path, fps)
+        self._caption = caption
+        self._last_command = np.zeros(4, np.float32)
+
+    def __enter__(self) -> "EpisodeFilm":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._recorder.close()
+
+    def decided(self, env, observation: dict, info: dict, decision: Decision) -> None:
+        self._last_command = decision.command
+        self._recorder.add(side_by_side(env.render(), observation["image"], self._caption(info, decision.command)))
+
+    def ended(self, env, observation: dict, info: dict, outcome) -> None:
+        self._recorder.add(side_by_side(env.render(), observation["image"], self._caption(info, self._last_command)))

@@ -19,9 +19,9 @@ import gymnasium as gym
 from lnn_control.envs import make_env
 from lnn_control.eval.episode import fly_episode
 from lnn_control.eval.episode_record import EpisodeRecord
-from lnn_control.eval.pilots import ExpertPilot, Pilot, PolicyPilot, RandomPilot
 from lnn_control.eval.plan import EpisodeJob, EvalPlan
 from lnn_control.policy import load_policy
+from lnn_control.rollout import ExpertPilot, Pilot, PolicyPilot, RandomPilot
 
 CACHED_ENVS = 4  # PyBullet worlds kept per worker (one per world x condition x render mode)
 

@@ -44,10 +44,8 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist, TwistStamped
-from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor, SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.duration import Duration
-from rclpy.exceptions import InvalidParameterTypeException, ParameterException
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -62,6 +60,7 @@ from lnn_control.ros.conversions import command_to_twist, command_to_twist_stamp
 from lnn_control.ros.diagnostics import WindowStats, diagnostic_array
 from lnn_control.ros.failsafe import Failsafe, InputMonitor, NodeState, bound_command
 from lnn_control.ros.imu_history import ImuHistory
+from lnn_control.ros.parameters import Param, ParameterTable, StartupError, declare_parameters
 
 NODE_NAME = "policy_node"
 DEFAULT_MODEL = ("models", "cfc_forest.pt")
@@ -77,41 +76,20 @@ IMU_QOS = QoSProfile(reliability=qos_profile_sensor_data.reliability,
                      history=qos_profile_sensor_data.history, depth=IMU_QUEUE_DEPTH)
 
 
-def _descriptor(description: str, *, low: float | None = None, high: float | None = None,
-                read_only: bool = False, constraints: str = "") -> ParameterDescriptor:
-    descriptor = ParameterDescriptor(description=description, read_only=read_only,
-                                     additional_constraints=constraints)
-    if low is not None:
-        descriptor.floating_point_range = [FloatingPointRange(from_value=low, to_value=high, step=0.0)]
-    return descriptor
-
-
-#: name -> (default, descriptor). Read-only ones are fixed at start-up; the others may change at run time.
-PARAMETERS = {
-    "model_path": ("", _descriptor(
-        "policy checkpoint (.pt); empty = share/lnn_control/models/cfc_forest.pt", read_only=True)),
-    "control_rate": (0.0, _descriptor(
-        "Hz: step on the newest frame and publish at this fixed rate; 0 = step and publish on every "
-        "camera frame (lowest latency)", low=0.0, high=1000.0)),
-    "max_linear_speed": (2.0, _descriptor(
-        "m/s: bound on each of |vx|, |vy|, |vz| of the commands", low=0.0, high=20.0)),
-    "max_yaw_rate": (1.0, _descriptor(
-        "rad/s: bound on |yaw_rate| of the commands", low=0.0, high=10.0)),
-    "watchdog_timeout": (0.5, _descriptor(
-        "s: camera or IMU older than this -> zero velocity", low=0.01, high=10.0)),
-    "stamped": (False, _descriptor(
-        "publish geometry_msgs/TwistStamped instead of Twist", read_only=True)),
-    "image_transport": ("raw", _descriptor(
-        "raw: sensor_msgs/Image on camera/image_raw; compressed: sensor_msgs/CompressedImage on "
-        "camera/image_raw/compressed", read_only=True, constraints="raw or compressed")),
-    "frame_id": ("base_link", _descriptor(
-        "frame_id of TwistStamped commands (heading frame, x forward, z up)", constraints="not empty")),
-}
-IMAGE_TRANSPORTS = ("raw", "compressed")
-
-
-class StartupError(RuntimeError):
-    """The node cannot start; the message is the one log line that says why."""
+#: Read-only ones are fixed at start-up; the others may change at run time.
+PARAMETERS = ParameterTable(
+    model_path=Param("", "policy checkpoint (.pt); empty = share/lnn_control/models/cfc_forest.pt", read_only=True),
+    control_rate=Param(0.0, "Hz: step on the newest frame and publish at this fixed rate; 0 = step and publish on "
+                            "every camera frame (lowest latency)", low=0.0, high=1000.0),
+    max_linear_speed=Param(2.0, "m/s: bound on each of |vx|, |vy|, |vz| of the commands", low=0.0, high=20.0),
+    max_yaw_rate=Param(1.0, "rad/s: bound on |yaw_rate| of the commands", low=0.0, high=10.0),
+    watchdog_timeout=Param(0.5, "s: camera or IMU older than this -> zero velocity", low=0.01, high=10.0),
+    stamped=Param(False, "publish geometry_msgs/TwistStamped instead of Twist", read_only=True),
+    image_transport=Param("raw", "raw: sensor_msgs/Image on camera/image_raw; compressed: "
+                                 "sensor_msgs/CompressedImage on camera/image_raw/compressed",
+                          choices=("raw", "compressed"), read_only=True),
+    frame_id=Param("base_link", "frame_id of TwistStamped commands (heading frame, x forward, z up)", nonempty=True),
+)
 
 
 @dataclass
@@ -127,26 +105,17 @@ class PolicyNode(Node):
 
     def __init__(self, **kwargs):
         super().__init__(NODE_NAME, **kwargs)
-        self.add_pre_set_parameters_callback(_integers_as_doubles)
-        self.add_on_set_parameters_callback(_validate_parameters)
-        try:
-            for name, (default, descriptor) in PARAMETERS.items():
-                self.declare_parameter(name, default, descriptor)
-        except InvalidParameterTypeException as exc:
-            raise StartupError(f"bad parameter: {exc} (floating-point parameters need a decimal point, "
-                               f"e.g. control_rate:=30.0)") from exc
-        except ParameterException as exc:
-            raise StartupError(f"bad parameter: {exc}") from exc
-        value = self._parameter
-        self._control_rate = value("control_rate")
-        self._max_linear_speed = value("max_linear_speed")
-        self._max_yaw_rate = value("max_yaw_rate")
-        self._frame_id = value("frame_id")
-        self._stamped = value("stamped")
-        self._model_path = _model_path(value("model_path"))
+        declare_parameters(self, PARAMETERS)
+        value = PARAMETERS.values(self)
+        self._control_rate = value["control_rate"]
+        self._max_linear_speed = value["max_linear_speed"]
+        self._max_yaw_rate = value["max_yaw_rate"]
+        self._frame_id = value["frame_id"]
+        self._stamped = value["stamped"]
+        self._model_path = _model_path(value["model_path"])
         self._policy = _load_policy(self._model_path)
 
-        self._failsafe = Failsafe(value("watchdog_timeout"))
+        self._failsafe = Failsafe(value["watchdog_timeout"])
         self._imu_history = ImuHistory()
         self._pending_frame: Frame | None = None
         self._last_frame_time: float | None = None
@@ -160,7 +129,7 @@ class PolicyNode(Node):
 
         self._cmd_publisher = self.create_publisher(TwistStamped if self._stamped else Twist, "cmd_vel", 10)
         self._diagnostics_publisher = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        if value("image_transport") == "compressed":
+        if value["image_transport"] == "compressed":
             self.create_subscription(CompressedImage, "camera/image_raw/compressed",
                                      lambda msg: self._on_image(msg, compressed_to_rgb), qos_profile_sensor_data)
         else:
@@ -176,9 +145,6 @@ class PolicyNode(Node):
             f"policy {self._model_path} loaded; {'stepping on every frame' if self._control_rate == 0 else f'{self._control_rate:g} Hz'}, "
             f"limits {self._max_linear_speed:g} m/s, {self._max_yaw_rate:g} rad/s, "
             f"watchdog {self._failsafe.watchdog_timeout:g} s")
-
-    def _parameter(self, name: str):
-        return self.get_parameter(name).value
 
     # -- inputs ---------------------------------------------------------------------------
 
@@ -376,24 +342,6 @@ class PolicyNode(Node):
 
 def _seconds(clock: Clock) -> float:
     return clock.now().nanoseconds * 1e-9
-
-
-def _integers_as_doubles(parameters: list[Parameter]) -> list[Parameter]:
-    """Let `ros2 param set ... max_yaw_rate 1` mean 1.0 for the floating-point parameters."""
-    return [Parameter(p.name, Parameter.Type.DOUBLE, float(p.value))
-            if p.type_ is Parameter.Type.INTEGER and isinstance(PARAMETERS.get(p.name, (None,))[0], float) else p
-            for p in parameters]
-
-
-def _validate_parameters(parameters: list[Parameter]) -> SetParametersResult:
-    """Refuse what the descriptors' ranges cannot express, with the reason."""
-    for parameter in parameters:
-        if parameter.name == "image_transport" and parameter.value not in IMAGE_TRANSPORTS:
-            return SetParametersResult(successful=False,
-                                       reason=f"image_transport must be one of {IMAGE_TRANSPORTS}, got {parameter.value!r}")
-        if parameter.name == "frame_id" and not parameter.value:
-            return SetParametersResult(successful=False, reason="frame_id must not be empty")
-    return SetParametersResult(successful=True)
 
 
 def _model_path(parameter: str) -> Path:

@@ -1,4 +1,4 @@
-"""The privileged expert pilot: knows every obstacle and the target, flies with the policy's
+"""The privileged expert planner: knows every obstacle and the target, flies with the policy's
 command type (heading-frame [vx, vy, vz, yaw_rate]), smoothly.
 
 At `reset()` it rasterises the plan view of the world at `resolution_m`: the clearance of
@@ -23,7 +23,7 @@ from lnn_control.sim.simulator import Simulator
 _NEIGHBOURS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
 
 
-class ExpertPilot:
+class ExpertPlanner:
     """Privileged planner-follower for a Simulator; `reset()` after every `sim.reset()`."""
 
     def __init__(self, sim: Simulator, cruise_speed_m_s: float = 1.8, max_linear_speed_m_s: float = 2.0,

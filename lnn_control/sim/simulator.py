@@ -198,11 +198,15 @@ class Simulator:
         return np.array([c * v[0] + s * v[1], -s * v[0] + c * v[1], v[2]])
 
     def outcome(self) -> dict:
-        """success (within the success radius at some time), collision, timeout, distance, time."""
+        """How the episode stands: success (within the success radius at some time), collision
+        (contact with anything), timeout (the world's time limit), at most one of them true in
+        that order of precedence; distance to the target (m), time (s)."""
+        success = self._reached_at is not None
+        collision = self._collided and not success
         return {
-            "success": self._reached_at is not None,
-            "collision": self._collided,
-            "timeout": self.time >= self.world.time_limit_s - 1e-9,
+            "success": success,
+            "collision": collision,
+            "timeout": self.time >= self.world.time_limit_s - 1e-9 and not (success or collision),
             "distance_to_target": self.distance_to_target,
             "time": self.time,
         }

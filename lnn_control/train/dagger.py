@@ -15,12 +15,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from lnn_control.data import load_bags
-from lnn_control.data.collect import EpisodeJob, world_label
-from lnn_control.data.episode_recorder import record_episode
+from lnn_control.envs.outcome import Outcome
 from lnn_control.policy import Policy, PolicySpec
+from lnn_control.rollout import LearnerPilot
+from lnn_control.rollout.collect import RecordingJob, record, world_label
 from lnn_control.seeds import dagger_rollout_seed
 from lnn_control.train.behavior_cloning import TrainResult, train_policy
 from lnn_control.train.cli import provenance
@@ -42,13 +41,12 @@ def run_dagger(bags, bad, spec: PolicySpec, config: TrainConfig, out: Path, roun
     aggregate = list(bags)
     for round_index in range(1, rounds + 1):
         round_dir = dagger_dir / f"round_{round_index:02d}"
-        jobs = [EpisodeJob(config.dagger.world, dagger_rollout_seed(config.seed, round_index, i),
-                           round_dir / f"{world_label(config.dagger.world)}_{dagger_rollout_seed(config.seed, round_index, i):07d}",
-                           storage=config.dagger.storage, max_seconds=config.dagger.max_seconds)
-                for i in range(config.dagger.episodes_per_round)]
+        seeds = [dagger_rollout_seed(config.seed, round_index, i) for i in range(config.dagger.episodes_per_round)]
+        jobs = [RecordingJob(config.dagger.world, seed, round_dir / f"{world_label(config.dagger.world)}_{seed:07d}",
+                             storage=config.dagger.storage, max_seconds=config.dagger.max_seconds) for seed in seeds]
         outcomes = fly_learner(jobs[ctx.rank::ctx.world_size], result.net, config, round_index)
-        successes, collisions = all_reduce_sum([sum(o["success"] for o in outcomes),
-                                                sum(o["collision"] for o in outcomes)], ctx)  # also a barrier
+        successes, collisions = all_reduce_sum([sum(o.success for o in outcomes),
+                                                sum(o.collision for o in outcomes)], ctx)  # also a barrier
         if ctx.is_main and progress:
             print(f"dagger round {round_index}: the learner flew {len(jobs)} episodes ({int(successes)} reached the "
                   f"target, {int(collisions)} collided), written to {round_dir}")
@@ -62,28 +60,9 @@ def run_dagger(bags, bad, spec: PolicySpec, config: TrainConfig, out: Path, roun
     return result
 
 
-def fly_learner(jobs: list[EpisodeJob], net, config: TrainConfig, round_index: int) -> list[dict]:
+def fly_learner(jobs: list[RecordingJob], net, config: TrainConfig, round_index: int) -> list[Outcome]:
     """Fly `net` on each job's episode, expert-labelled, writing each job's bag; outcomes."""
-    from lnn_control.envs import expert_action, make_env
-
-    policy = Policy(net.eval())
-    outcomes = []
-    for job in jobs:
-        env = make_env(job.world, shifts=list(job.shifts))
-        rng = np.random.default_rng(job.seed)
-        policy.reset()
-
-        def pilot(obs, env):
-            label = expert_action(env)
-            flown = policy.step(obs["image"], obs["imu"], float(obs["dt"][0]))
-            return (label if rng.random() < config.dagger.expert_mix else flown), label
-
-        facts = {"world": job.world, "shifts": [], "source": "dagger", "dagger_round": round_index,
-                 "expert_mix": config.dagger.expert_mix, "learner_kind": net.spec.kind,
-                 "control_hz": round(1.0 / env.unwrapped.control_period_s, 6)}
-        try:
-            outcomes.append(record_episode(env, job.seed, job.bag, pilot, facts, job.storage, job.max_seconds,
-                                           record_flown=True))
-        finally:
-            env.close()
-    return outcomes
+    pilot = LearnerPilot(Policy(net.eval()), expert_mix=config.dagger.expert_mix)
+    facts = {"source": "dagger", "dagger_round": round_index, "expert_mix": config.dagger.expert_mix,
+             "learner_kind": net.spec.kind}
+    return [record(job, pilot, facts, record_flown=True) for job in jobs]

@@ -1,18 +1,17 @@
 """Run episode jobs on a backend and hand each result back the moment it finishes.
 
-Backends: "process" — the main process for one worker, otherwise a pool of K spawned worker
-processes; "ray" — K Ray actors, on a local Ray instance or the cluster in RAY_ADDRESS (Ray is
-an optional extra: requirements/extras.txt). All run `EpisodeWorker`, so they fly the same
-episodes; results arrive in completion order.
+A worker is an object made from `worker_class(*worker_args)` with `run(job) -> result` and
+`close()`; it may keep environments and policies between jobs. Backends: "process" — the
+calling process for one worker, otherwise a pool of K spawned worker processes; "ray" — K Ray
+actors, on a local Ray instance or the cluster in RAY_ADDRESS (Ray is an optional extra:
+requirements/extras.txt). Every backend runs the same worker class, so it flies the same
+episodes; results arrive in completion order. `collect` and `eval` both run here.
 """
 from __future__ import annotations
 
 import multiprocessing
 import os
 from typing import Callable, Iterator, Sequence
-
-from lnn_control.eval.plan import EpisodeJob
-from lnn_control.eval.worker import EpisodeResult, EpisodeWorker, WorkerSettings
 
 BACKENDS = ("process", "ray")
 
@@ -31,21 +30,24 @@ def check_backend(backend: str, workers: int) -> None:
         _import_ray()
 
 
-def run_jobs(jobs: Sequence[EpisodeJob], settings: WorkerSettings, workers: int, backend: str,
-             on_result: Callable[[EpisodeResult], None]) -> None:
-    """Fly `jobs` with `workers` workers on `backend`, calling `on_result` in this process for
-    each finished episode (in completion order)."""
+def run_jobs(jobs: Sequence, worker_class: type, worker_args: tuple, workers: int, backend: str,
+             on_result: Callable[[object], None]) -> None:
+    """Run `jobs` on `workers` workers (`worker_class(*worker_args)`) on `backend`, calling
+    `on_result` in this process for each finished job (in completion order)."""
     check_backend(backend, workers)
     if not jobs:
         return
-    results = _on_ray(jobs, settings, workers) if backend == "ray" else _in_processes(jobs, settings, workers)
+    if backend == "ray":
+        results = _on_ray(jobs, worker_class, worker_args, workers)
+    else:
+        results = _in_processes(jobs, worker_class, worker_args, workers)
     for result in results:
         on_result(result)
 
 
-def _in_processes(jobs: Sequence[EpisodeJob], settings: WorkerSettings, workers: int) -> Iterator[EpisodeResult]:
+def _in_processes(jobs: Sequence, worker_class: type, worker_args: tuple, workers: int) -> Iterator:
     if workers == 1:
-        worker = EpisodeWorker(settings)
+        worker = worker_class(*worker_args)
         try:
             for job in jobs:
                 yield worker.run(job)
@@ -54,19 +56,20 @@ def _in_processes(jobs: Sequence[EpisodeJob], settings: WorkerSettings, workers:
         return
     # spawn, not fork: PyBullet clients and torch thread pools must not be inherited.
     context = multiprocessing.get_context("spawn")
-    with context.Pool(min(workers, len(jobs)), initializer=_start_pool_worker, initargs=(settings,)) as pool:
+    with context.Pool(min(workers, len(jobs)), initializer=_start_pool_worker,
+                      initargs=(worker_class, worker_args)) as pool:
         yield from pool.imap_unordered(_run_in_pool_worker, jobs, chunksize=1)
 
 
-_pool_worker: EpisodeWorker | None = None  # one per pool process, made by the pool's initializer
+_pool_worker = None  # one per pool process, made by the pool's initializer
 
 
-def _start_pool_worker(settings: WorkerSettings) -> None:
+def _start_pool_worker(worker_class: type, worker_args: tuple) -> None:
     global _pool_worker
-    _pool_worker = EpisodeWorker(settings)
+    _pool_worker = worker_class(*worker_args)
 
 
-def _run_in_pool_worker(job: EpisodeJob) -> EpisodeResult:
+def _run_in_pool_worker(job):
     return _pool_worker.run(job)
 
 
@@ -79,7 +82,7 @@ def _import_ray():
     return ray
 
 
-def _on_ray(jobs: Sequence[EpisodeJob], settings: WorkerSettings, workers: int) -> Iterator[EpisodeResult]:
+def _on_ray(jobs: Sequence, worker_class: type, worker_args: tuple, workers: int) -> Iterator:
     ray = _import_ray()
     from ray.util import ActorPool
 
@@ -90,8 +93,8 @@ def _on_ray(jobs: Sequence[EpisodeJob], settings: WorkerSettings, workers: int) 
         else:
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
     try:
-        actor = ray.remote(num_cpus=1)(EpisodeWorker)
-        pool = ActorPool([actor.remote(settings) for _ in range(min(workers, len(jobs)))])
+        actor = ray.remote(num_cpus=1)(worker_class)
+        pool = ActorPool([actor.remote(*worker_args) for _ in range(min(workers, len(jobs)))])
         yield from pool.map_unordered(lambda worker, job: worker.run.remote(job), jobs)
     finally:
         if started_here:
