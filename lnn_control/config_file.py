@@ -3,7 +3,7 @@
 One loader and one validator, so that every bad file is reported the same way: a
 `ConfigError` (a ValueError) with the one-line message `"{file}: {field}: {problem}"` —
 `file` as given, `field` the dotted path to the value with list indices
-(`obstacles[0].kind`, `suites.quick.conditions.fog.wind`; `(top level)` for the document
+(`obstacles[0].kind`, `suites.quick.conditions.fog_wind.wind`; `(top level)` for the document
 itself, `line L, column C` for a YAML syntax error) and what is wrong with it.
 
     document = read_yaml(path, "world file")        # FileNotFoundError / ConfigError

@@ -8,7 +8,7 @@
 
 The file is read and checked with `lnn_control.config_file`: a bad file is a `ConfigError`
 (a ValueError) naming the file and the field, e.g.
-`eval_suites.yaml: suites.quick.conditions.fog.fgo: unknown shift; valid shifts: autumn, ...`.
+`eval_suites.yaml: suites.quick.conditions.fog_wind.fgo: unknown shift; valid shifts: autumn, ...`.
 """
 from __future__ import annotations
 
