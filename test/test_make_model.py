@@ -60,8 +60,8 @@ def test_quick_make_model_ships_loadable_models_a_card_and_the_study(tmp_path, m
     assert conditions == {condition.name for condition in suite}
 
 
-@pytest.mark.parametrize("text, problem", [("optim: {epochs: [\n", "not valid YAML"),
-                                           ("optim: {epoch: 3}\n", "unknown field optim.epoch"),
+@pytest.mark.parametrize("text, problem", [("optim: {epochs: [\n", "line 2, column 1: not valid YAML"),
+                                           ("optim: {epoch: 3}\n", "optim.epoch: unknown key"),
                                            (None, "cannot read training config")])
 def test_a_bad_recipe_stops_before_anything_runs(tmp_path, capsys, text, problem):
     recipe = tmp_path / "recipe.yaml"

@@ -65,7 +65,9 @@ def test_quick_suite_is_small_and_starts_in_distribution():
          ["suites.s.conditions.c.fgo", "unknown shift", "fog"]),
         ("suites:\n  s:\n    conditions:\n      c: {fog: 2}\n", ["suites.s.conditions.c.fog", "2"]),
         ("suites:\n  s:\n    condition:\n      c: {}\n", ["suites.s", "conditions"]),
-        ("suite: {}\n", ["top level", "suites"]),
+        ("suite: {}\n", ["suite: unknown key", "suites"]),
+        ("- fog\n", ["(top level)", "expected a mapping"]),
+        ("suites: {s: {conditions: {c: {fog: 0.5}}}\n", ["line 2, column 1", "not valid YAML"]),
         ("suites:\n  other:\n    conditions: {c: {}}\n", ["no suite 's'", "other"]),
     ],
 )

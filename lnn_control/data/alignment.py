@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lnn_control.config_file import check_fields, setting
 from lnn_control.data.bag_reader import BagStreams
 
 NS = 1e-9
@@ -27,23 +28,17 @@ NS = 1e-9
 
 @dataclass(frozen=True)
 class AlignmentConfig:
-    """Tolerances (s) of the alignment rule (see the module docstring)."""
+    """Tolerances (s) of the alignment rule (see the module docstring); checked when built, by
+    the rules that the training config's `alignment` section is checked by."""
 
-    imu_tolerance_s: float = 0.1
-    cmd_tolerance_s: float = 0.1
-    max_gap_s: float = 0.5
-    min_frames: int = 2
-    stamps: str = "header"
+    imu_tolerance_s: float = setting(0.1, above=0)
+    cmd_tolerance_s: float = setting(0.1, above=0)
+    max_gap_s: float = setting(0.5, above=0)
+    min_frames: int = setting(2, low=1)
+    stamps: str = setting("header", options=("header", "log"))
 
     def __post_init__(self):
-        if self.stamps not in ("header", "log"):
-            raise ValueError(f"alignment.stamps must be 'header' or 'log', got {self.stamps!r}")
-        for name in ("imu_tolerance_s", "cmd_tolerance_s", "max_gap_s"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not value > 0:
-                raise ValueError(f"alignment.{name} must be a positive number of seconds, got {value!r}")
-        if not isinstance(self.min_frames, int) or self.min_frames < 1:
-            raise ValueError(f"alignment.min_frames must be a positive integer, got {self.min_frames!r}")
+        check_fields(self)
 
 
 @dataclass
