@@ -5,13 +5,14 @@ Also runs under `torchrun --nproc_per_node N -m lnn_control.cli train ...` (DDP)
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 from lnn_control.data import BagError, find_bags, load_bags
 from lnn_control.policy import PolicySpec
 from lnn_control.train.config import TrainConfig, load_config
 from lnn_control.train.distributed import DistContext, setup_distributed, teardown_distributed
+from lnn_control.train.provenance import provenance
 
 
 def config_from_args(args) -> TrainConfig:
@@ -57,13 +58,6 @@ def load_training_bags(paths, config: TrainConfig, spec: PolicySpec, skip_bad: b
     if not good:
         raise BagError(f"no usable bag among {len(bad)} given" if bad else "no bags given")
     return good, bad
-
-
-def provenance(good, bad, config: TrainConfig) -> dict:
-    return {"bags": [{"path": str(b.path), "frames": b.frames, "sequences": len(b.sequences), "facts": b.facts,
-                      "dropped_messages": [asdict(d) for d in b.dropped]} for b in good],
-            "skipped_bags": [{"path": str(path), "problem": problem} for path, problem in bad],
-            "topics": {"image": config.topics.image, "imu": config.topics.imu, "cmd": config.topics.cmd}}
 
 
 def run_cli(args) -> int:
