@@ -13,8 +13,8 @@ from pathlib import Path
 import yaml
 
 from lnn_control import seeds
-from lnn_control.eval.cli import EvalRun, evaluate
 from lnn_control.eval.episode_log import MANIFEST, RunDirectoryError
+from lnn_control.eval.evaluation import EvalRun, evaluate
 from lnn_control.eval.plan import EvalPlan, PolicySource, WorldSource, parse_conditions
 from lnn_control.eval.runner import BackendUnavailableError
 from lnn_control.eval.tables import console_table
