@@ -8,7 +8,6 @@ is already complete in OUT is kept and not flown again, so an interrupted run ca
 from __future__ import annotations
 
 import multiprocessing
-import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Optional
 from tqdm import tqdm
 
 from lnn_control.data.episode_recorder import record_episode
+from lnn_control.exit_status import SUCCESS, failed, interrupted
 
 
 @dataclass(frozen=True)
@@ -104,12 +104,14 @@ def run_cli(args) -> int:
         out.mkdir(parents=True, exist_ok=True)
         results = run_episodes(jobs, fly_expert_episode, args.workers, desc=f"collect {world_label(args.world)}")
     except (ValueError, FileNotFoundError, FileExistsError) as error:
-        print(f"lnn-control collect: {error}", file=sys.stderr)
-        return 1
+        return failed("lnn-control collect", error)
+    except KeyboardInterrupt:
+        return interrupted("lnn-control collect", f"the complete bags in {args.out} are kept; remove a bag cut short "
+                                                  f"(it has no metadata.yaml), then the same command flies the rest")
     outcomes = [outcome for _, outcome in results]
     successes = sum(o["success"] for o in outcomes)
     collisions = sum(o["collision"] for o in outcomes)
     print(f"collected {len(outcomes)} episodes into {out} ({successes} reached the target, {collisions} collided, "
           f"{sum(o['frames'] for o in outcomes)} frames)"
           + (f"; kept {len(done)} complete bags already there" if done else ""))
-    return 0
+    return SUCCESS

@@ -9,11 +9,14 @@ import shlex
 import sys
 from pathlib import Path
 
-from lnn_control.eval.episode_log import RunDirectoryError
+from lnn_control.eval.episode_log import EPISODES, RunDirectoryError
 from lnn_control.eval.evaluation import VIDEO_DIR, EvalRun, evaluate
 from lnn_control.eval.plan import EvalPlan, PolicySource, WorldSource, parse_conditions
 from lnn_control.eval.runner import BackendUnavailableError
 from lnn_control.eval.tables import console_table
+from lnn_control.exit_status import SUCCESS, failed, interrupted
+
+COMMAND = "lnn-control eval"
 
 
 def run_cli(args) -> int:
@@ -24,16 +27,13 @@ def run_cli(args) -> int:
                                    video_conditions=[c.name for c in plan.conditions] if args.video else (),
                                    command=shlex.join(["lnn-control", *sys.argv[1:]])))
     except (ValueError, FileNotFoundError, RunDirectoryError, BackendUnavailableError) as error:
-        print(f"lnn-control eval: {error}", file=sys.stderr)
-        return 2
+        return failed(COMMAND, error)
     except KeyboardInterrupt:
-        print(f"lnn-control eval: interrupted; finished episodes are in {Path(args.out) / 'episodes.jsonl'}, "
-              f"continue with --resume", file=sys.stderr)
-        return 130
+        return interrupted(COMMAND, f"finished episodes are in {Path(args.out) / EPISODES}, continue with --resume")
     print(console_table(summary))
     print(f"\nresults: {args.out}/results.json, results.md, results.png"
           + (f", {VIDEO_DIR}/*.mp4" if args.video else ""))
-    return 0
+    return SUCCESS
 
 
 def plan_from_args(args) -> EvalPlan:
