@@ -12,8 +12,7 @@ import importlib
 import sys
 
 from lnn_control import seeds
-from lnn_control.exit_status import HELP as EXIT_STATUS_HELP
-from lnn_control.exit_status import failed, interrupted
+from lnn_control.exit_status import failed, help_text, interrupted
 
 # subcommand -> "module:function"; the function takes the parsed args, returns an exit code.
 _HANDLERS = {
@@ -31,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lnn-control",
         description="Liquid neural network (CfC) control of drones: collect demonstrations,\n"
         "train from ROS 2 bags, evaluate in closed loop under distribution shift.",
-        epilog=EXIT_STATUS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=help_text(), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

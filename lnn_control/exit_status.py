@@ -8,14 +8,17 @@ from __future__ import annotations
 import sys
 
 SUCCESS = 0
-FAILED = 1        # the command could not do its job because of its input or environment
-USAGE = 2         # bad command-line usage: argparse's own message and status
+FAILED = 1         # the command could not do its job because of its input or environment
 INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as a shell reports a process the signal ended
+# 2, bad command-line usage, is argparse's own: it prints the usage and exits.
 
-HELP = """exit status (every subcommand):
+
+def help_text(command: str = "lnn-control COMMAND") -> str:
+    """The rule as the end of `--help` shows it; `command`: how the line on stderr begins."""
+    return f"""exit status:
   0    success
   1    the command could not do its job because of its input or environment: one line
-       on stderr, `lnn-control COMMAND: what went wrong, naming the file, field or value`
+       on stderr, `{command}: what went wrong, naming the file, field or value`
   2    bad command-line usage (an unknown option, a missing or malformed argument)
   130  interrupted (Ctrl-C): one line on stderr says what was kept and how to continue"""
 
