@@ -14,13 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lnn_control.eval.episode_log import EpisodeLog
+from lnn_control.eval.results import RESULTS_JSON
 from lnn_control.eval.stats import mcnemar_exact, wilson_interval
 from lnn_control.eval.tables import percent, rate_with_interval
-from lnn_control.make_model.pipeline import (SHIFT_SUITE, SHIPPED_EVALUATIONS, STEPS, eval_dir, eval_step,
-                                             shipped_checkpoint)
+from lnn_control.make_model.pipeline import (SHIFT_SUITE, SHIPPED_EVALUATIONS, SHIPPED_PLOTS, STEPS, eval_dir,
+                                             eval_step, shipped_checkpoint)
 from lnn_control.make_model.recipe import KINDS, Recipe
 from lnn_control.paths import share_path
 from lnn_control.policy import read_header
+from lnn_control.train.behavior_cloning import artifact_paths
 from lnn_control.train.provenance import bag_fact
 
 CARD = "cfc_forest.md"
@@ -43,7 +45,7 @@ class MadeRun:
     @classmethod
     def read(cls, work: Path, out: Path) -> MadeRun:
         steps = json.loads((work / STEPS).read_text())
-        results = {run: json.loads((eval_dir(work, run) / "results.json").read_text())
+        results = {run: json.loads((eval_dir(work, run) / RESULTS_JSON).read_text())
                    for run in SHIPPED_EVALUATIONS if eval_step(run) in steps["latest"]["steps"]}
         headers = {kind: read_header(shipped_checkpoint(out, kind)) for kind in KINDS}
         return cls(work, out, steps, headers, results)
@@ -168,8 +170,9 @@ def _sizes(run: MadeRun) -> list[str]:
 
 def _training_curve(run: MadeRun) -> list[str]:
     training = run.headers["cfc"]["training"] or {}
+    _, curve = artifact_paths(shipped_checkpoint(run.out, "cfc"))
     return ["## Training curve", "",
-            "![CfC training and validation loss](cfc_forest.loss.png)", "",
+            f"![CfC training and validation loss]({curve.name})", "",
             f"Best checkpoint: epoch {training.get('best_epoch')} ({training.get('best_loss_is', 'validation')} loss "
             f"{training.get('best_loss', float('nan')):.5f}, MSE of command / limits). Stages after the first are "
             "DAgger rounds (the aggregate grows, so validation loss is not comparable across stages).", ""]
@@ -194,9 +197,9 @@ def _evaluation(run: MadeRun) -> list[str]:
                      f"are the `{SHIFT_SUITE}` shift suite at severity {' / '.join(f'{s:g}' for s in severities)}):")
     else:
         lines.append("Success by world and condition (the out-of-distribution study):")
-    lines += ["", ood_table(run.study_rows()), "", "![success by world and condition](eval_forest_urban.png)", ""]
+    lines += ["", ood_table(run.study_rows()), "", f"![success by world and condition]({SHIPPED_PLOTS['bars']})", ""]
     if suite:
-        lines += [f"![success under the {SHIFT_SUITE} shift suite, forest](ood_study.png)", ""]
+        lines += [f"![success under the {SHIFT_SUITE} shift suite, forest]({SHIPPED_PLOTS['suite']})", ""]
     return lines
 
 

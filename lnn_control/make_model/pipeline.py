@@ -36,14 +36,18 @@ from dataclasses import asdict
 from pathlib import Path
 
 from lnn_control import seeds
+from lnn_control.eval.episode_log import MANIFEST
+from lnn_control.eval.results import RESULTS_JSON, RESULTS_MD, RESULTS_PNG
 from lnn_control.make_model.recipe import KINDS, Recipe
 from lnn_control.paths import share_path
+from lnn_control.train.behavior_cloning import artifact_paths
 
 STEPS = "steps.json"
 SHIFT_SUITE = "standard"  # the suite of config/eval_suites.yaml flown in the forest
 # evaluation run under --work/eval -> its results' name under --out/eval
 SHIPPED_EVALUATIONS = {"bars": "forest_urban", "second_draw": f"forest_urban_seeds{seeds.SECOND_DRAW}",
                        "suite": "shift_suite"}
+SHIPPED_PLOTS = {"bars": "eval_forest_urban.png", "suite": "ood_study.png"}  # evaluation run -> its plot in --out
 
 
 def eval_dir(work: Path, run: str) -> Path:
@@ -159,8 +163,8 @@ class Pipeline:
                 elif leftover.exists():
                     leftover.unlink()
             checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            args = ["train", "--bags", str(bags), "--model", kind, "--out", str(checkpoint), "--config", str(self.config),
-                    "--dagger", str(self.recipe.dagger_rounds)]
+            args = ["train", "--bags", str(bags), "--model", kind, "--out", str(checkpoint),
+                    "--config", str(self.config), "--dagger", str(self.recipe.dagger_rounds)]
             if self.recipe.epochs is not None:
                 args += ["--epochs", str(self.recipe.epochs)]
             self.run_step(f"train_{kind}", args)
@@ -189,7 +193,7 @@ class Pipeline:
             args += ["--suite", suite]
         args += ["--episodes", str(episodes), "--seed", str(first_seed), "--workers", str(self.workers),
                  "--time-limit", f"{self.recipe.eval_time_limit_s:g}", "--out", str(out)]
-        if (out / "run.json").is_file():
+        if (out / MANIFEST).is_file():
             args.append("--resume")
         self.run_step(eval_step(run), args, resumes="--resume" in args)
 
@@ -202,16 +206,16 @@ class Pipeline:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(self.checkpoint(kind), target)
             written.append(target)
-            curve = self.checkpoint(kind).with_name(f"{kind}_forest.loss.png")
+            _, curve = artifact_paths(self.checkpoint(kind))
             if curve.is_file():
                 shutil.copyfile(curve, target.with_name(curve.name))
-        plots = {"bars": "eval_forest_urban.png", "suite": "ood_study.png"}
         (self.out / "eval").mkdir(exist_ok=True)
         for run, name in SHIPPED_EVALUATIONS.items():
             if eval_step(run) not in self.latest["steps"]:
                 continue
-            if run in plots:
-                shutil.copyfile(eval_dir(self.work, run) / "results.png", self.out / plots[run])
-            for suffix in ("md", "json"):
-                shutil.copyfile(eval_dir(self.work, run) / f"results.{suffix}", self.out / "eval" / f"{name}.{suffix}")
+            if run in SHIPPED_PLOTS:
+                shutil.copyfile(eval_dir(self.work, run) / RESULTS_PNG, self.out / SHIPPED_PLOTS[run])
+            for results in (RESULTS_MD, RESULTS_JSON):
+                shutil.copyfile(eval_dir(self.work, run) / results,
+                                (self.out / "eval" / name).with_suffix(Path(results).suffix))
         return written
