@@ -40,7 +40,7 @@ bench: $(STAMP)
 	$(BIN)/lnn-control bench --out runs/bench
 
 model: $(STAMP)
-	$(BIN)/python -m lnn_control.train.make_model
+	$(BIN)/python -m lnn_control.make_model
 
 clean:
 	rm -rf $(VENV) build install log *.egg-info

@@ -19,8 +19,8 @@ import torch  # noqa: E402
 from lnn_control import seeds  # noqa: E402
 from lnn_control.benchmarks import bench_arguments, report  # noqa: E402
 from lnn_control.envs.shifts import Condition  # noqa: E402
-from lnn_control.eval.cli import EvalRun, evaluate  # noqa: E402
 from lnn_control.eval.episode_log import EpisodeLog  # noqa: E402
+from lnn_control.eval.evaluation import EvalRun, evaluate  # noqa: E402
 from lnn_control.eval.plan import NO_SHIFT, EvalPlan, PolicySource, WorldSource  # noqa: E402
 from lnn_control.policy import PolicySpec, build_network, save_checkpoint  # noqa: E402
 

@@ -15,7 +15,10 @@ import sys
 import time
 from pathlib import Path
 
+from lnn_control.exit_status import SUCCESS, failed, interrupted
 from lnn_control.paths import share_dir
+
+COMMAND = "lnn-control bench"
 
 
 def machine_facts() -> dict:
@@ -71,18 +74,20 @@ def run_cli(args) -> int:
     """Run every bench/bench_*.py (or those named by --only) one after another."""
     bench_dir = share_dir() / "bench"
     if not bench_dir.is_dir():
-        print(f"lnn-control bench: benchmarks live in a source checkout; {bench_dir} not found", file=sys.stderr)
-        return 2
+        return failed(COMMAND, f"benchmarks live in a source checkout; {bench_dir} not found")
     scripts = sorted(bench_dir.glob("bench_*.py"))
     if args.only:
         scripts = [s for s in scripts if s.stem.removeprefix("bench_") in args.only or s.stem in args.only]
     if not scripts:
-        print(f"lnn-control bench: no benchmark matches {args.only} in {bench_dir}", file=sys.stderr)
-        return 2
-    failed = []
-    for script in scripts:
-        code = subprocess.call([sys.executable, str(script), "--out", args.out])
-        if code != 0:
-            failed.append(script.name)
-    print(f"\nbenchmark JSON in {args.out}/" + (f"; FAILED: {', '.join(failed)}" if failed else ""))
-    return 1 if failed else 0
+        return failed(COMMAND, f"no benchmark matches {args.only} in {bench_dir}")
+    failed_scripts = []
+    try:
+        for script in scripts:
+            if subprocess.call([sys.executable, str(script), "--out", args.out]) != 0:
+                failed_scripts.append(script.name)
+    except KeyboardInterrupt:
+        return interrupted(COMMAND, f"the JSON of the benchmarks that finished is in {args.out}/")
+    print(f"\nbenchmark JSON in {args.out}/")
+    if failed_scripts:
+        return failed(COMMAND, f"failed: {', '.join(failed_scripts)} (their output is above)")
+    return SUCCESS

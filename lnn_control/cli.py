@@ -2,7 +2,8 @@
 
 The argument parsers live here (they are the contract in DESIGN.md); each subcommand's
 work lives in the module named in `_HANDLERS`, imported only when that subcommand runs
-so `lnn-control --help` stays fast.
+so `lnn-control --help` stays fast. Every subcommand exits by the rule of
+lnn_control.exit_status (shown at the end of `lnn-control --help`).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import importlib
 import sys
 
 from lnn_control import seeds
+from lnn_control.exit_status import failed, help_text, interrupted
 
 # subcommand -> "module:function"; the function takes the parsed args, returns an exit code.
 _HANDLERS = {
@@ -26,8 +28,9 @@ _HANDLERS = {
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lnn-control",
-        description="Liquid neural network (CfC) control of drones: collect demonstrations, "
+        description="Liquid neural network (CfC) control of drones: collect demonstrations,\n"
         "train from ROS 2 bags, evaluate in closed loop under distribution shift.",
+        epilog=help_text(), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -95,16 +98,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run the subcommand of `argv` (default: the process's arguments); its exit status."""
+    args = build_parser().parse_args(argv)  # bad usage: argparse exits with status 2
+    command = f"lnn-control {args.command}"
     module_name, func_name = _HANDLERS[args.command].split(":")
     try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("lnn_control"):
-            print(f"lnn-control {args.command}: not built yet ({module_name} is missing)", file=sys.stderr)
-            return 2
-        raise
-    return int(getattr(module, func_name)(args) or 0)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("lnn_control"):
+                return failed(command, f"not built yet ({module_name} is missing)")
+            raise
+        return int(getattr(module, func_name)(args) or 0)
+    except KeyboardInterrupt:  # the subcommands that write say themselves what they kept
+        return interrupted(command, "nothing was written")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ A world is a YAML file plus a seed (same seed, same layout). The ranges:
 - `dagger_rollout_seed`: DAgger rollouts, from 1_000_000 on, apart by training seed and round.
 - `EVALUATION`: `lnn-control eval` and `demo` start here by default; the model card's draw.
 - `SECOND_DRAW`: the model card's second draw, which no choice of the recipe looked at.
-- `RECIPE_TRIALS`: where recipe changes were compared (the card and models/TRIALS.md cite them);
+- `RECIPE_TRIALS`: where recipe changes were compared (models/TRIALS.md tells which and how);
   no table of the card uses them.
 Each range is 10_000 seeds wide, far more than any run flies.
 """

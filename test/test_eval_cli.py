@@ -82,7 +82,7 @@ def test_killed_run_resumes_to_the_same_results_as_an_uninterrupted_one(tmp_path
     flown_before = len(_episodes(killed))
     assert 2 <= flown_before < 8 and not (killed / "results.json").exists()
 
-    assert main(["eval", *args, "--out", str(killed)]) == 2  # refuses to overwrite without --resume
+    assert main(["eval", *args, "--out", str(killed)]) == 1  # refuses to overwrite without --resume
     assert main(["eval", *args, "--out", str(killed), "--resume"]) == 0
     method = json.loads((killed / "results.json").read_text())["method"]
     assert method["episodes_flown_now"] == 8 - flown_before
@@ -97,7 +97,7 @@ def test_resume_can_add_episodes_but_not_change_the_plan(tmp_path, capsys):
     assert main([*base, "--episodes", "1"]) == 0
     assert main([*base, "--episodes", "2", "--resume"]) == 0
     assert len(_episodes(out)) == 2
-    assert main([*base, "--episodes", "2", "--resume", "--seed", "5"]) == 2
+    assert main([*base, "--episodes", "2", "--resume", "--seed", "5"]) == 1
     assert "first_seed" in capsys.readouterr().err
 
 
@@ -108,8 +108,8 @@ def test_resume_can_add_episodes_but_not_change_the_plan(tmp_path, capsys):
     (["--policy", "expert", "--suite", "config/eval_suites.yaml:nope"], ["nope", "quick"]),
     (["--policy", "expert", "--workers", "0"], ["--workers", "0"]),
 ])
-def test_user_errors_give_one_line_and_exit_code_2(tmp_path, capsys, extra, words):
-    assert main(["eval", *extra, "--episodes", "1", "--out", str(tmp_path / "x")]) == 2
+def test_user_errors_give_one_line_and_exit_code_1(tmp_path, capsys, extra, words):
+    assert main(["eval", *extra, "--episodes", "1", "--out", str(tmp_path / "x")]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("lnn-control eval: ") and "\n" not in err and "Traceback" not in err
     for word in words:
@@ -120,13 +120,13 @@ def test_user_errors_give_one_line_and_exit_code_2(tmp_path, capsys, extra, word
 def test_a_file_that_is_not_a_checkpoint_is_refused_before_flying(tmp_path, capsys):
     bad = tmp_path / "model.pt"
     bad.write_bytes(b"not a checkpoint")
-    assert main(["eval", "--policy", str(bad), "--episodes", "1", "--out", str(tmp_path / "x")]) == 2
+    assert main(["eval", "--policy", str(bad), "--episodes", "1", "--out", str(tmp_path / "x")]) == 1
     assert "model.pt" in capsys.readouterr().err
     assert not (tmp_path / "x" / "episodes.jsonl").exists()
 
 
 def test_demo_says_clearly_that_no_trained_model_is_shipped(tmp_path, capsys):
-    assert main(["demo", "--model", str(tmp_path / "models" / "cfc_forest.pt"), "--out", str(tmp_path / "d")]) == 2
+    assert main(["demo", "--model", str(tmp_path / "models" / "cfc_forest.pt"), "--out", str(tmp_path / "d")]) == 1
     err = capsys.readouterr().err
     assert "no trained model" in err.lower() and "cfc_forest.pt" in err and "make model" in err
 
@@ -153,6 +153,6 @@ def test_ray_backend_flies_the_same_episodes_as_processes(tmp_path, checkpoint):
 def test_ray_backend_without_ray_says_how_to_get_it(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
     args = ["eval", "--policy", "expert", "--episodes", "1", "--backend", "ray", "--out", str(tmp_path / "x")]
-    assert main(args) == 2
+    assert main(args) == 1
     err = capsys.readouterr().err
     assert err.startswith("lnn-control eval: --backend ray needs Ray") and "requirements/extras.txt" in err

@@ -16,7 +16,8 @@ from lnn_control.eval.episode_log import EpisodeLog
 from lnn_control.eval.episode_record import EpisodeRecord
 from lnn_control.paths import share_path
 from lnn_control.policy import load_checkpoint
-from lnn_control.train.make_model import main, pooled_outcomes, pooled_table
+from lnn_control.make_model.card import MadeRun, model_card, pooled_outcomes, pooled_table
+from lnn_control.make_model.cli import main
 
 
 @pytest.mark.timeout(300)
@@ -42,6 +43,9 @@ def test_quick_make_model_ships_loadable_models_a_card_and_the_study(tmp_path, m
     assert "| forest | 4 | " in card  # both draws of two episodes pooled
     assert "- forest: " in card and "bar 90%: NOT met" in card  # two episodes of 5 s reach nothing
     assert "of the episodes end in a collision" in card
+    assert "world seeds 0..3" in card and "on seeds 20000..20001" in card   # from the bags and results
+    assert "[models/TRIALS.md](" in card and "jitter" not in card           # the trials' history: linked
+    assert model_card(MadeRun.read(work, out)) == card                      # made from the run's files alone
 
     # Run again on the same --work: nothing is redone, and the card keeps every step's cost.
     first = json.loads((work / "steps.json").read_text())

@@ -67,6 +67,31 @@ def test_only_lnn_control_ros_imports_rclpy():
     assert not offenders, f"rclpy imported outside lnn_control/ros/: {offenders}"
 
 
+def _lnn_control_imports(path: Path) -> set[str]:
+    """The lnn_control modules `path` imports (anywhere in it, functions included)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+    return {name for name in found if name.startswith("lnn_control")}
+
+
+def test_command_modules_are_not_libraries_and_make_model_sits_above_train_and_eval():
+    """No module imports a subcommand's CLI module (lnn_control/cli.py loads them by name), and
+    train/ and eval/ never import make_model, which runs them as child processes."""
+    offenders = []
+    for path in (REPO / "lnn_control").rglob("*.py"):
+        rel = path.relative_to(REPO)
+        for module in _lnn_control_imports(path):
+            if module.endswith(".cli") and rel != Path("lnn_control/make_model/__main__.py"):
+                offenders.append(f"{rel} imports {module}")
+            if module.startswith("lnn_control.make_model") and rel.parts[1] in ("train", "eval"):
+                offenders.append(f"{rel} imports {module}")
+    assert not offenders, offenders
+
+
 def test_readme_commands_are_makefile_targets():
     readme = (REPO / "README.md").read_text()
     targets = set(re.findall(r"^([a-z][\w-]*):", (REPO / "Makefile").read_text(), re.MULTILINE))

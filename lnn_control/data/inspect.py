@@ -8,7 +8,6 @@ would drop is reported per topic and reason.
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 from lnn_control.data import messages as m
 from lnn_control.data.bag_reader import (BagError, DroppedMessages, TopicDecoder, describe_error, open_reader,
                                          read_facts)
+from lnn_control.exit_status import SUCCESS, failed
 
 GAP_FACTOR = 3.0
 IMAGE_SIZE = (48, 64)  # frames are decoded at the policy's input size, as training reads them
@@ -120,7 +120,6 @@ def run_cli(args) -> int:
     try:
         summary = inspect_bag(args.bag)
     except BagError as error:
-        print(f"lnn-control inspect-bag: {error}", file=sys.stderr)
-        return 1
+        return failed("lnn-control inspect-bag", error)
     print(format_summary(summary))
-    return 0
+    return SUCCESS

@@ -1,45 +1,22 @@
 """`lnn-control eval`: every policy x world x condition, N paired episodes each, into --out DIR.
 
-Writes DIR/run.json and DIR/episodes.jsonl as it goes (one line per finished episode, so an
-interrupted run loses nothing and `--resume` continues it), then DIR/results.json, results.md,
-results.png, and with --video DIR/videos/<world>_<condition>.mp4.
+The command line made into an `EvalRun` (lnn_control.eval.evaluation, which says what DIR
+holds) and its report: the console table, or one line naming what was wrong.
 """
 from __future__ import annotations
 
-import re
 import shlex
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Collection, Optional
 
-from tqdm import tqdm
-
-from lnn_control.eval.episode_log import EpisodeLog, RunDirectoryError, open_run
-from lnn_control.eval.plan import EpisodeJob, EvalPlan, PolicySource, WorldSource, parse_conditions
-from lnn_control.eval.results import write_results
-from lnn_control.eval.summary import summarize
+from lnn_control.eval.episode_log import EPISODES, RunDirectoryError
+from lnn_control.eval.evaluation import VIDEO_DIR, EvalRun, evaluate
+from lnn_control.eval.plan import EvalPlan, PolicySource, WorldSource, parse_conditions
+from lnn_control.rollout.runner import BackendUnavailableError
 from lnn_control.eval.tables import console_table
-from lnn_control.eval.worker import EpisodeResult, EpisodeWorker, WorkerSettings
-from lnn_control.policy import CheckpointError, load_policy
-from lnn_control.rollout.runner import BackendUnavailableError, check_backend, run_jobs
+from lnn_control.exit_status import SUCCESS, failed, interrupted
 
-VIDEO_DIR = "videos"
-
-
-@dataclass(frozen=True)
-class EvalRun:
-    """An evaluation to make: the plan, and how and where to run it."""
-
-    plan: EvalPlan
-    out_dir: Path
-    workers: int = 1
-    backend: str = "process"
-    resume: bool = False
-    video_conditions: Collection[str] = ()
-    time_limit_s: Optional[float] = None
-    command: str = "lnn-control eval"
+COMMAND = "lnn-control eval"
 
 
 def run_cli(args) -> int:
@@ -50,16 +27,13 @@ def run_cli(args) -> int:
                                    video_conditions=[c.name for c in plan.conditions] if args.video else (),
                                    command=shlex.join(["lnn-control", *sys.argv[1:]])))
     except (ValueError, FileNotFoundError, RunDirectoryError, BackendUnavailableError) as error:
-        print(f"lnn-control eval: {error}", file=sys.stderr)
-        return 2
+        return failed(COMMAND, error)
     except KeyboardInterrupt:
-        print(f"lnn-control eval: interrupted; finished episodes are in {Path(args.out) / 'episodes.jsonl'}, "
-              f"continue with --resume", file=sys.stderr)
-        return 130
+        return interrupted(COMMAND, f"finished episodes are in {Path(args.out) / EPISODES}, continue with --resume")
     print(console_table(summary))
     print(f"\nresults: {args.out}/results.json, results.md, results.png"
           + (f", {VIDEO_DIR}/*.mp4" if args.video else ""))
-    return 0
+    return SUCCESS
 
 
 def plan_from_args(args) -> EvalPlan:
@@ -67,62 +41,3 @@ def plan_from_args(args) -> EvalPlan:
                     worlds=tuple(WorldSource.parse(w) for w in (args.world or ["forest"])),
                     conditions=parse_conditions(args.shift, args.suite),
                     episodes=args.episodes, first_seed=args.seed)
-
-
-def evaluate(run: EvalRun) -> dict:
-    """Fly every episode of `run.plan` not yet on disk, then write and return the results."""
-    if run.time_limit_s is not None and not run.time_limit_s > 0:
-        raise ValueError(f"--time-limit must be a positive number of seconds, got {run.time_limit_s}")
-    check_backend(run.backend, run.workers)
-    _check_checkpoints(run.plan)
-    identity = {**run.plan.identity(), "time_limit_s": run.time_limit_s}
-    log = open_run(run.out_dir, identity, run.resume)
-    jobs = pending_jobs(run, log)
-    total = len(run.plan.jobs())
-    started = time.perf_counter()
-    with tqdm(total=total, initial=total - len(jobs), desc="episodes", unit="ep", dynamic_ncols=True) as progress:
-        def on_result(result: EpisodeResult) -> None:
-            log.append(result.record)
-            if result.video_mp4 is not None:
-                path = video_path(run.out_dir, result.record.world, result.record.condition)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(result.video_mp4)
-            progress.update()
-
-        run_jobs(jobs, EpisodeWorker, (WorkerSettings.for_plan(run.plan, run.time_limit_s),), run.workers, run.backend,
-                 on_result)
-    summary = summarize(run.plan, log.read())
-    write_results(run.out_dir, summary, _method(run, jobs, time.perf_counter() - started))
-    return summary
-
-
-def pending_jobs(run: EvalRun, log: EpisodeLog) -> list[EpisodeJob]:
-    """The plan's episodes not on disk yet; a filmed episode whose video is missing is flown again."""
-    done = {record.key for record in log.read()}
-    def missing_video(job: EpisodeJob) -> bool:
-        return job.video and not video_path(run.out_dir, job.world, job.condition.name).is_file()
-
-    return [job for job in run.plan.jobs(run.video_conditions) if job.key not in done or missing_video(job)]
-
-
-def video_path(out_dir: Path, world: str, condition: str) -> Path:
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{world}_{condition}")
-    return Path(out_dir) / VIDEO_DIR / f"{safe}.mp4"
-
-
-def _check_checkpoints(plan: EvalPlan) -> None:
-    """Load each checkpoint once here, so a bad file stops the run before any worker starts."""
-    for policy in plan.policies:
-        if policy.kind == "checkpoint":
-            try:
-                load_policy(policy.path)
-            except CheckpointError as error:
-                raise ValueError(str(error)) from None
-
-
-def _method(run: EvalRun, jobs: list[EpisodeJob], wall_s: float) -> dict:
-    return {"command": run.command, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "episodes": run.plan.episodes,
-            "seeds": list(run.plan.seeds), "time_limit_s": run.time_limit_s, "workers": run.workers,
-            "backend": run.backend, "episodes_flown_now": len(jobs), "wall_s": wall_s,
-            "policies": [p.to_dict() for p in run.plan.flown_policies],
-            "reference": "expert (path length yardstick, same seeds and conditions)"}

@@ -7,17 +7,17 @@ Sized to finish in under three minutes on a two-core laptop. Running it again in
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import yaml
 
 from lnn_control import seeds
-from lnn_control.eval.cli import EvalRun, evaluate
-from lnn_control.eval.episode_log import MANIFEST, RunDirectoryError
+from lnn_control.eval.episode_log import EPISODES, MANIFEST, RunDirectoryError
+from lnn_control.eval.evaluation import VIDEO_DIR, EvalRun, evaluate
 from lnn_control.eval.plan import EvalPlan, PolicySource, WorldSource, parse_conditions
 from lnn_control.rollout.runner import BackendUnavailableError
 from lnn_control.eval.tables import console_table
+from lnn_control.exit_status import SUCCESS, failed, interrupted
 from lnn_control.paths import share_path
 
 SHIPPED_MODEL = ("models", "cfc_forest.pt")
@@ -25,15 +25,15 @@ SUITE = ("config", "eval_suites.yaml")
 FALLBACK_SHIFTS = ["fog:0.5", "wind:0.5"]  # when no "quick" suite is installed
 DEFAULT_EPISODES = 5
 FIRST_SEED = seeds.EVALUATION
+COMMAND = "lnn-control demo"
 
 
 def run_cli(args) -> int:
     model = Path(args.model) if args.model else share_path(*SHIPPED_MODEL)
     if not model.is_file():
-        print(f"lnn-control demo: no trained model to fly: {model} not found. No trained model is shipped "
-              f"yet; make one with `make model`, or fly your own checkpoint with `lnn-control demo --model FILE.pt`",
-              file=sys.stderr)
-        return 2
+        return failed(COMMAND, f"no trained model to fly: {model} not found. No trained model is shipped yet; "
+                               f"make one with `make model`, or fly your own checkpoint with "
+                               f"`lnn-control demo --model FILE.pt`")
     out_dir = Path(args.out)
     try:
         plan = EvalPlan(policies=(PolicySource.parse(str(model)), PolicySource.parse("expert")),
@@ -42,17 +42,18 @@ def run_cli(args) -> int:
         filmed = [plan.conditions[-1].name]  # the strongest shift of the suite: one video
         run = EvalRun(plan=plan, out_dir=out_dir, workers=min(2, os.cpu_count() or 1),
                       resume=(out_dir / MANIFEST).is_file(), video_conditions=filmed,
-                      time_limit_s=args.time_limit, command="lnn-control demo")
+                      time_limit_s=args.time_limit, command=COMMAND)
         print(f"demo: {model.name} and the expert, forest, conditions {', '.join(c.name for c in plan.conditions)}, "
               f"{plan.episodes} episodes each (same seeds), {run.workers} workers")
         summary = evaluate(run)
     except (ValueError, FileNotFoundError, RunDirectoryError, BackendUnavailableError) as error:
-        print(f"lnn-control demo: {error}", file=sys.stderr)
-        return 2
+        return failed(COMMAND, error)
+    except KeyboardInterrupt:
+        return interrupted(COMMAND, f"finished episodes are in {out_dir / EPISODES}; the same command continues them")
     print(console_table(summary))
     print(f"\ntable: {out_dir / 'results.md'}\nplot:  {out_dir / 'results.png'}\n"
-          f"video: {out_dir / 'videos'} (chase view beside the drone camera, condition {filmed[0]})")
-    return 0
+          f"video: {out_dir / VIDEO_DIR} (chase view beside the drone camera, condition {filmed[0]})")
+    return SUCCESS
 
 
 def _conditions():

@@ -16,8 +16,8 @@ def results_markdown(summary: dict, method: dict) -> str:
     for row in rows:
         lines.append("| " + " | ".join([
             row["policy"], row["world"], _condition(row), str(row["episodes"]),
-            f"{_percent(row['success_rate'])} [{_percent(row['success_ci'][0])}, {_percent(row['success_ci'][1])}]",
-            _percent(row["collision_rate"]), _percent(row["timeout_rate"]),
+            rate_with_interval(row["success_rate"], row["success_ci"]),
+            percent(row["collision_rate"]), percent(row["timeout_rate"]),
             _number(row["mean_time_to_target_s"], 1),
             _ratio(row["path_length_vs_expert"], row["path_ratio_episodes"]),
             _number(row["mean_abs_jerk_m_s3"], 1)]) + " |")
@@ -50,7 +50,7 @@ def console_table(summary: dict) -> str:
         ci = f"{row['success_rate']:.0%} [{row['success_ci'][0]:.0%},{row['success_ci'][1]:.0%}]" \
             if row["episodes"] else "-"
         lines.append(f"{row['policy'][:16]:<16} {row['world'][:8]:<8} {row['condition'][:16]:<16} {row['episodes']:>3} "
-                     f"{ci:<20} {_percent(row['collision_rate']):>7} {_percent(row['timeout_rate']):>7} "
+                     f"{ci:<20} {percent(row['collision_rate']):>7} {percent(row['timeout_rate']):>7} "
                      f"{_number(row['mean_time_to_target_s']):>8} {_number(row['path_length_vs_expert'], 2):>8} "
                      f"{_number(row['mean_abs_jerk_m_s3']):>7}")
     return "\n".join(lines)
@@ -87,8 +87,14 @@ def _verdict(test: dict, name_a: str, name_b: str) -> str:
     return f"{better} better"
 
 
-def _percent(value: Optional[float]) -> str:
+def percent(value: Optional[float]) -> str:
+    """A fraction as a whole percentage: 0.934 -> '93%'; None -> '-'."""
     return "-" if value is None else f"{100 * value:.0f}%"
+
+
+def rate_with_interval(rate: float, interval) -> str:
+    """A rate and its 95% interval (fractions), as the tables show them: '93% [86%, 97%]'."""
+    return f"{percent(rate)} [{percent(interval[0])}, {percent(interval[1])}]"
 
 
 def _number(value: Optional[float], digits: int = 1) -> str:

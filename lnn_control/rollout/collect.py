@@ -8,7 +8,6 @@ interrupted run can be resumed.
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -21,6 +20,7 @@ from lnn_control.rollout.fly import fly
 from lnn_control.rollout.pilots import ExpertPilot, Pilot
 from lnn_control.rollout.recording import BagRecorder
 from lnn_control.rollout.runner import run_jobs
+from lnn_control.exit_status import SUCCESS, failed, interrupted
 
 
 @dataclass(frozen=True)
@@ -100,9 +100,11 @@ def run_cli(args) -> int:
                 bar.update()
             run_jobs(jobs, ExpertRecorder, (), args.workers, "process", on_result)
     except (ValueError, FileNotFoundError, FileExistsError) as error:
-        print(f"lnn-control collect: {error}", file=sys.stderr)
-        return 1
+        return failed("lnn-control collect", error)
+    except KeyboardInterrupt:
+        return interrupted("lnn-control collect", f"the complete bags in {args.out} are kept (a bag cut short is "
+                                                  f"removed); the same command flies the rest")
     print(f"collected {len(outcomes)} episodes into {out} ({sum(o.success for o in outcomes)} reached the target, "
           f"{sum(o.collision for o in outcomes)} collided, {sum(o.steps for o in outcomes)} frames)"
           + (f"; kept {len(done)} complete bags already there" if done else ""))
-    return 0
+    return SUCCESS

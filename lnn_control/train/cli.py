@@ -5,13 +5,17 @@ Also runs under `torchrun --nproc_per_node N -m lnn_control.cli train ...` (DDP)
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 from lnn_control.data import BagError, find_bags, load_bags
+from lnn_control.exit_status import FAILED, INTERRUPTED, SUCCESS, failed, interrupted
 from lnn_control.policy import PolicySpec
 from lnn_control.train.config import TrainConfig, load_config
 from lnn_control.train.distributed import DistContext, setup_distributed, teardown_distributed
+from lnn_control.train.provenance import provenance
+
+COMMAND = "lnn-control train"
 
 
 def config_from_args(args) -> TrainConfig:
@@ -51,19 +55,12 @@ def load_training_bags(paths, config: TrainConfig, spec: PolicySpec, skip_bad: b
     if ctx.is_main:
         for bag in good:
             for dropped in bag.dropped:
-                print(f"lnn-control train: {dropped.describe(bag.path)}", file=sys.stderr)
+                print(f"{COMMAND}: {dropped.describe(bag.path)}", file=sys.stderr)
         for _, problem in bad:
-            print(f"lnn-control train: skipped bad bag: {problem}", file=sys.stderr)
+            print(f"{COMMAND}: skipped bad bag: {problem}", file=sys.stderr)
     if not good:
         raise BagError(f"no usable bag among {len(bad)} given" if bad else "no bags given")
     return good, bad
-
-
-def provenance(good, bad, config: TrainConfig) -> dict:
-    return {"bags": [{"path": str(b.path), "frames": b.frames, "sequences": len(b.sequences), "facts": b.facts,
-                      "dropped_messages": [asdict(d) for d in b.dropped]} for b in good],
-            "skipped_bags": [{"path": str(path), "problem": problem} for path, problem in bad],
-            "topics": {"image": config.topics.image, "imu": config.topics.imu, "cmd": config.topics.cmd}}
 
 
 def run_cli(args) -> int:
@@ -81,13 +78,22 @@ def run_cli(args) -> int:
         else:
             result = train_policy(good, spec, config, Path(args.out), provenance=provenance(good, bad, config), ctx=ctx)
     except (BagError, ValueError, FileNotFoundError, FileExistsError) as error:
-        if ctx.is_main:
-            print(f"lnn-control train: {error}", file=sys.stderr)
-        return 1
+        return failed(COMMAND, error) if ctx.is_main else FAILED
+    except KeyboardInterrupt:
+        return interrupted(COMMAND, _kept(Path(args.out), args.dagger)) if ctx.is_main else INTERRUPTED
     finally:
         teardown_distributed()
     if ctx.is_main:
         print(f"wrote {result.checkpoint} (best epoch {result.best_epoch} of {len(result.history)}, loss "
               f"{result.best_loss:.5f}; {result.frames} frames from {result.bags} bags"
               f"{f', {len(bad)} bad bags skipped' if bad else ''}); log {result.log_csv}, curve {result.curve_png}")
-    return 0
+    return SUCCESS
+
+
+def _kept(out: Path, dagger_rounds: int) -> str:
+    """What an interrupted training left: the best checkpoint so far, DAgger's rollouts."""
+    kept = f"the best checkpoint so far is {out}" if out.is_file() else f"no checkpoint was written to {out}"
+    if dagger_rounds:
+        kept += f"; DAgger rollouts flown so far are under {out.stem}.dagger/ next to it (remove them to train " \
+                f"again to the same --out)"
+    return kept

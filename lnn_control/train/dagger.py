@@ -22,9 +22,9 @@ from lnn_control.rollout import LearnerPilot
 from lnn_control.rollout.collect import RecordingJob, record, world_label
 from lnn_control.seeds import dagger_rollout_seed
 from lnn_control.train.behavior_cloning import TrainResult, train_policy
-from lnn_control.train.cli import provenance
 from lnn_control.train.config import TrainConfig
 from lnn_control.train.distributed import DistContext, all_reduce_sum
+from lnn_control.train.provenance import provenance
 
 
 def run_dagger(bags, bad, spec: PolicySpec, config: TrainConfig, out: Path, rounds: int,
