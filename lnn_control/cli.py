@@ -1,9 +1,9 @@
 """The `lnn-control` command: one subcommand per job, each with `--help`.
 
-The argument parsers live here (they are the contract in DESIGN.md); each subcommand's
-work lives in the module named in `_HANDLERS`, imported only when that subcommand runs
-so `lnn-control --help` stays fast. Every subcommand exits by the rule of
-lnn_control.exit_status (shown at the end of `lnn-control --help`).
+The argument parsers live here (they are the command-line contract the README documents and
+scripts rely on); each subcommand's work lives in the module named in `_HANDLERS`, imported
+only when that subcommand runs so `lnn-control --help` stays fast. Every subcommand exits by
+the rule of lnn_control.exit_status (shown at the end of `lnn-control --help`).
 """
 from __future__ import annotations
 

@@ -13,7 +13,9 @@ RESULTS_PNG = "results.png"
 
 
 def write_results(out_dir: str | Path, summary: dict, method: dict) -> dict[str, Path]:
-    """results.json is `summary` (rows in DESIGN.md's schema, paired tests) plus `method`."""
+    """results.json is `summary` (rows: policy, world, condition, episodes, success_rate,
+    success_ci, collision_rate, timeout_rate, mean_time_to_target_s and more; paired tests)
+    plus `method`."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": out_dir / RESULTS_JSON, "md": out_dir / RESULTS_MD, "png": out_dir / RESULTS_PNG}
