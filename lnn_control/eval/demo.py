@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import yaml
 
 from lnn_control import seeds
 from lnn_control.eval.episode_log import EPISODES, MANIFEST, RunDirectoryError
@@ -18,6 +17,7 @@ from lnn_control.eval.plan import EvalPlan, PolicySource, WorldSource, parse_con
 from lnn_control.rollout.runner import BackendUnavailableError
 from lnn_control.eval.tables import console_table
 from lnn_control.exit_status import SUCCESS, failed, interrupted
+from lnn_control.config_file import read_yaml
 from lnn_control.paths import share_path
 
 SHIPPED_MODEL = ("models", "cfc_forest.pt")
@@ -58,6 +58,6 @@ def run_cli(args) -> int:
 
 def _conditions():
     suite = share_path(*SUITE)
-    if suite.is_file() and "quick" in (yaml.safe_load(suite.read_text()) or {}).get("suites", {}):
+    if suite.is_file() and "quick" in (read_yaml(suite, "evaluation suites") or {}).get("suites", {}):
         return parse_conditions([], [f"{suite}:quick"])
     return parse_conditions(FALLBACK_SHIFTS, [])

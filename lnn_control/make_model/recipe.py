@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from lnn_control.config_file import read_yaml
 from lnn_control.paths import share_path
 from lnn_control.train.config import config_from_dict, load_config
 
@@ -52,7 +53,7 @@ def training_config(recipe: Recipe, work: Path) -> Path:
     if not source.is_absolute() and not source.is_file():
         source = share_path(*source.parts)
     load_config(source)
-    values = yaml.safe_load(source.read_text()) or {}
+    values = read_yaml(source, "training config") or {}
     dagger = dict(values.get("dagger") or {})
     if recipe.dagger_episodes is not None:
         dagger["episodes_per_round"] = recipe.dagger_episodes
