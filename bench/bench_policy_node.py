@@ -153,7 +153,8 @@ def main() -> int:
 
     extra = argparse.ArgumentParser(add_help=False)
     extra.add_argument("--soak-s", type=float, default=None, help="soak length in s (default 180; 20 with --quick)")
-    extra.add_argument("--latency-s", type=float, default=None, help="latency window in s (default 60; 10 with --quick)")
+    extra.add_argument("--latency-s", type=float, default=None,
+                       help="latency window in s (default 60; 10 with --quick)")
     known, rest = extra.parse_known_args()
     sys.argv = [sys.argv[0], *rest]
     args = bench_arguments(__doc__.splitlines()[0])

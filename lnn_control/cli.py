@@ -71,20 +71,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="named suite of conditions (config/eval_suites.yaml)")
     p.add_argument("--episodes", type=int, required=True, help="episodes per policy x world x condition")
     p.add_argument("--seed", type=int, default=seeds.EVALUATION,
-                   help=f"first episode seed, shared by all policies (default {seeds.EVALUATION}: never flown in training)")
+                   help=f"first episode seed, shared by all policies (default {seeds.EVALUATION}: "
+                        f"never flown in training)")
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
     p.add_argument("--out", required=True, help="output folder for results.json/.md/.png")
     p.add_argument("--video", action="store_true", help="write one MP4 per condition")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     p.add_argument("--backend", choices=["process", "ray"], default="process",
-                   help="where episodes run: local processes, or Ray tasks (optional extra; RAY_ADDRESS joins a cluster)")
+                   help="where episodes run: local processes, or Ray tasks (optional extra; RAY_ADDRESS joins "
+                        "a cluster)")
     p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
                    help="episode time limit in simulated seconds (default: each world's own)")
 
     p = sub.add_parser("demo", help="the main job: evaluate the shipped model in the forest and under shifts")
     p.add_argument("--out", default="runs/demo", help="output folder")
     p.add_argument("--episodes", type=int, default=None, help="episodes per condition (default 5)")
-    p.add_argument("--model", default=None, metavar="FILE.pt", help="checkpoint to fly (default: the shipped models/cfc_forest.pt)")
+    p.add_argument("--model", default=None, metavar="FILE.pt",
+                   help="checkpoint to fly (default: the shipped models/cfc_forest.pt)")
     p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
                    help="episode time limit in simulated seconds (default: the world's own)")
 

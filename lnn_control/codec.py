@@ -128,8 +128,8 @@ def compressed_to_rgb(msg) -> np.ndarray:
         raise InvalidMessage(f"{kind} data of {data.size} bytes does not start with the {kind} signature",
                              "undecodable compressed image")
     if data[-len(end):].tobytes() != end:
-        raise InvalidMessage(f"truncated {kind} ({data.size} bytes, no {'end-of-image marker' if kind == 'jpeg' else 'IEND chunk'})",
-                             "truncated compressed image")
+        marker = "end-of-image marker" if kind == "jpeg" else "IEND chunk"
+        raise InvalidMessage(f"truncated {kind} ({data.size} bytes, no {marker})", "truncated compressed image")
     try:
         bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
     except cv2.error as error:

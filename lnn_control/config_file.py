@@ -27,9 +27,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import typing
+from collections.abc import Callable, Collection
 from pathlib import Path
 from types import UnionType
-from typing import Any, Callable, Collection
+from typing import Any
 
 import yaml
 

@@ -84,7 +84,7 @@ def align(streams: BagStreams, config: AlignmentConfig = AlignmentConfig()) -> t
     increasing = np.ones(len(t), bool)
     increasing[1:] = np.diff(t) > 0
     keep = np.flatnonzero(has_imu & has_cmd & increasing)
-    report = dict(frames=len(t), no_imu=int((~has_imu).sum()), no_cmd=int((has_imu & ~has_cmd).sum()))
+    report = {"frames": len(t), "no_imu": int((~has_imu).sum()), "no_cmd": int((has_imu & ~has_cmd).sum())}
     if len(keep) == 0:
         return [], AlignmentReport(kept=0, sequences=0, **report)
 

@@ -48,7 +48,7 @@ class EpisodeBagWriter:
         self._writer = Writer(self.path, version=Writer.VERSION_LATEST, storage_plugin=STORAGES[storage])
         self._connections = {}
 
-    def __enter__(self) -> "EpisodeBagWriter":
+    def __enter__(self) -> EpisodeBagWriter:
         self._writer.open()
         add = self._writer.add_connection
         self._connections = {

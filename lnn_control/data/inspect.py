@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from lnn_control.data import messages as m
-from lnn_control.data.bag_reader import (BagError, DroppedMessages, TopicDecoder, describe_error, open_reader,
-                                         read_facts)
+from lnn_control.data.bag_reader import BagError, DroppedMessages, TopicDecoder, describe_error, open_reader, read_facts
 from lnn_control.exit_status import SUCCESS, failed
 
 GAP_FACTOR = 3.0
 IMAGE_SIZE = (48, 64)  # frames are decoded at the policy's input size, as training reads them
-_KINDS = {**{t: "image" for t in m.IMAGE_TYPES}, **{t: "imu" for t in m.IMU_TYPES}, **{t: "cmd" for t in m.CMD_TYPES}}
+_KINDS = {**dict.fromkeys(m.IMAGE_TYPES, "image"), **dict.fromkeys(m.IMU_TYPES, "imu"),
+          **dict.fromkeys(m.CMD_TYPES, "cmd")}
 
 
 @dataclass
@@ -103,8 +103,8 @@ def format_summary(summary: BagSummary) -> str:
     header = ("topic", "type", "count", "rate_hz", "gaps")
     rows = [(t.topic, t.msgtype, str(t.count), f"{t.rate_hz:.2f}", str(len(t.gaps))) for t in summary.topics]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths)))
-    lines.extend("  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in rows)
+    lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    lines.extend("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in rows)
     for t in summary.topics:
         for at, length in t.gaps[:10]:
             lines.append(f"gap on {t.topic}: {length:.3f} s at t={at:.3f} s (> {GAP_FACTOR:g}x median interval)")

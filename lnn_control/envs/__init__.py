@@ -8,8 +8,8 @@
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -38,4 +38,5 @@ def expert_action(env: gym.Env) -> np.ndarray:
     return env.unwrapped.expert_action()
 
 
-__all__ = ["Condition", "ENV_IDS", "NavEnv", "SHIFTS", "apply_shifts", "expert_action", "load_suite", "make_env", "parse_shift"]
+__all__ = ["Condition", "ENV_IDS", "NavEnv", "SHIFTS", "apply_shifts", "expert_action", "load_suite", "make_env",
+           "parse_shift"]

@@ -28,7 +28,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
-from lnn_control.sim import CameraConfig, ExpertPlanner, ImuConfig, PHYSICS_HZ, Simulator, WorldConfig
+from lnn_control.sim import PHYSICS_HZ, CameraConfig, ExpertPlanner, ImuConfig, Simulator, WorldConfig
 
 
 class NavEnv(gym.Env):

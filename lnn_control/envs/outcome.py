@@ -38,7 +38,7 @@ class Outcome:
     steps: int
 
     @classmethod
-    def from_flight(cls, info: dict, positions, stopped: bool) -> "Outcome":
+    def from_flight(cls, info: dict, positions, stopped: bool) -> Outcome:
         """The outcome of an episode whose last environment step gave `info`; `positions` (N x 3,
         m, world) are the drone's at the reset and after each decision's step; `stopped`: the
         caller ended it (it counts only if nothing else ended it)."""

@@ -12,9 +12,9 @@ from pathlib import Path
 from lnn_control.eval.episode_log import EPISODES, RunDirectoryError
 from lnn_control.eval.evaluation import VIDEO_DIR, EvalRun, evaluate
 from lnn_control.eval.plan import EvalPlan, PolicySource, WorldSource, parse_conditions
-from lnn_control.rollout.runner import BackendUnavailableError
 from lnn_control.eval.tables import console_table
 from lnn_control.exit_status import SUCCESS, failed, interrupted
+from lnn_control.rollout.runner import BackendUnavailableError
 
 COMMAND = "lnn-control eval"
 

@@ -9,16 +9,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-
 from lnn_control import seeds
+from lnn_control.config_file import read_yaml
 from lnn_control.eval.episode_log import EPISODES, MANIFEST, RunDirectoryError
 from lnn_control.eval.evaluation import VIDEO_DIR, EvalRun, evaluate
 from lnn_control.eval.plan import EvalPlan, PolicySource, WorldSource, parse_conditions
-from lnn_control.rollout.runner import BackendUnavailableError
 from lnn_control.eval.tables import console_table
 from lnn_control.exit_status import SUCCESS, failed, interrupted
-from lnn_control.config_file import read_yaml
 from lnn_control.paths import share_path
+from lnn_control.rollout.runner import BackendUnavailableError
 
 SHIPPED_MODEL = ("models", "cfc_forest.pt")
 SUITE = ("config", "eval_suites.yaml")

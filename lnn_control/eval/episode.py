@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
 
 import gymnasium as gym
 import numpy as np
@@ -27,7 +26,7 @@ class CommandLog(ObserverBase):
         self.times_s.append(float(info["sim_time"]))
 
 
-def fly_episode(env: gym.Env, pilot: Pilot, job: EpisodeJob, video_path: Optional[Path] = None) -> EpisodeRecord:
+def fly_episode(env: gym.Env, pilot: Pilot, job: EpisodeJob, video_path: Path | None = None) -> EpisodeRecord:
     """Fly `job` in `env` (already wrapped in the job's shifts) with `pilot`. With `video_path`,
     `env` must render "rgb_array" and the episode is also written there as MP4."""
     started = time.perf_counter()

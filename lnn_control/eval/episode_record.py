@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
-from typing import Optional
 
 import numpy as np
 
@@ -36,7 +35,7 @@ class EpisodeRecord:
     timeout: bool
     time_s: float
     path_length_m: float
-    mean_abs_jerk_m_s3: Optional[float]
+    mean_abs_jerk_m_s3: float | None
     distance_to_target_m: float
     steps: int
     wall_s: float
@@ -51,7 +50,7 @@ class EpisodeRecord:
 
     @classmethod
     def from_outcome(cls, outcome: Outcome, *, policy: str, world: str, condition: str, episode: int, seed: int,
-                     mean_abs_jerk_m_s3: Optional[float], wall_s: float) -> "EpisodeRecord":
+                     mean_abs_jerk_m_s3: float | None, wall_s: float) -> EpisodeRecord:
         """The record of an episode that ended with `outcome` (evaluation never stops one early)."""
         if outcome.stopped:
             raise ValueError(f"episode {episode} of {policy} was stopped early: it has no evaluation record")
@@ -61,7 +60,7 @@ class EpisodeRecord:
                    distance_to_target_m=outcome.distance_to_target_m, steps=outcome.steps, wall_s=wall_s)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "EpisodeRecord":
+    def from_dict(cls, values: dict) -> EpisodeRecord:
         names = [f.name for f in fields(cls)]
         missing = [name for name in names if name not in values]
         if missing:
@@ -69,7 +68,7 @@ class EpisodeRecord:
         return cls(**{name: values[name] for name in names})
 
 
-def mean_abs_jerk(commands: np.ndarray, times_s: np.ndarray) -> Optional[float]:
+def mean_abs_jerk(commands: np.ndarray, times_s: np.ndarray) -> float | None:
     """Mean |jerk| (m/s^3) of the commanded linear velocity: the norm of the second time
     derivative of [vx, vy, vz] (m/s), by finite differences over the times (s) each command
     was issued. None when fewer than three commands were issued."""

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Collection, Optional
 
 from tqdm import tqdm
 
@@ -40,7 +40,7 @@ class EvalRun:
     backend: str = "process"
     resume: bool = False
     video_conditions: Collection[str] = ()
-    time_limit_s: Optional[float] = None
+    time_limit_s: float | None = None
     command: str = "lnn-control eval"
 
 

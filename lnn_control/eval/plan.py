@@ -9,9 +9,9 @@ flown as a reference (its episodes are logged, but it gets no row of its own).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Collection, Optional, Sequence
 
 from lnn_control.envs.shifts import Condition, load_suite, parse_shift
 from lnn_control.paths import share_path
@@ -29,11 +29,11 @@ class PolicySource:
 
     label: str
     kind: str
-    path: Optional[str] = None
-    sha256: Optional[str] = None
+    path: str | None = None
+    sha256: str | None = None
 
     @classmethod
-    def parse(cls, text: str) -> "PolicySource":
+    def parse(cls, text: str) -> PolicySource:
         if text in BUILTIN_POLICIES:
             return cls(label=text, kind=text)
         path = Path(text).expanduser().resolve()
@@ -55,7 +55,7 @@ class WorldSource:
     spec: str
 
     @classmethod
-    def parse(cls, text: str) -> "WorldSource":
+    def parse(cls, text: str) -> WorldSource:
         if text in BUILTIN_WORLDS:
             return cls(label=text, spec=text)
         path = Path(text).expanduser().resolve()

@@ -22,7 +22,7 @@ def plot_success(rows: list[dict], path: str | Path) -> Path:
     figure_width_in = max(6.0, 1.1 * len(conditions) * max(1, len(policies)) ** 0.5 + 2)
     figure, axes = plt.subplots(len(worlds), 1, squeeze=False, sharex=True,
                                 figsize=(figure_width_in, 2.8 * len(worlds) + 0.8))
-    for axis, world in zip(axes[:, 0], worlds):
+    for axis, world in zip(axes[:, 0], worlds, strict=True):
         for index, policy in enumerate(policies):
             cells = {r["condition"]: r for r in rows if r["world"] == world and r["policy"] == policy}
             x = np.arange(len(conditions)) + (index - (len(policies) - 1) / 2) * width

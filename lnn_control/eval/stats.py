@@ -9,8 +9,8 @@ discordant pairs (seeds where exactly one of the two succeeded).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 Z_95 = 1.959963984540054  # two-sided 95% quantile of the standard normal
 
@@ -53,7 +53,7 @@ def mcnemar_exact(success_a: Sequence[bool], success_b: Sequence[bool]) -> Paire
     """Compare paired success outcomes (index i of both = the same seed)."""
     if len(success_a) != len(success_b):
         raise ValueError(f"paired outcomes need equal lengths, got {len(success_a)} and {len(success_b)}")
-    pairs = list(zip(map(bool, success_a), map(bool, success_b)))
+    pairs = list(zip(map(bool, success_a), map(bool, success_b), strict=True))
     only_a = sum(a and not b for a, b in pairs)
     only_b = sum(b and not a for a, b in pairs)
     both = sum(a and b for a, b in pairs)

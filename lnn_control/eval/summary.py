@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import defaultdict
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 from lnn_control.eval.episode_record import EpisodeRecord
 from lnn_control.eval.plan import NO_SHIFT, REFERENCE, EvalPlan
@@ -48,7 +48,7 @@ def _by_cell(plan: EvalPlan, records: Iterable[EpisodeRecord]) -> dict[tuple, li
 def _row(policy: str, world: str, condition, episodes: list[EpisodeRecord], expert: dict) -> dict:
     n = len(episodes)
     row = {"policy": policy, "world": world, "condition": condition.name,
-           "shifts": {name: severity for name, severity in condition.shifts}, "episodes": n}
+           "shifts": dict(condition.shifts), "episodes": n}
     for outcome in ("success", "collision", "timeout"):
         count = sum(bool(getattr(r, outcome)) for r in episodes)
         row[f"{outcome}_rate"] = count / n if n else None
@@ -100,7 +100,7 @@ def _paired(labels: dict, first: list[EpisodeRecord], second: list[EpisodeRecord
              "only_a": test.only_a, "only_b": test.only_b, "p_value": test.p_value}]
 
 
-def _mean(values: Iterable[float]) -> Optional[float]:
+def _mean(values: Iterable[float]) -> float | None:
     values = [float(v) for v in values]
     if not values:
         return None

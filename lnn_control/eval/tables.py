@@ -1,8 +1,6 @@
 """results.md: the evaluation as tables a person reads, saying how it was measured."""
 from __future__ import annotations
 
-from typing import Optional
-
 SIGNIFICANCE = 0.05
 
 
@@ -87,7 +85,7 @@ def _verdict(test: dict, name_a: str, name_b: str) -> str:
     return f"{better} better"
 
 
-def percent(value: Optional[float]) -> str:
+def percent(value: float | None) -> str:
     """A fraction as a whole percentage: 0.934 -> '93%'; None -> '-'."""
     return "-" if value is None else f"{100 * value:.0f}%"
 
@@ -97,9 +95,9 @@ def rate_with_interval(rate: float, interval) -> str:
     return f"{percent(rate)} [{percent(interval[0])}, {percent(interval[1])}]"
 
 
-def _number(value: Optional[float], digits: int = 1) -> str:
+def _number(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def _ratio(value: Optional[float], count: int) -> str:
+def _ratio(value: float | None, count: int) -> str:
     return "-" if value is None else f"{value:.2f} ({count})"

@@ -1,8 +1,8 @@
 """Episode videos: the chase view beside the drone's own camera, written as MP4 with OpenCV."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -68,7 +68,7 @@ class EpisodeFilm(ObserverBase):
         self._caption = caption
         self._last_command = np.zeros(4, np.float32)
 
-    def __enter__(self) -> "EpisodeFilm":
+    def __enter__(self) -> EpisodeFilm:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -12,7 +12,6 @@ import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import gymnasium as gym
 
@@ -33,10 +32,10 @@ class WorkerSettings:
 
     pilot_kinds: dict[str, str]
     checkpoints: dict[str, bytes]
-    time_limit_s: Optional[float] = None
+    time_limit_s: float | None = None
 
     @classmethod
-    def for_plan(cls, plan: EvalPlan, time_limit_s: Optional[float] = None) -> "WorkerSettings":
+    def for_plan(cls, plan: EvalPlan, time_limit_s: float | None = None) -> WorkerSettings:
         return cls(pilot_kinds={p.label: p.kind for p in plan.flown_policies},
                    checkpoints={p.label: Path(p.path).read_bytes()
                                 for p in plan.flown_policies if p.kind == "checkpoint"},
@@ -46,7 +45,7 @@ class WorkerSettings:
 @dataclass(frozen=True)
 class EpisodeResult:
     record: EpisodeRecord
-    video_mp4: Optional[bytes] = None
+    video_mp4: bytes | None = None
 
 
 class EpisodeWorker:

@@ -17,8 +17,15 @@ from lnn_control.eval.episode_log import EpisodeLog
 from lnn_control.eval.results import RESULTS_JSON
 from lnn_control.eval.stats import mcnemar_exact, wilson_interval
 from lnn_control.eval.tables import percent, rate_with_interval
-from lnn_control.make_model.pipeline import (SHIFT_SUITE, SHIPPED_EVALUATIONS, SHIPPED_PLOTS, STEPS, eval_dir,
-                                             eval_step, shipped_checkpoint)
+from lnn_control.make_model.pipeline import (
+    SHIFT_SUITE,
+    SHIPPED_EVALUATIONS,
+    SHIPPED_PLOTS,
+    STEPS,
+    eval_dir,
+    eval_step,
+    shipped_checkpoint,
+)
 from lnn_control.make_model.recipe import KINDS, Recipe
 from lnn_control.paths import share_path
 from lnn_control.policy import read_header

@@ -9,8 +9,13 @@ cmd = policy.step(image_hxwx3_uint8, imu6, dt_seconds)   # float32 [vx, vy, vz, 
 `CfC` is a drop-in for `ncps.torch.CfC` with a fast `step`.
 """
 from lnn_control.policy.cfc import CfC
-from lnn_control.policy.checkpoint import (CheckpointError, CheckpointNotFoundError, load_checkpoint,
-                                           read_header, save_checkpoint)
+from lnn_control.policy.checkpoint import (
+                                           CheckpointError,
+                                           CheckpointNotFoundError,
+                                           load_checkpoint,
+                                           read_header,
+                                           save_checkpoint,
+)
 from lnn_control.policy.network import PolicyNetwork, build_network, match_parameter_count
 from lnn_control.policy.runtime import Policy, load_policy
 from lnn_control.policy.spec import PolicySpec

@@ -16,7 +16,6 @@ computed with fused, pre-masked numpy weights (see `FusedCfCStep`).
 from __future__ import annotations
 
 from operator import attrgetter
-from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -51,7 +50,7 @@ class CfCCell(nn.Module):
     def __init__(self, input_size: int, hidden_size: int, mode: str = "default",
                  backbone_activation: str = "lecun_tanh", backbone_units: int = 128,
                  backbone_layers: int = 1, backbone_dropout: float = 0.0,
-                 sparsity_mask: Optional[np.ndarray] = None):
+                 sparsity_mask: np.ndarray | None = None):
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"Unknown mode '{mode}', valid options are {list(MODES)}")
@@ -116,7 +115,7 @@ class WiredCfCCell(nn.Module):
     The state vector is the concatenation of the layers' neurons in layer order; the output
     is the last layer (the motor neurons)."""
 
-    def __init__(self, input_size: Optional[int], wiring: Wiring, mode: str = "default"):
+    def __init__(self, input_size: int | None, wiring: Wiring, mode: str = "default"):
         super().__init__()
         if input_size is not None:
             wiring.build(input_size)
@@ -155,7 +154,7 @@ class WiredCfCCell(nn.Module):
         states = torch.split(hx, self.layer_sizes, dim=1)
         new_states = []
         h = input
-        for cell, state in zip(self.layers, states):
+        for cell, state in zip(self.layers, states, strict=True):
             h, _ = cell(h, state, ts)
             new_states.append(h)
         return h, torch.cat(new_states, dim=1)
@@ -198,11 +197,11 @@ class CfC(nn.Module):
         defaults 128, 1, 0.0)
     """
 
-    def __init__(self, input_size: Union[int, Wiring], units: Union[int, Wiring],
-                 proj_size: Optional[int] = None, return_sequences: bool = True,
+    def __init__(self, input_size: int | Wiring, units: int | Wiring,
+                 proj_size: int | None = None, return_sequences: bool = True,
                  batch_first: bool = True, mixed_memory: bool = False, mode: str = "default",
-                 activation: str = "lecun_tanh", backbone_units: Optional[int] = None,
-                 backbone_layers: Optional[int] = None, backbone_dropout: Optional[float] = None):
+                 activation: str = "lecun_tanh", backbone_units: int | None = None,
+                 backbone_layers: int | None = None, backbone_dropout: float | None = None):
         super().__init__()
         self.input_size = input_size
         self.wiring_or_units = units
@@ -229,13 +228,13 @@ class CfC(nn.Module):
         if mixed_memory:
             self.lstm = LSTMCell(input_size, self.state_size)
         self.fc = nn.Identity() if proj_size is None else nn.Linear(self.output_size, proj_size)
-        self._fused: Optional[FusedCfCStep] = None
+        self._fused: FusedCfCStep | None = None
 
     def _initial_state(self, batch_size: int, like: torch.Tensor):
         h = torch.zeros((batch_size, self.state_size), dtype=like.dtype, device=like.device)
         return (h, torch.zeros_like(h)) if self.use_mixed else h
 
-    def forward(self, input: torch.Tensor, hx=None, timespans: Optional[torch.Tensor] = None):
+    def forward(self, input: torch.Tensor, hx=None, timespans: torch.Tensor | None = None):
         """Run the sequence `input`; returns (output, final state) like ncps.
 
         :param input: [B, L, C] (batch_first), [L, B, C], or unbatched [L, C]

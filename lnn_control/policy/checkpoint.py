@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Optional
 
 import torch
 
@@ -33,7 +32,7 @@ class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
     """The checkpoint file does not exist."""
 
 
-def make_header(net: PolicyNetwork, training: Optional[dict] = None, provenance: Optional[dict] = None) -> dict:
+def make_header(net: PolicyNetwork, training: dict | None = None, provenance: dict | None = None) -> dict:
     """The JSON-able description of `net` written in front of its weights."""
     spec = net.spec
     return {
@@ -63,8 +62,8 @@ def make_header(net: PolicyNetwork, training: Optional[dict] = None, provenance:
     }
 
 
-def save_checkpoint(path, net: PolicyNetwork, training: Optional[dict] = None,
-                    provenance: Optional[dict] = None) -> Path:
+def save_checkpoint(path, net: PolicyNetwork, training: dict | None = None,
+                    provenance: dict | None = None) -> Path:
     """Write `net` to `path` (one file, written atomically). `training` (the training
     configuration and results) and `provenance` (data sources) must be JSON-able; leave
     `training` None for weights that were not trained."""

@@ -55,7 +55,8 @@ class ImuEncoder(nn.Module):
         if mean.numel() != 6 or std.numel() != 6:
             raise ValueError(f"IMU normalisation needs 6 values each, got mean {mean.numel()} and std {std.numel()}")
         if not (torch.isfinite(mean).all() and torch.isfinite(std).all() and (std > 0).all()):
-            raise ValueError(f"IMU normalisation must be finite with std > 0, got mean {mean.tolist()} std {std.tolist()}")
+            raise ValueError(f"IMU normalisation must be finite with std > 0, got mean {mean.tolist()} "
+                             f"std {std.tolist()}")
         self.mean.copy_(mean)
         self.std.copy_(std)
 

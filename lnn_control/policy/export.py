@@ -92,7 +92,7 @@ def export_onnx(net: PolicyNetwork, path, opset: int = 17) -> Path:
         torch.onnx.export(PolicyStep(net), example_inputs(net), str(path), input_names=INPUT_NAMES,
                           output_names=OUTPUT_NAMES, opset_version=opset, dynamo=False)
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    check_export(net, lambda *xs: session.run(None, dict(zip(INPUT_NAMES, xs))), path)
+    check_export(net, lambda *xs: session.run(None, dict(zip(INPUT_NAMES, xs, strict=True))), path)
     return path
 
 

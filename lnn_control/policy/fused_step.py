@@ -8,7 +8,6 @@ this is several times faster than the torch module it is built from (bench/bench
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 import torch
@@ -45,11 +44,11 @@ class FusedLayer:
     hidden_size: int
     mode: str
     backbone: list                # [(weight [in, out], bias [out], activation)], unwired only
-    w_tau: Optional[np.ndarray] = None   # pure mode
-    A: Optional[np.ndarray] = None       # pure mode
+    w_tau: np.ndarray | None = None   # pure mode
+    A: np.ndarray | None = None       # pure mode
 
     @classmethod
-    def from_cell(cls, cell) -> "FusedLayer":
+    def from_cell(cls, cell) -> FusedLayer:
         mask = None if cell.sparsity_mask is None else _np(cell.sparsity_mask)
         def masked(layer):
             w = _np(layer.weight)
@@ -114,13 +113,13 @@ class FusedLSTM:
 class FusedCfCStep:
     """A frozen copy of a `CfC`'s weights that runs one time step in numpy (float32)."""
 
-    def __init__(self, layers: list[FusedLayer], lstm: Optional[FusedLSTM],
-                 projection: Optional[tuple[np.ndarray, np.ndarray]], state_size: int,
+    def __init__(self, layers: list[FusedLayer], lstm: FusedLSTM | None,
+                 projection: tuple[np.ndarray, np.ndarray] | None, state_size: int,
                  key: tuple = (), sources: tuple = ()):
         self.layers = layers
         self.layer_sizes = [layer.hidden_size for layer in layers]
         ends = np.cumsum(self.layer_sizes).tolist()
-        self.bounds = list(zip([0] + ends[:-1], ends))  # each layer's slice of the state
+        self.bounds = list(zip([0] + ends[:-1], ends, strict=True))  # each layer's slice of the state
         self.lstm = lstm
         self.projection = projection
         self.state_size = state_size
@@ -128,7 +127,7 @@ class FusedCfCStep:
         self.sources = sources
 
     @classmethod
-    def from_module(cls, cfc, key: tuple = (), sources: tuple = ()) -> "FusedCfCStep":
+    def from_module(cls, cfc, key: tuple = (), sources: tuple = ()) -> FusedCfCStep:
         cell = cfc.rnn_cell
         cells = cell.layers if hasattr(cell, "layers") else [cell]
         lstm = None
@@ -145,7 +144,7 @@ class FusedCfCStep:
         h = np.zeros((batch_size, self.state_size), np.float32)
         return h, (np.zeros_like(h) if self.lstm is not None else None)
 
-    def step(self, x: np.ndarray, h: np.ndarray, c: Optional[np.ndarray], ts):
+    def step(self, x: np.ndarray, h: np.ndarray, c: np.ndarray | None, ts):
         """x [B, in] float32, h [B, H], c [B, H] or None, ts float or [B, 1] → (y, h, c)."""
         single = x.shape[0] == 1 and (not isinstance(ts, np.ndarray) or ts.size == 1)
         if single:  # 1-D arrays: the same arithmetic with less overhead per operation
@@ -155,7 +154,7 @@ class FusedCfCStep:
             h, c = self.lstm.step(x, h, c)
         new_h = np.empty(h.shape, np.float32)
         y = x
-        for layer, (start, stop) in zip(self.layers, self.bounds):
+        for layer, (start, stop) in zip(self.layers, self.bounds, strict=True):
             y = layer.step(y, h[..., start:stop], ts, new_h[..., start:stop])
         if self.projection is not None:
             y = y @ self.projection[0] + self.projection[1]

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import cv2
 import numpy as np
@@ -95,7 +94,7 @@ def _check_dt(dt) -> float:
     return value
 
 
-def load_policy(path, map_location: Optional[str] = "cpu") -> Policy:
+def load_policy(path, map_location: str | None = "cpu") -> Policy:
     """The runtime for the checkpoint at `path` (CheckpointError naming the file if unusable)."""
     net, _ = load_checkpoint(path, map_location=map_location)
     return Policy(net)

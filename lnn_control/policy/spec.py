@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Optional
 
 KINDS = ("cfc", "lstm", "gru", "mlp", "ltc")
 WIRINGS = ("ncp", "fully_connected")
@@ -42,7 +41,7 @@ class PolicySpec:
     sparsity: float = 0.5
     wiring_seed: int = 22222
     cfc_mode: str = "default"
-    hidden_size: Optional[int] = None
+    hidden_size: int | None = None
 
     def __post_init__(self):
         _choice("kind", self.kind, KINDS)
@@ -82,7 +81,7 @@ class PolicySpec:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict, source: str = "policy spec") -> "PolicySpec":
+    def from_dict(cls, values: dict, source: str = "policy spec") -> PolicySpec:
         """Build from a dict (e.g. a checkpoint header); an unknown key is an error naming it."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
@@ -90,7 +89,7 @@ class PolicySpec:
             raise ValueError(f"{source}: unknown policy spec field {unknown[0]!r} (known: {sorted(known)})")
         return cls(**values)
 
-    def with_changes(self, **changes) -> "PolicySpec":
+    def with_changes(self, **changes) -> PolicySpec:
         return replace(self, **changes)
 
 

@@ -11,8 +11,15 @@ outcome = fly(env, ExpertPilot(), seed=3)          # Outcome(success=True, ..., 
 """
 from lnn_control.envs.outcome import Outcome
 from lnn_control.rollout.fly import Observer, ObserverBase, fly
-from lnn_control.rollout.pilots import (Decision, ExpertPilot, LearnerPilot, Pilot, PolicyPilot, RandomPilot,
-                                        StraightLinePilot)
+from lnn_control.rollout.pilots import (
+                                        Decision,
+                                        ExpertPilot,
+                                        LearnerPilot,
+                                        Pilot,
+                                        PolicyPilot,
+                                        RandomPilot,
+                                        StraightLinePilot,
+)
 from lnn_control.rollout.recording import BagRecorder
 
 __all__ = ["BagRecorder", "Decision", "ExpertPilot", "LearnerPilot", "Observer", "ObserverBase", "Outcome", "Pilot",

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from tqdm import tqdm
 
 from lnn_control.envs import make_env, parse_shift
 from lnn_control.envs.outcome import Outcome
+from lnn_control.exit_status import SUCCESS, failed, interrupted
 from lnn_control.rollout.fly import fly
 from lnn_control.rollout.pilots import ExpertPilot, Pilot
 from lnn_control.rollout.recording import BagRecorder
 from lnn_control.rollout.runner import run_jobs
-from lnn_control.exit_status import SUCCESS, failed, interrupted
 
 
 @dataclass(frozen=True)
@@ -34,7 +33,7 @@ class RecordingJob:
     bag: Path
     shifts: tuple = ()
     storage: str = "mcap"
-    max_seconds: Optional[float] = None
+    max_seconds: float | None = None
 
 
 def world_label(world: str) -> str:
@@ -65,7 +64,7 @@ class ExpertRecorder:
 
 
 def plan_jobs(world: str, episodes: int, out: Path, seed: int, shifts, storage: str,
-              max_seconds: Optional[float]) -> tuple[list[RecordingJob], list[Path]]:
+              max_seconds: float | None) -> tuple[list[RecordingJob], list[Path]]:
     """(jobs still to fly, complete bags already in `out`); a half-written bag is an error."""
     jobs, done = [], []
     for i in range(episodes):

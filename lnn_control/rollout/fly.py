@@ -15,7 +15,8 @@ included).
 """
 from __future__ import annotations
 
-from typing import Callable, Optional, Protocol, Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import gymnasium as gym
 
@@ -52,7 +53,7 @@ class ObserverBase:
 
 
 def fly(env: gym.Env, pilot: Pilot, seed: int, observers: Sequence[Observer] = (),
-        max_seconds: Optional[float] = None, stop: Optional[Callable[[], bool]] = None) -> Outcome:
+        max_seconds: float | None = None, stop: Callable[[], bool] | None = None) -> Outcome:
     """Fly one episode of `env` from `env.reset(seed=seed)` with `pilot`; its outcome."""
     observation, info = env.reset(seed=seed)
     pilot.reset(env, seed)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import gymnasium as gym
 import numpy as np
@@ -29,7 +29,7 @@ class Decision:
     recording keeps as the demonstration (None: the command itself)."""
 
     command: np.ndarray
-    label: Optional[np.ndarray] = None
+    label: np.ndarray | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "command", np.asarray(self.command, np.float32).reshape(4))

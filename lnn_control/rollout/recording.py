@@ -35,7 +35,7 @@ class BagRecorder(ObserverBase):
         self.record_flown = record_flown
         self._writer = EpisodeBagWriter(self.bag, storage=storage)
 
-    def __enter__(self) -> "BagRecorder":
+    def __enter__(self) -> BagRecorder:
         self._writer.__enter__()
         return self
 

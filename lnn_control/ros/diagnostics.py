@@ -51,7 +51,8 @@ def diagnostic_array(stamp, name: str, hardware_id: str, state: NodeState, reaso
     status = DiagnosticStatus(level=_LEVELS[state], name=name, hardware_id=hardware_id,
                               message=f"{state.value}: {reason}" if state is not NodeState.RUNNING else state.value)
     status.values = [KeyValue(key="state", value=state.value)] + [
-        KeyValue(key=key, value=f"{value:.4g}" if isinstance(value, float) else str(value)) for key, value in values.items()
+        KeyValue(key=key, value=f"{value:.4g}" if isinstance(value, float) else str(value))
+        for key, value in values.items()
     ]
     array = DiagnosticArray(status=[status])
     array.header.stamp = stamp

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 
-class NodeState(str, enum.Enum):
+class NodeState(enum.StrEnum):
     RUNNING = "running"
     STALE = "stale"
     INVALID = "invalid"
@@ -104,7 +104,8 @@ class Failsafe:
             if age < 0.0:
                 return NodeState.STALE, f"clock jumped back {-age:.3f} s since the last {monitor.name} message"
             if age > self.watchdog_timeout:
-                return NodeState.STALE, f"no {monitor.name} message for {age:.3f} s (watchdog_timeout {self.watchdog_timeout} s)"
+                return NodeState.STALE, (f"no {monitor.name} message for {age:.3f} s "
+                                         f"(watchdog_timeout {self.watchdog_timeout} s)")
         return NodeState.RUNNING, "running"
 
 

@@ -141,8 +141,9 @@ class PolicyNode(Node):
         self._control_timer = self._make_control_timer()
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics, clock=steady)
         self.add_post_set_parameters_callback(self._apply_parameters)
+        stepping = "stepping on every frame" if self._control_rate == 0 else f"{self._control_rate:g} Hz"
         self.get_logger().info(
-            f"policy {self._model_path} loaded; {'stepping on every frame' if self._control_rate == 0 else f'{self._control_rate:g} Hz'}, "
+            f"policy {self._model_path} loaded; {stepping}, "
             f"limits {self._max_linear_speed:g} m/s, {self._max_yaw_rate:g} rad/s, "
             f"watchdog {self._failsafe.watchdog_timeout:g} s")
 
@@ -268,7 +269,8 @@ class PolicyNode(Node):
         if bounded is None:
             bounded = ZERO_COMMAND
         if self._stamped:
-            self._cmd_publisher.publish(command_to_twist_stamped(bounded, self.get_clock().now().to_msg(), self._frame_id))
+            stamp = self.get_clock().now().to_msg()
+            self._cmd_publisher.publish(command_to_twist_stamped(bounded, stamp, self._frame_id))
         else:
             self._cmd_publisher.publish(command_to_twist(bounded))
 

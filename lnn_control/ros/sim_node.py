@@ -143,9 +143,9 @@ class SimNode(Node):
                                       limits=self.env.action_space.high.astype(np.float64))
         self.create_service(Trigger, "~/reset_episode", self._on_reset_episode)
         self.add_post_set_parameters_callback(self._on_parameters_set)
+        pace = "as fast as possible" if self.real_time_factor == 0 else f"real-time factor {self.real_time_factor:g}"
         self.get_logger().info(
-            f"serving {self.world_name} (shifts {self.shifts or 'none'}) at {camera_rate:g} Hz, "
-            f"{'as fast as possible' if self.real_time_factor == 0 else f'real-time factor {self.real_time_factor:g}'}, "
+            f"serving {self.world_name} (shifts {self.shifts or 'none'}) at {camera_rate:g} Hz, {pace}, "
             f"{'lockstep' if value['lockstep'] else 'free-running'}, autopilot {value['autopilot']}")
 
     def _on_reset_episode(self, request, response):
@@ -234,7 +234,7 @@ class SensorPublisher(ObserverBase):
         stamp = seconds_to_stamp(now)
         self.clock_pub.publish(Clock(clock=stamp))
         last_reading_time = info["imu_sample_times"][-1]
-        for reading, reading_time in zip(info["imu_samples"], info["imu_sample_times"]):
+        for reading, reading_time in zip(info["imu_samples"], info["imu_sample_times"], strict=True):
             reading_stamp = seconds_to_stamp(round(now - (last_reading_time - reading_time), 9))
             self.imu_pub.publish(vector_to_imu(reading, reading_stamp, "base_link"))
         self.odom_pub.publish(self._odometry(env, stamp))

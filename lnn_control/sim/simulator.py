@@ -21,6 +21,7 @@ Hooks for distribution-shift wrappers (lnn_control/envs/shifts.py):
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 
@@ -107,10 +108,8 @@ class Simulator:
         self.client = None
 
     def __del__(self):
-        try:
+        with contextlib.suppress(Exception):  # interpreter shutdown may have taken pybullet already
             self.close()
-        except Exception:
-            pass
 
     # -- commands and stepping ------------------------------------------------------------
 
@@ -139,7 +138,7 @@ class Simulator:
             thrusts = self._rotors.step(thrust_setpoints, dt)
             thrust_axis = rotation[:, 2]
             rotor_positions_w = self.position + self._rotors.positions_m @ rotation.T
-            for thrust, rotor_position in zip(thrusts, rotor_positions_w):
+            for thrust, rotor_position in zip(thrusts, rotor_positions_w, strict=True):
                 pb.applyExternalForce(self.drone, -1, thrust_axis * thrust, rotor_position, pb.WORLD_FRAME,
                                       physicsClientId=self.client)
             speed = math.sqrt(float(self.velocity @ self.velocity))

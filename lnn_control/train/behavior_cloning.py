@@ -15,11 +15,11 @@ log and a loss-curve PNG are written next to the checkpoint.
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import torch
@@ -42,7 +42,7 @@ class TrainResult:
     best_loss: float
     epochs_run: int
     history: list[dict] = field(default_factory=list)
-    net: Optional[PolicyNetwork] = None  # the best weights
+    net: PolicyNetwork | None = None  # the best weights
     bags: int = 0
     frames: int = 0
 
@@ -258,7 +258,7 @@ def _plot(path: Path, history: list[dict], best_epoch: int) -> None:
     if not all(math.isnan(row["val_loss"]) for row in history):
         ax.plot(epochs, [row["val_loss"] for row in history], marker="o", label="validation")
     ax.axvline(best_epoch, color="grey", linestyle=":", label=f"best (epoch {best_epoch})")
-    round_starts = [row["epoch"] for before, row in zip(history, history[1:]) if row["stage"] != before["stage"]]
+    round_starts = [row["epoch"] for before, row in itertools.pairwise(history) if row["stage"] != before["stage"]]
     for number, epoch in enumerate(round_starts):
         ax.axvline(epoch - 0.5, color="tab:green", alpha=0.4, label="DAgger round starts" if number == 0 else None)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))

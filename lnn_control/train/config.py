@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from lnn_control.config_file import Fields, read_yaml, setting
 from lnn_control.data import AlignmentConfig, BagTopics
@@ -24,7 +24,7 @@ class DataConfig:
     sequence_length: int = setting(32, low=1)  # frames per window
     stride: int = setting(16, low=1)  # frames between window starts
     val_fraction: float = setting(0.2, low=0, below=1)
-    cache_dir: Optional[str] = None
+    cache_dir: str | None = None
     use_cache: bool = True
 
 
@@ -63,7 +63,7 @@ class DaggerConfig:
     episodes_per_round: int = setting(8, low=1)
     epochs_per_round: int = setting(10, low=1)
     expert_mix: float = setting(0.0, low=0, high=1)
-    max_seconds: Optional[float] = setting(None, above=0)  # None: the world's time limit
+    max_seconds: float | None = setting(None, above=0)  # None: the world's time limit
     storage: str = setting("mcap", options=("mcap", "sqlite3"))
 
 
@@ -80,7 +80,7 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def replace(self, section: str | None = None, **changes) -> "TrainConfig":
+    def replace(self, section: str | None = None, **changes) -> TrainConfig:
         """A copy with `changes` to a section (or top-level fields when section is None)."""
         if section is None:
             return dataclasses.replace(self, **changes)

@@ -22,18 +22,36 @@ Modules, one family each:
 - `suite`: Condition and load_suite (config/eval_suites.yaml).
 """
 from lnn_control.envs.shifts.base import (
-    DEFAULT_SEVERITY, ImageShift, ImuShift, Shift, Stage, WorldShift, check_severity,
+    DEFAULT_SEVERITY,
+    ImageShift,
+    ImuShift,
+    Shift,
+    Stage,
+    WorldShift,
+    check_severity,
 )
 from lnn_control.envs.shifts.dynamics import Wind, wind_force_n
 from lnn_control.envs.shifts.image import (
-    Bright, CameraNoise, ChannelGain, CoolLight, Dim, Fog, MotionBlur, WarmLight,
+    Bright,
+    CameraNoise,
+    ChannelGain,
+    CoolLight,
+    Dim,
+    Fog,
+    MotionBlur,
+    WarmLight,
 )
 from lnn_control.envs.shifts.imu import ImuBias, ImuNoise
 from lnn_control.envs.shifts.registry import SHIFTS, apply_shifts, parse_shift
 from lnn_control.envs.shifts.suite import Condition, load_suite
 from lnn_control.envs.shifts.timing import IMU_STREAM_KEYS, FrameDrops, Latency, imu_stream
 from lnn_control.envs.shifts.world import (
-    Autumn, Density, Distractors, Season, TargetAppearance, Winter,
+    Autumn,
+    Density,
+    Distractors,
+    Season,
+    TargetAppearance,
+    Winter,
 )
 
 __all__ = [

@@ -5,7 +5,7 @@ means the same thing whatever order its shifts are written in.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import gymnasium as gym
 

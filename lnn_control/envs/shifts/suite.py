@@ -12,9 +12,10 @@ The file is read and checked with `lnn_control.config_file`: a bad file is a `Co
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from lnn_control.config_file import Fields, read_yaml
 from lnn_control.envs.shifts.registry import SHIFTS

@@ -7,14 +7,15 @@ in [0, 1].
 """
 from __future__ import annotations
 
-from typing import ClassVar, Sequence
+from collections.abc import Sequence
+from typing import ClassVar
 
 from lnn_control.envs.shifts.base import WorldShift
 
 
 def _blend(colour: Sequence[float], toward: Sequence[float], weight: float) -> list[float]:
     """`colour` moved toward `toward` by `weight` in [0, 1], rounded to 4 decimals."""
-    return [round((1.0 - weight) * c + weight * t, 4) for c, t in zip(colour, toward)]
+    return [round((1.0 - weight) * c + weight * t, 4) for c, t in zip(colour, toward, strict=True)]
 
 
 class Season(WorldShift):

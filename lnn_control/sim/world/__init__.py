@@ -10,7 +10,13 @@ generate_layout). Frames and units: world frame, z up, metres, radians (degrees 
 from lnn_control.sim.world.geometry import FLIGHT_BAND_M, Footprint, Part
 from lnn_control.sim.world.layout import Layout, Obstacle, generate_layout
 from lnn_control.sim.world.schema import (
-    KIND_COLOURS, KIND_PARAMETERS, PALETTE_KEYS, TARGET_SHAPES, ObstacleKind, TargetConfig, WorldConfig,
+    KIND_COLOURS,
+    KIND_PARAMETERS,
+    PALETTE_KEYS,
+    TARGET_SHAPES,
+    ObstacleKind,
+    TargetConfig,
+    WorldConfig,
     WorldConfigError,
 )
 

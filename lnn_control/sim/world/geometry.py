@@ -31,7 +31,7 @@ class Part:
     color: RGB
     yaw: float = 0.0
 
-    def footprint(self) -> "Footprint":
+    def footprint(self) -> Footprint:
         """The part's outline seen from above."""
         x, y, _ = self.position
         if self.shape == "box":
@@ -95,7 +95,7 @@ class Footprint:
         return min(min(self.distance_to_point(ax, ay), self.distance_to_point(bx, by)),
                    min(_point_segment_distance(cx, cy, ax, ay, bx, by) for cx, cy in corners))
 
-    def gap_to(self, other: "Footprint") -> float:
+    def gap_to(self, other: Footprint) -> float:
         """Clearance (m) between two outlines (<= 0 when they overlap)."""
         if self.is_disc and other.is_disc:
             return math.hypot(self.x - other.x, self.y - other.y) - self.radius - other.radius

@@ -100,7 +100,7 @@ class WorldConfig:
     source: dict = field(repr=False, compare=False, default_factory=dict)
 
     @classmethod
-    def load(cls, name_or_path: str | Path) -> "WorldConfig":
+    def load(cls, name_or_path: str | Path) -> WorldConfig:
         """`"forest"`/`"urban"` (a file in sim_worlds/) or a path to a YAML file.
 
         Raises FileNotFoundError, or WorldConfigError naming the file and the field.
@@ -111,11 +111,11 @@ class WorldConfig:
         return cls.from_dict(read_yaml(path, "world file", WorldConfigError), file=str(path))
 
     @classmethod
-    def from_dict(cls, document: Any, file: str = "<dict>") -> "WorldConfig":
+    def from_dict(cls, document: Any, file: str = "<dict>") -> WorldConfig:
         """Validate a world document (the YAML's content); errors name `file` and the field."""
         return _parse_world(Fields(file, WorldConfigError), document)
 
-    def with_overrides(self, **fields: Any) -> "WorldConfig":
+    def with_overrides(self, **fields: Any) -> WorldConfig:
         """A validated copy with top-level fields replaced; mappings are merged key by key.
 
         Example: `world.with_overrides(palette={"foliage": [[0.8, 0.4, 0.1]]}, density_scale=1.5,
