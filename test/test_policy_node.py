@@ -13,9 +13,10 @@ command carries the node's clock in its header. The test steps the clock and wai
 command stamped at that time (a generous wall-clock deadline, left as soon as it comes), so
 "one command per control period" or "zero from the first period past the watchdog" are exact
 statements about simulated time. The one allowance: a camera or IMU message and the /clock
-message after it travel on different topics, which DDS does not order, so the node may take a
-message one control period later than it was sent. One class runs on the wall clock, as on a
-robot, and asserts only what must happen eventually, within a generous deadline.
+message sent after it are on different topics, and when both wait, the node's executor takes
+/clock first, so the node may take the message one control period later than it was sent.
+Nothing is sent twice while the node may still take the first copy. One class runs on the wall
+clock, as on a robot, and asserts only what must happen eventually, within a generous deadline.
 """
 from __future__ import annotations
 
@@ -52,7 +53,6 @@ from ros_domains import claim_domain, ros_environment
 POLICY_NODE = Path(sys.executable).parent / "policy_node"
 IMU_AT_REST = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 9.81], np.float32)
 PERIOD = 50_000_000        # ns: the 20 Hz control period, and the failsafe's 20 Hz when control_rate is 0
-IMU_STEP = 10_000_000      # ns between the IMU readings the test sends (100 Hz)
 WAIT_S = 60.0              # wall s: the longest any one wait may take (it returns as soon as it can)
 START_S = 180.0            # wall s for the node to start and DDS to match both ends
 RESEND_S = 1.0             # wall s: a wait sends its best-effort /clock (and frame) again this often
@@ -108,6 +108,8 @@ class RobotSide:
         self.sim_time = bool(parameters.get("use_sim_time", False))
         self.log_path = log_path
         self.clock_ns = 0                      # the last /clock value sent
+        self.input_ns = 0                      # the clock when the last camera and IMU messages were sent
+        self.flying = False                    # whether the node flew the last frame (a test's own bookkeeping)
         argv = [str(POLICY_NODE), "--ros-args"]
         for name, value in parameters.items():
             argv += ["-p", f"{name}:={str(value).lower() if isinstance(value, bool) else value}"]
@@ -358,12 +360,15 @@ class SteppedInputs:
         return self.robot.imu_message(IMU_AT_REST + 0.01 * math.sin(_seconds(stamp)), stamp)
 
     def tick(self, half_step: bool = False) -> np.ndarray:
-        """One control period: the IMU readings of the period and a frame, stamped at the node's
-        present time, then /clock one period on; the command the control timer publishes then."""
+        """One control period: an IMU reading and a frame, stamped at the node's present time,
+        then /clock one period on; the command the control timer publishes then.
+
+        One reading per frame: the node's executor takes one message per topic per round, so a
+        burst of readings would be taken over several rounds, some after the next /clock, and
+        the watchdog would see them later than they were sent."""
         now = self.robot.clock_ns
         if self.imu is not None:
-            for k in range(PERIOD // IMU_STEP - 1, -1, -1):
-                self.robot.imu_publisher.publish(self.imu(now - k * IMU_STEP))
+            self.robot.imu_publisher.publish(self.imu(now))
         if self.camera is not None:
             self.robot.image_publisher.publish(self.camera(now))
         if half_step:  # a clock message between two periods: no timer runs on it
@@ -604,32 +609,34 @@ class TestCompressedStampedSimTime:
         return load_policy(checkpoint)
 
     def _frame(self, robot: RobotSide, stamp: int, image: np.ndarray, imu=IMU_AT_REST) -> tuple[np.ndarray, Command]:
-        """/clock, an IMU reading and a frame, all at `stamp`: the node's command for that frame.
+        """/clock to `stamp`, then an IMU reading and a frame stamped `stamp`: the node's command
+        for the frame (stamped with the node's clock when it took the frame).
 
-        It is the first non-zero command stamped `stamp` (the node's clock when it took the frame).
-        If none comes — the frame was taken before that /clock message, or before the IMU reading
-        when the node was stale, or a best-effort message was lost — the three are sent again: a
-        frame with the stamp of the frame just stepped repeats its command without stepping, and one
-        refused as stale did not step at all, so sending again never steps the policy twice."""
-        since = robot.count()
-
-        def send():
-            robot.publish_clock(stamp)
+        Nothing is sent twice while the node may still take the first copy: a copy taken late
+        would be answered as if it were the next frame. When the node is not flying (nothing for
+        longer than the watchdog, or a refused frame), the test first waits for the failsafe's zero
+        stamped `stamp`, which shows that the node's clock is there; then it sends the reading and
+        the frame and takes the next command. A zero means that the node took the frame before the
+        reading (its executor takes the camera first when both wait) and refused it as stale,
+        without stepping: both are sent again, and the reading is there by then."""
+        clock_before = robot.clock_ns
+        flying = robot.flying and stamp - robot.input_ns <= 500_000_000
+        if stamp != robot.clock_ns:
+            if flying or stamp // PERIOD == robot.clock_ns // PERIOD:   # no failsafe zero will come
+                robot.publish_clock(stamp)
+            else:
+                assert _zero(robot.command_at(stamp)), "the failsafe's zero"
+        for _ in range(3):
+            since = robot.count()
             robot.imu_publisher.publish(robot.imu_message(imu, stamp))
             robot.image_publisher.publish(robot.image_message(image, stamp))
-
-        def stale_zero():  # the node took the frame but was not running: send again at once
-            return any(c.stamp == stamp and _zero(c.value) for c in robot.commands[since:])
-
-        deadline = time.monotonic() + WAIT_S
-        send()
-        while time.monotonic() < deadline:
-            found = robot.wait_for(lambda: robot.stamped_at(stamp, since, nonzero=True) or stale_zero(),
-                                   f"the command for the frame at {_seconds(stamp):.3f}", every=RESEND_S, then=send)
-            if isinstance(found, Command):
-                return found.value, found
-            since = robot.count()
-            send()
+            command = robot.wait_for(lambda: robot.commands[since] if len(robot.commands) > since else None,
+                                     f"the command for the frame at {_seconds(stamp):.3f}")
+            robot.input_ns = stamp
+            if not _zero(command.value):
+                robot.flying = True
+                assert clock_before <= command.stamp <= stamp, (clock_before, command.stamp, stamp)
+                return command.value, command
         raise AssertionError(f"only zero commands for the frame at {_seconds(stamp):.3f}; node log:\n"
                              f"{robot.log()[-3000:]}")
 
@@ -642,7 +649,7 @@ class TestCompressedStampedSimTime:
             command, message = self._frame(robot, epoch + offset, image)
             expected = policy.step(image, IMU_AT_REST, dt)
             np.testing.assert_allclose(command, expected, atol=1e-5, err_msg=f"frame {k} (dt {dt})")
-            assert message.frame_id == FRAME_ID and message.stamp == epoch + offset  # the node's clock
+            assert message.frame_id == FRAME_ID  # and its stamp is the node's (simulated) clock, see _frame
 
     def test_reset_service_restarts_the_recurrent_state(self, robot, policy, epoch):
         image = _scene(4)
@@ -671,6 +678,7 @@ class TestCompressedStampedSimTime:
         or after it, so the first zero may come a period late: a period is waited for only briefly
         (`settle`) when it need not bring a command, the last one in full."""
         start, first = robot.clock_ns, robot.count()
+        robot.flying = False
         bad = CompressedImage(format="png", data=data)
         bad.header.stamp = _time(start + PERIOD)
         robot.image_publisher.publish(bad)
