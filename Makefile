@@ -7,11 +7,12 @@ STAMP  := $(VENV)/.installed
 REQS   := requirements/base.txt requirements/ros.txt requirements/dev.txt
 EXTRAS := $(VENV)/.extras-installed
 
-.PHONY: setup demo test bench model clean help
+.PHONY: setup demo test test-loaded bench model clean help
 
 help:
 	@echo "make demo   set up, then fly the shipped CfC policy in the forest and under shifts"
 	@echo "make test   set up, then run the whole pytest suite"
+	@echo "make test-loaded  the same suite while every core is kept busy by another process"
 	@echo "make bench  set up, then run the benchmarks (tables + JSON in runs/bench)"
 	@echo "make model  set up, then collect, train (DAgger) and evaluate the shipped models"
 	@echo "make setup  only create .venv and install everything"
@@ -35,6 +36,21 @@ $(EXTRAS): requirements/extras.txt $(STAMP)
 
 test: $(STAMP) $(EXTRAS)
 	$(BIN)/python -m pytest test
+
+# The suite while every core is kept busy (stress-ng, or a busy Python loop per core without it):
+# no test may depend on how fast the machine is. The load stops when pytest ends, however it ends.
+LOAD_CPUS ?= $(shell nproc)
+test-loaded: $(STAMP) $(EXTRAS)
+	@hogs=""; \
+	if command -v stress-ng >/dev/null 2>&1; then \
+	  stress-ng --cpu $(LOAD_CPUS) --quiet & hogs=" $$!"; \
+	else \
+	  for i in $$(seq $(LOAD_CPUS)); do $(PYTHON) -c 'while True: pass' & hogs="$$hogs $$!"; done; \
+	fi; \
+	trap 'kill $$hogs 2>/dev/null; exit 130' INT TERM; \
+	echo "load: $(LOAD_CPUS) busy CPUs (pids$$hogs)"; \
+	$(BIN)/python -m pytest test; status=$$?; \
+	kill $$hogs 2>/dev/null; wait 2>/dev/null; exit $$status
 
 bench: $(STAMP)
 	$(BIN)/lnn-control bench --out runs/bench

@@ -1,8 +1,6 @@
 """Shared pytest fixtures."""
 from __future__ import annotations
 
-import itertools
-import os
 from pathlib import Path
 
 import pytest
@@ -14,8 +12,9 @@ settings.register_profile("ci", derandomize=True, deadline=None, database=None)
 settings.register_profile("explore", max_examples=2000, deadline=None)
 settings.load_profile("ci")
 
+from ros_domains import claim_domain, ros_environment
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-_domain_ids = itertools.count(start=(os.getpid() % 50) + 20)
 
 
 @pytest.fixture
@@ -25,8 +24,13 @@ def repo_root() -> Path:
 
 @pytest.fixture
 def ros_domain_id(monkeypatch) -> int:
-    """A ROS_DOMAIN_ID of this test's own (set in os.environ for child processes too)."""
-    domain = next(_domain_ids) % 100 + 100
-    monkeypatch.setenv("ROS_DOMAIN_ID", str(domain))
-    monkeypatch.setenv("ROS_LOCALHOST_ONLY", "1")
-    return domain
+    """A ROS_DOMAIN_ID of this test's own, held by no other test running now (set in os.environ
+    for child processes too); released after the test's other fixtures have stopped its processes."""
+    claim = claim_domain()
+    try:
+        for name, value in ros_environment(claim.domain).items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("ROS_LOCALHOST_ONLY", raising=False)
+        yield claim.domain
+    finally:
+        claim.release()

@@ -74,11 +74,16 @@ def test_killed_run_resumes_to_the_same_results_as_an_uninterrupted_one(tmp_path
     process = subprocess.Popen([sys.executable, "-m", "lnn_control.cli", "eval", *args, "--out", str(killed)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     log = killed / "episodes.jsonl"
-    deadline = time.monotonic() + 60
-    while not (log.is_file() and len(log.read_text().splitlines()) >= 2) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.kill(process.pid, signal.SIGKILL)  # no chance to clean up: only what was already on disk survives
-    process.wait()
+    try:
+        # a generous deadline for the child to start (it returns as soon as two episodes are on disk);
+        # the kill follows within one poll, while the child is one of its eight episodes
+        deadline = time.monotonic() + 300
+        while not (log.is_file() and len(log.read_text().splitlines()) >= 2) and time.monotonic() < deadline:
+            assert process.poll() is None, "the eval run ended before it could be killed"
+            time.sleep(0.01)
+    finally:
+        os.kill(process.pid, signal.SIGKILL)  # no chance to clean up: only what was already on disk survives
+        process.wait()
     flown_before = len(_episodes(killed))
     assert 2 <= flown_before < 8 and not (killed / "results.json").exists()
 

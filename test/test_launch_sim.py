@@ -2,16 +2,22 @@
 
 Each launch file is read with test/launch_xml.py; each node runs in its own process with the
 exact argv `ros2 launch` builds (console script, `--ros-args`, `-r __node:=`, `--params-file`,
-remaps), on this test's own ROS_DOMAIN_ID; every process is stopped at the end.
+remaps), on this test's own ROS_DOMAIN_ID; every process is stopped at the end, also on failure.
+The nodes start publishing as soon as they are up; a test counts only what comes after all of
+its subscriptions are matched and have had a first message, and every deadline is generous (a
+wait returns as soon as its condition holds).
 
 - policy path: sim_node + policy_node (a random-weight CfC: no trained model is needed to
   check the plumbing) in lockstep on simulated time: frames and commands flow both ways,
-  commands stay within the limits, the drone moves; a test subscriber records the loop to a
+  commands stay within the limits, the drone moves, one command answers each frame (lockstep:
+  the sim only advances on a command); a test subscriber records the loop to a
   rosbag2 MCAP bag (the data package's EpisodeBagWriter) and `lnn-control train` trains on it;
 - expert path: sim_node with `autopilot:=expert` (the privileged expert flies inside the sim
   node): an episode outcome with success arrives over DDS, in simulated time;
 - shipped-model path: sim_node + policy_node with models/cfc_forest.pt, nothing else: the
-  policy reaches the target over DDS on an evaluation seed it reached in `lnn-control eval`.
+  policy reaches the target over DDS on an evaluation seed it reached in `lnn-control eval`
+  (the episode is started with ~/reset_episode once the policy flies, so that how long the
+  policy node took to start does not matter).
 """
 from __future__ import annotations
 
@@ -29,10 +35,13 @@ import rclpy
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rclpy.executors import SingleThreadedExecutor
-from rclpy.qos import DurabilityPolicy, QoSProfile, qos_profile_sensor_data
+from rcl_interfaces.srv import SetParameters
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, Imu
 from std_msgs.msg import String
+from std_srvs.srv import Trigger
 
 from launch_xml import read_launch
 from lnn_control.paths import share_path
@@ -41,6 +50,8 @@ from lnn_control.codec import image_to_rgb, imu_to_vector, twist_to_command
 from lnn_control.ros.conversions import stamp_to_seconds
 
 BIN = Path(sys.executable).parent
+WAIT_S = 300.0   # wall s: the longest any one wait may take (pytest-timeout allows 600 s a test)
+STOP_S = 60.0    # wall s for a node to exit after SIGINT before it is killed
 
 
 @pytest.fixture(scope="module")
@@ -52,40 +63,57 @@ def checkpoint(tmp_path_factory) -> Path:
 
 
 class Launched:
-    """The nodes of a launch file as processes, and a test node listening to the loop."""
+    """The nodes of a launch file as processes, and a test node listening to the loop.
+
+    Callbacks only keep the messages (in arrival order); they are decoded once the loop is
+    stopped, so that this process keeps up with a sim running as fast as it can. Queues are deep:
+    nothing that arrives is dropped before this process takes it."""
 
     def __init__(self, launch_file: Path, arguments: dict, scratch: Path, repo_root: Path, domain: int,
                  only: set[str] | None = None):
         nodes = read_launch(launch_file, {"lnn_control": repo_root}, arguments)
         self.logs: dict[str, Path] = {}
         self.processes: dict[str, subprocess.Popen] = {}
-        for node in nodes:
-            if only is not None and node.name not in only:
-                continue
-            self.logs[node.name] = scratch / f"{node.name}.log"
-            with open(self.logs[node.name], "w") as log:
-                self.processes[node.name] = subprocess.Popen(node.command([BIN], scratch), stdout=log,
-                                                             stderr=subprocess.STDOUT)
         self.context = rclpy.Context()
-        rclpy.init(context=self.context, domain_id=domain)
-        self.node = rclpy.create_node("launch_test", context=self.context)
-        self.lock = threading.Lock()
-        self.frames: dict[float, dict] = {}     # stamp s -> image, imu, odom
-        self.commands: list[np.ndarray] = []
-        self.outcomes: list[dict] = []
+        self.executor = None
+        self.lock = threading.Condition()
+        self.images: list = []          # messages, in arrival order
+        self.imus: list = []
+        self.odoms: list = []
+        self.commands: list = []
         self.clock: list[float] = []
-        sub = self.node.create_subscription
-        sub(Image, "camera/image_raw", lambda m: self._frame(m, "image", image_to_rgb(m)), qos_profile_sensor_data)
-        sub(Imu, "imu/data", lambda m: self._frame(m, "imu", imu_to_vector(m)), qos_profile_sensor_data)
-        sub(Odometry, "odom", lambda m: self._frame(m, "odom", m), 100)
-        sub(Twist, "cmd_vel", self._command, 100)
-        sub(Clock, "/clock", self._clock, 100)
-        sub(String, "episode/outcome", lambda m: self.outcomes.append(json.loads(m.data)),
-            QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL))
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self.spinner = threading.Thread(target=self._spin, daemon=True)
-        self.spinner.start()
+        self.outcomes: list[dict] = []
+        try:
+            for node in nodes:
+                if only is not None and node.name not in only:
+                    continue
+                self.logs[node.name] = scratch / f"{node.name}.log"
+                with open(self.logs[node.name], "w") as log:
+                    self.processes[node.name] = subprocess.Popen(node.command([BIN], scratch), stdout=log,
+                                                                 stderr=subprocess.STDOUT)
+            rclpy.init(context=self.context, domain_id=domain)
+            self.node = rclpy.create_node("launch_test", context=self.context)
+            sub = self.node.create_subscription
+            sensor = QoSProfile(depth=50000, reliability=ReliabilityPolicy.BEST_EFFORT)
+            self.subscriptions = {
+                "camera/image_raw": sub(Image, "camera/image_raw", lambda m: self._keep(self.images, m), sensor),
+                "imu/data": sub(Imu, "imu/data", lambda m: self._keep(self.imus, m), sensor),
+                "odom": sub(Odometry, "odom", lambda m: self._keep(self.odoms, m), 50000),
+                "/clock": sub(Clock, "/clock", lambda m: self._keep(self.clock, stamp_to_seconds(m.clock)), 50000),
+            }
+            if "policy_node" in self.processes:
+                self.subscriptions["cmd_vel"] = sub(Twist, "cmd_vel", lambda m: self._keep(self.commands, m), 50000)
+            sub(String, "episode/outcome", lambda m: self._keep(self.outcomes, json.loads(m.data)),
+                QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+            self.seed_client = self.node.create_client(SetParameters, "/sim_node/set_parameters")
+            self.reset_client = self.node.create_client(Trigger, "/sim_node/reset_episode")
+            self.executor = SingleThreadedExecutor(context=self.context)
+            self.executor.add_node(self.node)
+            self.spinner = threading.Thread(target=self._spin, daemon=True)
+            self.spinner.start()
+        except BaseException:
+            self.stop()
+            raise
 
     def _spin(self) -> None:
         while self.context.ok():
@@ -94,44 +122,87 @@ class Launched:
             except Exception:
                 return
 
-    def _frame(self, msg, key: str, value) -> None:
+    def _keep(self, store: list, item) -> None:
         with self.lock:
-            self.frames.setdefault(stamp_to_seconds(msg.header.stamp), {})[key] = value
+            store.append(item)
+            self.lock.notify_all()
 
-    def _clock(self, msg: Clock) -> None:
-        with self.lock:
-            if not self.clock:
-                self.first_clock_wall = time.monotonic()
-            self.clock.append(stamp_to_seconds(msg.clock))
+    def log_text(self) -> str:
+        return "\n".join(f"--- {name}\n{log.read_text()[-3000:]}" for name, log in self.logs.items())
 
-    def _command(self, msg: Twist) -> None:
-        with self.lock:
-            self.commands.append(twist_to_command(msg))
-
-    def wait(self, condition, timeout_s: float) -> bool:
+    def wait(self, condition, what: str, timeout_s: float = WAIT_S):
+        """The first truthy `condition()` (called under the lock, whenever a message arrives)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             for name, process in self.processes.items():
-                assert process.poll() is None, f"{name} exited: {self.logs[name].read_text()}"
+                assert process.poll() is None, f"{name} exited waiting for {what}:\n{self.log_text()}"
             with self.lock:
-                if condition():
-                    return True
-            time.sleep(0.1)
-        return False
+                result = condition()
+                if result:
+                    return result
+                self.lock.wait(timeout=0.1)
+        raise AssertionError(f"timed out after {timeout_s} s waiting for {what}:\n{self.log_text()}")
+
+    def wait_until_listening(self) -> None:
+        """Until every subscription of the test is matched and has had a first message."""
+        self.wait(lambda: all(s.get_publisher_count() for s in self.subscriptions.values()),
+                  "DDS to match the test's subscriptions")
+        streams = {"camera/image_raw": self.images, "imu/data": self.imus, "odom": self.odoms, "/clock": self.clock,
+                   "cmd_vel": self.commands}
+        self.wait(lambda: all(streams[topic] for topic in self.subscriptions), "a first message on every topic")
+
+    def call(self, client, request):
+        """The response of a service call, made again every few seconds until one answer comes."""
+        assert client.wait_for_service(timeout_sec=WAIT_S), client.srv_name
+        futures = [client.call_async(request)]
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline:
+            retry = time.monotonic() + 5.0
+            while time.monotonic() < retry:
+                done = next((f.result() for f in futures if f.done() and f.result() is not None), None)
+                if done is not None:
+                    return done
+                time.sleep(0.01)
+            futures.append(client.call_async(request))
+        raise AssertionError(f"no response from {client.srv_name}")
 
     def stop(self) -> dict[str, int]:
+        """SIGINT every node (kill one that hangs), then take what is still queued here."""
         for process in self.processes.values():
-            process.send_signal(signal.SIGINT)
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
         codes = {}
         for name, process in self.processes.items():
             try:
-                codes[name] = process.wait(timeout=10)
+                codes[name] = process.wait(timeout=STOP_S)
             except subprocess.TimeoutExpired:
                 process.kill()
                 codes[name] = process.wait()
+        if self.executor is not None:
+            def counts():
+                with self.lock:
+                    return tuple(map(len, (self.images, self.imus, self.odoms, self.commands, self.clock)))
+            deadline, before = time.monotonic() + STOP_S, None
+            while counts() != before and time.monotonic() < deadline:   # until a second brings nothing new
+                before = counts()
+                time.sleep(1.0)
         self.context.try_shutdown()
-        self.spinner.join(timeout=5)
+        if self.executor is not None:
+            self.spinner.join(timeout=10)
         return codes
+
+
+def _frames(launched: Launched, after: float = -1.0) -> dict[float, dict]:
+    """Stamp (s) -> image, imu, odom of the frames stamped after `after` that have all three: the
+    IMU reading stamped at the frame (the last of its period), the odometry published with it."""
+    frames: dict[float, dict] = {}
+    for key, messages, decode in (("image", launched.images, image_to_rgb), ("imu", launched.imus, imu_to_vector),
+                                  ("odom", launched.odoms, lambda m: m)):
+        for msg in messages:
+            t = stamp_to_seconds(msg.header.stamp)
+            if t > after and (key == "image" or t in frames):
+                frames.setdefault(t, {})[key] = decode(msg)
+    return {t: f for t, f in sorted(frames.items()) if len(f) == 3}
 
 
 def test_sim_launch_closes_the_loop_with_the_policy_node_and_the_recording_trains(
@@ -140,24 +211,33 @@ def test_sim_launch_closes_the_loop_with_the_policy_node_and_the_recording_train
                         {"model_path": str(checkpoint), "seed": "3", "real_time_factor": "0.0"},
                         tmp_path, repo_root, ros_domain_id)
     try:
-        complete = lambda: sum(len(f) == 3 for f in launched.frames.values()) >= 80  # noqa: E731
-        assert launched.wait(complete, 60), (
-            f"{len(launched.frames)} frames, {len(launched.commands)} commands\n"
-            + "\n".join(log.read_text() for log in launched.logs.values()))
+        launched.wait_until_listening()
+        # from here on the test sees every message: count from the first frame after the policy flies
+        launched.wait(lambda: any(twist_to_command(m).any() for m in launched.commands), "a non-zero command")
+        with launched.lock:
+            first_command = len(launched.commands)
+            after = max(stamp_to_seconds(m.header.stamp) for m in launched.images)
+        launched.wait(lambda: sum(stamp_to_seconds(m.header.stamp) > after for m in launched.images) >= 80,
+                      "80 frames")
     finally:
         codes = launched.stop()
     assert codes == {"sim_node": 0, "policy_node": 0}, codes
-    with launched.lock:
-        frames = {t: f for t, f in sorted(launched.frames.items()) if len(f) == 3}
-        commands = np.array(launched.commands)
+    frames = _frames(launched, after)
+    window = [stamp_to_seconds(m.header.stamp) for m in launched.images if stamp_to_seconds(m.header.stamp) > after]
+    assert len(frames) == len(window) >= 80, "every frame came with its IMU reading and odometry"
+    commands = np.array([twist_to_command(m) for m in launched.commands[first_command:]])
     stamps = np.array(list(frames))
     # simulated time at 20 Hz, as /clock says
-    assert np.all(np.diff(stamps) > 0) and np.median(np.diff(stamps)) == pytest.approx(0.05)
+    steps = np.diff(stamps)
+    assert np.all(steps > 0) and np.median(steps) == pytest.approx(0.05)
     assert launched.clock and max(launched.clock) >= stamps[-1] - 1e-9
     first, last = frames[stamps[0]]["image"], frames[stamps[-1]]["image"]
     assert first.shape == (48, 64, 3)
-    # the policy answers the frames (lockstep: one command per frame, bar the in-flight one)
-    assert len(commands) >= len(frames) - 2
+    # the policy answers each frame with one command (lockstep: the sim steps on each). Bar one at
+    # each end of the window (in flight as it opened or closed), plus the one last zero of the
+    # policy's shutdown and, at each new episode (a 1.05 s step), the zero of its failsafe timer.
+    episodes = int(np.sum(steps > 0.5))
+    assert len(window) - 2 <= len(commands) <= len(window) + 2 + episodes, (len(window), len(commands), episodes)
     assert np.all(np.abs(commands[:, :3]) <= 2.0 + 1e-6) and np.all(np.abs(commands[:, 3]) <= 1.0 + 1e-6)
     assert np.abs(commands).max() > 1e-3, "the policy only ever sent zero"
     # ... and the drone flies them
@@ -183,7 +263,7 @@ def test_sim_launch_closes_the_loop_with_the_policy_node_and_the_recording_train
     out = tmp_path / "retrained.pt"
     result = subprocess.run([str(BIN / "lnn-control"), "train", "--bags", str(bag.parent), "--model", "cfc",
                              "--out", str(out), "--epochs", "1", "--seed", "0"],
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, timeout=WAIT_S)
     assert result.returncode == 0, result.stdout + result.stderr
     from lnn_control.policy import load_policy
 
@@ -195,19 +275,16 @@ def test_sim_launch_with_the_expert_reaches_the_target_over_dds(ros_domain_id, r
                         {"model_path": str(checkpoint), "seed": "24", "autopilot": "expert"},
                         tmp_path, repo_root, ros_domain_id, only={"sim_node"})
     try:
-        assert launched.wait(lambda: any(o["success"] for o in launched.outcomes), 60), (
-            launched.outcomes, launched.logs["sim_node"].read_text())
-        wall_s = time.monotonic() - launched.first_clock_wall
-        with launched.lock:
-            odometry = [(t, f["odom"].pose.pose.position) for t, f in sorted(launched.frames.items()) if "odom" in f]
+        launched.wait_until_listening()
+        # the outcome topic is transient-local: an episode that ended before the match is delivered too
+        launched.wait(lambda: any(o["success"] for o in launched.outcomes), "an episode outcome with success")
     finally:
         codes = launched.stop()
     assert codes == {"sim_node": 0}
     success = next(o for o in launched.outcomes if o["success"])
-    assert not success["collision"] and success["distance_to_target_m"] < 1.5
+    assert success["seed"] == 24 and not success["collision"] and success["distance_to_target_m"] < 1.5
     assert 0 < success["time_s"] < 60 and success["path_length_m"] > 5.0
-    # faster than real time: the episode's simulated seconds took fewer wall seconds
-    assert wall_s < success["time_s"], (wall_s, success)
+    odometry = [m.pose.pose.position for m in launched.odoms]
     assert len(odometry) > 20
 
 
@@ -220,14 +297,22 @@ def test_sim_launch_with_the_shipped_model_reaches_the_target_over_dds(ros_domai
                         {"model_path": str(SHIPPED_MODEL), "seed": "10001", "real_time_factor": "0.0"},
                         tmp_path, repo_root, ros_domain_id)
     try:
-        assert launched.wait(lambda: bool(launched.outcomes), 90), "\n".join(
-            log.read_text()[-2000:] for log in launched.logs.values())
+        launched.wait_until_listening()
+        launched.wait(lambda: any(twist_to_command(m).any() for m in launched.commands), "the policy to fly")
+        # the episodes so far began before the policy node was up; start seed 10001 afresh
+        result = launched.call(launched.seed_client,
+                               SetParameters.Request(parameters=[Parameter("seed", value=10001).to_parameter_msg()]))
+        assert result.results[0].successful
+        response = launched.call(launched.reset_client, Trigger.Request())
+        assert response.success and "seed 10001" in response.message, response.message
+        episode = int(response.message.split()[1])      # "episode N starts with seed 10001"
+        outcome = launched.wait(lambda: next((o for o in launched.outcomes if o["episode"] >= episode), None),
+                                f"the outcome of episode {episode}")
     finally:
         codes = launched.stop()
     assert codes == {"sim_node": 0, "policy_node": 0}, codes
-    outcome = launched.outcomes[0]
     assert outcome["success"] and not outcome["collision"], outcome
-    assert outcome["seed"] == 10001 and outcome["path_length_m"] > 5.0
+    assert outcome["episode"] == episode and outcome["seed"] == 10001 and outcome["path_length_m"] > 5.0
 
 
 def test_policy_launch_remaps_for_mavros(ros_domain_id, repo_root, checkpoint, tmp_path):

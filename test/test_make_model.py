@@ -20,7 +20,7 @@ from lnn_control.make_model.card import MadeRun, model_card, pooled_outcomes, po
 from lnn_control.make_model.cli import main
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(1500)  # a hang guard: about 130 s on a quiet 2-core machine, several times that under load
 def test_quick_make_model_ships_loadable_models_a_card_and_the_study(tmp_path, monkeypatch):
     monkeypatch.setenv("LNN_CONTROL_CACHE", str(tmp_path / "cache"))
     out, work = tmp_path / "models", tmp_path / "work"

@@ -74,7 +74,7 @@ def test_shipped_model_steers_by_its_camera():
     assert difference[1] > 0.05 or difference[3] > 0.05, f"mean |command change| {difference} (vx, vy, vz, yaw)"
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(900)  # a hang guard: about 20 s on a quiet 2-core machine
 def test_shipped_model_reaches_the_target_in_forest_episodes():
     import torch
 

@@ -21,10 +21,11 @@ def test_two_process_ddp_training_on_cpu(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "",
            "LNN_CONTROL_CACHE": str(tmp_path / "cache")}
     torchrun = Path(sys.executable).with_name("torchrun")
-    done = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", str(29500 + os.getpid() % 1000),
+    # --standalone: the rendezvous store takes a free port (a fixed one may be held by another run)
+    done = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2",
                            "-m", "lnn_control.cli", "train", "--bags", str(tmp_path / "bags"), "--model", "lstm",
                            "--out", str(out), "--epochs", "2", "--config", str(tmp_path / "tiny.yaml")],
-                          env=env, capture_output=True, text=True, timeout=120)
+                          env=env, capture_output=True, text=True, timeout=540)  # a hang guard, under pytest's 600 s
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.count("wrote ") == 1  # rank 0 alone reports and writes
     header = read_header(out)

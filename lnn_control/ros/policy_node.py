@@ -129,13 +129,14 @@ class PolicyNode(Node):
 
         self._cmd_publisher = self.create_publisher(TwistStamped if self._stamped else Twist, "cmd_vel", 10)
         self._diagnostics_publisher = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        # IMU first: with both waiting, the executor takes the IMU readings before the frame they precede
+        self.create_subscription(Imu, "imu/data", self._on_imu, IMU_QOS)
         if value["image_transport"] == "compressed":
             self.create_subscription(CompressedImage, "camera/image_raw/compressed",
                                      lambda msg: self._on_image(msg, compressed_to_rgb), qos_profile_sensor_data)
         else:
             self.create_subscription(Image, "camera/image_raw",
                                      lambda msg: self._on_image(msg, image_to_rgb), qos_profile_sensor_data)
-        self.create_subscription(Imu, "imu/data", self._on_imu, IMU_QOS)
         self.create_service(Trigger, "~/reset", self._on_reset)
         self.create_service(SetBool, "~/enable", self._on_enable)
         self._control_timer = self._make_control_timer()
