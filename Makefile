@@ -7,11 +7,12 @@ STAMP  := $(VENV)/.installed
 REQS   := requirements/base.txt requirements/ros.txt requirements/dev.txt
 EXTRAS := $(VENV)/.extras-installed
 
-.PHONY: setup demo test test-loaded bench model clean help
+.PHONY: setup demo lint test test-loaded bench model clean help
 
 help:
 	@echo "make demo   set up, then fly the shipped CfC policy in the forest and under shifts"
-	@echo "make test   set up, then run the whole pytest suite"
+	@echo "make test   set up, then run the linter (ruff) and the whole pytest suite"
+	@echo "make lint   only the linter"
 	@echo "make test-loaded  the same suite while every core is kept busy by another process"
 	@echo "make bench  set up, then run the benchmarks (tables + JSON in runs/bench)"
 	@echo "make model  set up, then collect, train (DAgger) and evaluate the shipped models"
@@ -34,13 +35,17 @@ $(EXTRAS): requirements/extras.txt $(STAMP)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/extras.txt
 	touch $(EXTRAS)
 
-test: $(STAMP) $(EXTRAS)
+# The linter first (ruff.toml): it takes a second and names every line it refuses.
+lint: $(STAMP)
+	$(BIN)/ruff check lnn_control test bench
+
+test: $(STAMP) $(EXTRAS) lint
 	$(BIN)/python -m pytest test
 
 # The suite while every core is kept busy (stress-ng, or a busy Python loop per core without it):
 # no test may depend on how fast the machine is. The load stops when pytest ends, however it ends.
 LOAD_CPUS ?= $(shell nproc)
-test-loaded: $(STAMP) $(EXTRAS)
+test-loaded: $(STAMP) $(EXTRAS) lint
 	@hogs=""; \
 	if command -v stress-ng >/dev/null 2>&1; then \
 	  stress-ng --cpu $(LOAD_CPUS) --quiet & hogs=" $$!"; \

@@ -5,14 +5,13 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from ros_domains import claim_domain, ros_environment
 
 # Property-based tests draw their examples from a fixed seed in the suite (a run never differs
 # from the last); `--hypothesis-profile=explore` draws new, more examples.
 settings.register_profile("ci", derandomize=True, deadline=None, database=None)
 settings.register_profile("explore", max_examples=2000, deadline=None)
 settings.load_profile("ci")
-
-from ros_domains import claim_domain, ros_environment
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

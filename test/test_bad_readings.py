@@ -13,15 +13,16 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from bag_factory import T0_NS, frame_cmd, frame_rgb, write_bag
+
 from lnn_control.cli import main
 from lnn_control.data import BagError, imu_statistics, load_bag, load_bags, read_bag
 from lnn_control.data import messages as m
 from lnn_control.data.alignment import Sequence
 from lnn_control.policy import read_header
 
-TINY = "data: {sequence_length: 8, stride: 4, val_fraction: 0.34}\noptim: {batch_size: 4, tbptt_steps: 4, warmup_epochs: 0}\n"
+TINY = ("data: {sequence_length: 8, stride: 4, val_fraction: 0.34}\n"
+        "optim: {batch_size: 4, tbptt_steps: 4, warmup_epochs: 0}\n")
 
 
 def nan_gyro_at(index: int):

@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import pytest
 import yaml
-
 from bag_factory import frame_cmd, frame_rgb, storage_file, write_bag
+
 from lnn_control.cli import main
 from lnn_control.data import AlignmentConfig, BagError, BagTopics, EpisodeBagWriter, align, load_bag, read_bag
 from lnn_control.data import messages as m
@@ -73,7 +73,8 @@ def test_sensors_with_disagreeing_clocks_align_on_log_times(tmp_path):
 
 def test_episode_writer_puts_facts_in_metadata_and_standard_types(tmp_path):
     bag = tmp_path / "episode"
-    odom = dict(position=[1, 2, 3], quaternion_xyzw=[0, 0, 0, 1], body_velocity=[1, 0, 0], body_rates=[0, 0, 0.1])
+    odom = {"position": [1, 2, 3], "quaternion_xyzw": [0, 0, 0, 1], "body_velocity": [1, 0, 0],
+            "body_rates": [0, 0, 0.1]}
     with EpisodeBagWriter(bag) as writer:
         writer.set_facts({"world": "forest", "seed": 7, "outcome": {"success": True}})
         for i in range(4):
@@ -157,7 +158,7 @@ def test_collect_style_mcap_is_what_rosbag2_expects(tmp_path):
     from mcap.reader import make_reader
 
     bag = tmp_path / "episode"
-    odom = dict(position=[0, 0, 1], quaternion_xyzw=[0, 0, 0, 1], body_velocity=[0, 0, 0], body_rates=[0, 0, 0])
+    odom = {"position": [0, 0, 1], "quaternion_xyzw": [0, 0, 0, 1], "body_velocity": [0, 0, 0], "body_rates": [0, 0, 0]}
     with EpisodeBagWriter(bag) as writer:
         writer.write_frame(0, frame_rgb(0), np.zeros(6), frame_cmd(0), odom)
     with storage_file(bag).open("rb") as f:

@@ -37,7 +37,7 @@ def pair(wiring: str, seed: int = 0, **kwargs):
 
 def assert_close(a, b):
     if isinstance(a, tuple):
-        for x, y in zip(a, b):
+        for x, y in zip(a, b, strict=True):
             assert_close(x, y)
         return
     assert a.shape == b.shape
@@ -48,7 +48,8 @@ def irregular_timespans(*shape):
     return 0.05 + 2.0 * torch.rand(*shape)
 
 
-@pytest.mark.parametrize("wiring,mode,mixed", list(itertools.product(wirings(), ("default", "pure", "no_gate"), (False, True))))
+@pytest.mark.parametrize("wiring,mode,mixed",
+                         list(itertools.product(wirings(), ("default", "pure", "no_gate"), (False, True))))
 def test_matches_ncps_every_mode_and_wiring(wiring, mode, mixed):
     reference, ours = pair(wiring, mode=mode, mixed_memory=mixed)
     x = torch.randn(1, 6, INPUTS)
@@ -64,10 +65,10 @@ def test_matches_ncps_every_mode_and_wiring(wiring, mode, mixed):
 
 
 @pytest.mark.parametrize("kwargs", [
-    dict(proj_size=3), dict(return_sequences=False), dict(batch_first=False),
-    dict(activation="relu", backbone_units=16, backbone_layers=3, backbone_dropout=0.1),
-    dict(activation="silu", backbone_layers=0), dict(activation="gelu", backbone_units=8),
-    dict(activation="tanh", proj_size=2, return_sequences=False, mixed_memory=True),
+    {"proj_size": 3}, {"return_sequences": False}, {"batch_first": False},
+    {"activation": "relu", "backbone_units": 16, "backbone_layers": 3, "backbone_dropout": 0.1},
+    {"activation": "silu", "backbone_layers": 0}, {"activation": "gelu", "backbone_units": 8},
+    {"activation": "tanh", "proj_size": 2, "return_sequences": False, "mixed_memory": True},
 ])
 def test_matches_ncps_constructor_options(kwargs):
     reference, ours = pair("units", seed=1, **kwargs)

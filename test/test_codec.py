@@ -208,10 +208,13 @@ def test_twist_stamped_commands_decode_through_their_twist(tmp_path):
 def test_refusals_say_what_is_wrong():
     cases = [
         (codec.image_to_rgb, IMAGES["16UC1"][0], "image encoding '16UC1' is not supported (supported: rgb8, bgr8"),
-        (codec.image_to_rgb, IMAGES["step shorter than a row"][0], "step 20 is shorter than a row of 7 rgb8 pixels (21 bytes)"),
-        (codec.image_to_rgb, IMAGES["step longer than the data"][0], "data holds 105 bytes, expected step*height = 22*5 = 110"),
+        (codec.image_to_rgb, IMAGES["step shorter than a row"][0],
+         "step 20 is shorter than a row of 7 rgb8 pixels (21 bytes)"),
+        (codec.image_to_rgb, IMAGES["step longer than the data"][0],
+         "data holds 105 bytes, expected step*height = 22*5 = 110"),
         (codec.compressed_to_rgb, COMPRESSED["truncated png"][0], "truncated png (40 bytes, no IEND chunk)"),
-        (codec.compressed_to_rgb, COMPRESSED["truncated jpeg"][0], "truncated jpeg (300 bytes, no end-of-image marker)"),
+        (codec.compressed_to_rgb, COMPRESSED["truncated jpeg"][0],
+         "truncated jpeg (300 bytes, no end-of-image marker)"),
         (codec.imu_to_vector, IMUS["NaN gyro"][0], "IMU message holds non-finite values [nan, 0.0, 0.0"),
         (codec.imu_to_vector, IMUS["no linear acceleration"][0], "linear_acceleration_covariance[0] = -1"),
         (codec.twist_to_command, COMMANDS["Inf vx"][0], "command message holds non-finite values [inf"),

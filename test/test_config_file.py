@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pickle
 from dataclasses import dataclass
-from typing import Optional
 
 import pytest
 
@@ -19,7 +18,7 @@ class Inner:
 @dataclass(frozen=True)
 class Outer:
     count: int = setting(1, low=1, high=9)
-    label: Optional[str] = None
+    label: str | None = None
     enabled: bool = True
     inner: Inner = Inner()
 

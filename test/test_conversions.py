@@ -6,8 +6,14 @@ import pytest
 from geometry_msgs.msg import Twist
 
 from lnn_control import codec
-from lnn_control.ros.conversions import (command_to_twist, command_to_twist_stamped, rgb_to_image, seconds_to_stamp,
-                                         stamp_to_seconds, vector_to_imu)
+from lnn_control.ros.conversions import (
+    command_to_twist,
+    command_to_twist_stamped,
+    rgb_to_image,
+    seconds_to_stamp,
+    stamp_to_seconds,
+    vector_to_imu,
+)
 
 STAMP = seconds_to_stamp(12.25)
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from bag_factory import write_bag
+
 from lnn_control.data import BagError, SequenceWindows, align, find_bags, imu_statistics, load_bags, read_bag
 
 

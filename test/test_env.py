@@ -69,7 +69,7 @@ def test_imu_rate_gives_the_readings_of_each_control_period():
 
 def _steps_to_timeout(env) -> int:
     env.reset(seed=1)
-    for step in range(1, 60):
+    for step in range(1, 60):  # noqa: B007 (the step that ended it is returned)
         _, _, terminated, truncated, info = env.step(np.zeros(4, np.float32))
         if terminated or truncated:
             break

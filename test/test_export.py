@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from lnn_control.policy import Policy, PolicySpec, build_network
-from lnn_control.policy.export import (INPUT_NAMES, export_onnx, export_state_size, export_torchscript,
-                                       example_inputs)
+from lnn_control.policy.export import INPUT_NAMES, example_inputs, export_onnx, export_state_size, export_torchscript
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
@@ -24,7 +23,8 @@ def test_exports_match_eager(tmp_path, kind):
     state = np.zeros((1, export_state_size(net)), np.float32)
     for seed in range(4):
         image, imu, dt, _ = example_inputs(net, seed=10 + seed)
-        cmd, state = session.run(None, dict(zip(INPUT_NAMES, (image.numpy(), imu.numpy(), dt.numpy(), state))))
+        inputs = (image.numpy(), imu.numpy(), dt.numpy(), state)
+        cmd, state = session.run(None, dict(zip(INPUT_NAMES, inputs, strict=True)))
         expected = policy.step(image[0].numpy(), imu[0].numpy(), float(dt))
         np.testing.assert_allclose(cmd[0], expected, atol=1e-5)
         with torch.no_grad():
@@ -33,5 +33,6 @@ def test_exports_match_eager(tmp_path, kind):
     # a NaN IMU component is read as 0 in the exported graph too
     image, imu, dt, state0 = example_inputs(net)
     imu[0, 2] = float("nan")
-    cmd, _ = session.run(None, dict(zip(INPUT_NAMES, (image.numpy(), imu.numpy(), dt.numpy(), state0.numpy()))))
+    inputs = (image.numpy(), imu.numpy(), dt.numpy(), state0.numpy())
+    cmd, _ = session.run(None, dict(zip(INPUT_NAMES, inputs, strict=True)))
     assert np.isfinite(cmd).all()

@@ -20,12 +20,12 @@ import shutil
 import cv2
 import numpy as np
 import pytest
+from bag_factory import storage_file, write_bag
 from geometry_msgs.msg import Twist
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sensor_msgs.msg import CompressedImage, Image, Imu
 
-from bag_factory import storage_file, write_bag
 from lnn_control import codec
 from lnn_control.data import BagError, read_bag
 from lnn_control.policy import CheckpointError, PolicySpec, build_network, load_checkpoint, save_checkpoint

@@ -33,9 +33,10 @@ import numpy as np
 import pytest
 import rclpy
 from geometry_msgs.msg import Twist
+from launch_xml import read_launch
 from nav_msgs.msg import Odometry
-from rclpy.executors import SingleThreadedExecutor
 from rcl_interfaces.srv import SetParameters
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
@@ -43,10 +44,9 @@ from sensor_msgs.msg import Image, Imu
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
-from launch_xml import read_launch
+from lnn_control.codec import image_to_rgb, imu_to_vector, twist_to_command
 from lnn_control.paths import share_path
 from lnn_control.policy import PolicySpec, build_network, save_checkpoint
-from lnn_control.codec import image_to_rgb, imu_to_vector, twist_to_command
 from lnn_control.ros.conversions import stamp_to_seconds
 
 BIN = Path(sys.executable).parent
@@ -252,7 +252,7 @@ def test_sim_launch_closes_the_loop_with_the_policy_node_and_the_recording_train
     bag = tmp_path / "bags" / "sim_loop"
     bag.parent.mkdir()
     with EpisodeBagWriter(bag) as writer:
-        for (t, frame), command in zip(frames.items(), commands):
+        for (t, frame), command in zip(frames.items(), commands, strict=False):
             odom = frame["odom"]
             pose, twist = odom.pose.pose, odom.twist.twist
             writer.write_frame(int(round(t * 1e9)), frame["image"], frame["imu"], command, {

@@ -14,10 +14,10 @@ import pytest
 from lnn_control.envs import load_suite
 from lnn_control.eval.episode_log import EpisodeLog
 from lnn_control.eval.episode_record import EpisodeRecord
-from lnn_control.paths import share_path
-from lnn_control.policy import load_checkpoint
 from lnn_control.make_model.card import MadeRun, model_card, pooled_outcomes, pooled_table
 from lnn_control.make_model.cli import main
+from lnn_control.paths import share_path
+from lnn_control.policy import load_checkpoint
 
 
 @pytest.mark.timeout(1500)  # a hang guard: about 130 s on a quiet 2-core machine, several times that under load
@@ -26,7 +26,8 @@ def test_quick_make_model_ships_loadable_models_a_card_and_the_study(tmp_path, m
     out, work = tmp_path / "models", tmp_path / "work"
     assert main(["--quick", "--out", str(out), "--work", str(work)]) == 0
 
-    shipped = {"cfc": out / "cfc_forest.pt", **{k: out / "baselines" / f"{k}_forest.pt" for k in ("lstm", "gru", "mlp")}}
+    shipped = {"cfc": out / "cfc_forest.pt",
+               **{k: out / "baselines" / f"{k}_forest.pt" for k in ("lstm", "gru", "mlp")}}
     counts = {}
     for kind, path in shipped.items():
         net, header = load_checkpoint(path)

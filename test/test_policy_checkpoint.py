@@ -7,8 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from lnn_control.policy import (CheckpointError, PolicySpec, build_network, load_checkpoint, load_policy,
-                                read_header, save_checkpoint)
+from lnn_control.policy import (
+    CheckpointError,
+    PolicySpec,
+    build_network,
+    load_checkpoint,
+    load_policy,
+    read_header,
+    save_checkpoint,
+)
 from lnn_control.policy.checkpoint import FORMAT_VERSION
 
 
@@ -42,7 +49,8 @@ def test_header_describes_the_weights(saved):
     json.dumps(header)
     assert header["format_version"] == FORMAT_VERSION and header["kind"] == "cfc"
     assert header["spec"]["units"] == 19 and header["parameter_count"] == net.parameter_count()
-    assert header["input_spec"]["image"] == {"height": 32, "width": 40, "channels": 3, "dtype": "uint8", "encoding": "rgb8"}
+    assert header["input_spec"]["image"] == {"height": 32, "width": 40, "channels": 3, "dtype": "uint8",
+                                             "encoding": "rgb8"}
     assert header["normalization"]["imu_mean"][5] == pytest.approx(9.8)
     assert header["command"]["limits"] == [2.0, 2.0, 2.0, pytest.approx(0.7)]
     assert header["training"] == {"epochs": 3, "loss": "mse"}

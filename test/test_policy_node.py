@@ -41,6 +41,7 @@ from rcl_interfaces.srv import SetParameters
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
+from ros_domains import claim_domain, ros_environment
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CompressedImage, Image, Imu
 from std_srvs.srv import SetBool, Trigger
@@ -48,7 +49,6 @@ from std_srvs.srv import SetBool, Trigger
 from lnn_control.paths import share_path
 from lnn_control.policy import PolicySpec, build_network, load_policy, save_checkpoint
 from lnn_control.ros.conversions import rgb_to_image, seconds_to_stamp, vector_to_imu
-from ros_domains import claim_domain, ros_environment
 
 POLICY_NODE = Path(sys.executable).parent / "policy_node"
 IMU_AT_REST = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 9.81], np.float32)
@@ -113,8 +113,8 @@ class RobotSide:
         argv = [str(POLICY_NODE), "--ros-args"]
         for name, value in parameters.items():
             argv += ["-p", f"{name}:={str(value).lower() if isinstance(value, bool) else value}"]
-        self._log = open(log_path, "w")
-        self.process = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT)
+        with open(log_path, "w") as log:   # the node writes to it; this process only reads it
+            self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         self.context = rclpy.Context()
         self.executor = None
         try:
@@ -175,7 +175,6 @@ class RobotSide:
         self.wait_for(matched, "the node to start and DDS to match its topics and services", timeout=START_S)
 
     def log(self) -> str:
-        self._log.flush()
         return self.log_path.read_text()
 
     def close(self) -> int | None:
@@ -191,7 +190,6 @@ class RobotSide:
             self.executor.shutdown(timeout_sec=1)
             self.node.destroy_node()
         rclpy.try_shutdown(context=self.context)
-        self._log.close()
         return self.process.returncode
 
     def wait_for(self, predicate, what: str, timeout: float = WAIT_S, every: float | None = None, then=None,
@@ -377,7 +375,11 @@ class SteppedInputs:
 
     def ticks(self, n: int) -> dict[int, np.ndarray]:
         """`n` ticks: their commands by stamp (ns)."""
-        return {self.robot.clock_ns + PERIOD: self.tick() for _ in range(n)}
+        commands = {}
+        for _ in range(n):
+            stamp = self.robot.clock_ns + PERIOD
+            commands[stamp] = self.tick()
+        return commands
 
     def until_running(self, at_most: int | None = None) -> np.ndarray:
         """Tick until the node commands something other than zero (the policy flies): the first
@@ -630,7 +632,7 @@ class TestCompressedStampedSimTime:
             since = robot.count()
             robot.imu_publisher.publish(robot.imu_message(imu, stamp))
             robot.image_publisher.publish(robot.image_message(image, stamp))
-            command = robot.wait_for(lambda: robot.commands[since] if len(robot.commands) > since else None,
+            command = robot.wait_for(lambda since=since: robot.commands[since] if len(robot.commands) > since else None,
                                      f"the command for the frame at {_seconds(stamp):.3f}")
             robot.input_ns = stamp
             if not _zero(command.value):
@@ -645,7 +647,7 @@ class TestCompressedStampedSimTime:
         offsets = [0, 50_000_000, 150_000_000, 175_000_000]  # 50 ms, a dropped frame (100 ms), 25 ms
         expected_dts = [policy.spec.nominal_dt, 0.05, 0.1, 0.025]
         policy.reset()
-        for k, (offset, dt) in enumerate(zip(offsets, expected_dts)):
+        for k, (offset, dt) in enumerate(zip(offsets, expected_dts, strict=True)):
             command, message = self._frame(robot, epoch + offset, image)
             expected = policy.step(image, IMU_AT_REST, dt)
             np.testing.assert_allclose(command, expected, atol=1e-5, err_msg=f"frame {k} (dt {dt})")

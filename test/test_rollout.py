@@ -10,8 +10,16 @@ from lnn_control.data import read_bag, read_facts
 from lnn_control.envs import make_env
 from lnn_control.envs.outcome import path_length_m
 from lnn_control.policy import Policy, PolicySpec, build_network
-from lnn_control.rollout import (BagRecorder, Decision, ExpertPilot, LearnerPilot, ObserverBase, PolicyPilot,
-                                 RandomPilot, fly)
+from lnn_control.rollout import (
+    BagRecorder,
+    Decision,
+    ExpertPilot,
+    LearnerPilot,
+    ObserverBase,
+    PolicyPilot,
+    RandomPilot,
+    fly,
+)
 
 
 class Journal(ObserverBase):
@@ -115,9 +123,8 @@ def test_a_flight_that_fails_leaves_no_half_written_bag(env, tmp_path):
                 raise RuntimeError("pilot failed")
             return Decision(np.zeros(4))
     bag = tmp_path / "episode"
-    with pytest.raises(RuntimeError, match="pilot failed"):
-        with BagRecorder(bag, {}) as recorder:
-            fly(env, Broken(), 1, observers=[recorder])
+    with pytest.raises(RuntimeError, match="pilot failed"), BagRecorder(bag, {}) as recorder:
+        fly(env, Broken(), 1, observers=[recorder])
     assert not bag.exists()
 
 

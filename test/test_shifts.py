@@ -368,7 +368,7 @@ def test_imu_shifts_apply_to_every_reading_of_the_imu_stream():
     biased = fly([("imu_bias", 0.5)], actions=actions, imu_rate_hz=120)
     noisy = fly([("imu_noise", 1.0)], actions=actions, imu_rate_hz=120)
     for shifted in (biased, noisy):
-        for obs, info in zip(shifted.observations, shifted.infos):
+        for obs, info in zip(shifted.observations, shifted.infos, strict=True):
             np.testing.assert_array_equal(info["imu_samples"][-1], obs["imu"])
     readings, times = imu_stream(plain)
     assert len(readings) == 1 + 6 * len(actions)
@@ -384,9 +384,9 @@ def test_imu_shifts_apply_to_every_reading_of_the_imu_stream():
 def test_latency_and_frame_drops_keep_the_imu_stream_with_its_frame():
     shifted = fly([("imu_noise", 0.5), ("latency", 0.5), ("frame_drops", 1.0)], imu_rate_hz=120)
     assert any(info["dropped_frames"] for info in shifted.infos[1:])
-    for obs, info in zip(shifted.observations, shifted.infos):
+    for obs, info in zip(shifted.observations, shifted.infos, strict=True):
         np.testing.assert_array_equal(info["imu_samples"][-1], obs["imu"])
-    for obs, info in zip(shifted.observations[1:], shifted.infos[1:]):
+    for obs, info in zip(shifted.observations[1:], shifted.infos[1:], strict=True):
         assert len(info["imu_samples"]) == round(float(obs["dt"][0]) * 120)  # dropped frames, not readings
     _, times = imu_stream(shifted)
     np.testing.assert_allclose(np.diff(times), 1 / 120, rtol=1e-6)  # no gap, no repeat
@@ -430,7 +430,7 @@ def test_frame_drops_lengthen_dt_and_deliver_the_true_current_frame():
     assert any(drops) and max(drops) <= 4
     dt = stacked(shifted, "dt")[1:, 0]
     np.testing.assert_allclose(dt, PERIOD_S * (1 + np.array(drops)), rtol=1e-6)
-    held = [action for action, n in zip(ACTIONS, drops) for _ in range(1 + n)]
+    held = [action for action, n in zip(ACTIONS, drops, strict=False) for _ in range(1 + n)]
     reference = fly(actions=held)  # the same commands, each held through its dropped frames
     delivered = np.cumsum(1 + np.array(drops))
     for key in ("image", "imu"):

@@ -66,7 +66,7 @@ def test_shipped_model_steers_by_its_camera():
 
     def commands(images, readings):
         policy.reset()
-        return np.array([policy.step(image, imu, dt) for image, (_, imu, dt) in zip(images, readings)])
+        return np.array([policy.step(image, imu, dt) for image, (_, imu, dt) in zip(images, readings, strict=True)])
 
     own = commands([f[0] for f in flights[0]], flights[0])
     swapped = commands([f[0] for f in flights[1]], flights[0])

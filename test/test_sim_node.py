@@ -11,6 +11,7 @@ ahead of the test's subscriber however loaded the machine is, so no best-effort 
 """
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import signal
@@ -77,7 +78,8 @@ class SimSide:
                 node.create_subscription(Image, "camera/image_raw", self._on_image, sensor_stream),
             ]
             self.outcome_subscription = node.create_subscription(
-                String, "episode/outcome", self._on_outcome, QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+                String, "episode/outcome", self._on_outcome,
+                QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL))
             self.cmd = node.create_publisher(TwistStamped if self.stamped else Twist, "cmd_vel", 10)
             self.parameter_client = node.create_client(SetParameters, "/sim_node/set_parameters")
             self.reset_client = node.create_client(Trigger, "/sim_node/reset_episode")
@@ -236,14 +238,15 @@ def test_stamped_commands_outcomes_reset_with_a_new_seed_and_the_imu_stream(ros_
         # the test flew the whole of episode 0
         sim.wait_for(lambda: sim.outcomes, "the first episode's outcome")
         first = sim.outcomes[0]
-        assert first["episode"] == 0 and first["seed"] == 5 and first["timeout"] and first["time_s"] == pytest.approx(2.0)
+        assert first["episode"] == 0 and first["seed"] == 5 and first["timeout"]
+        assert first["time_s"] == pytest.approx(2.0)
         assert first["shifts"] == ["imu_bias:0.5"] and first["path_length_m"] > 0.3
         # set the seed, reset: the next episode uses it. The test stops answering meanwhile, so the
         # sim stands still (lockstep) and the episode the reset abandons is known; it does so early
         # in an episode, so that the sim cannot end that episode in the step that takes the reset.
         def early_in_an_episode():
             stamps = sim.frame_stamps
-            starts = [b for a, b in zip(stamps, stamps[1:]) if b - a > 0.5]
+            starts = [b for a, b in itertools.pairwise(stamps) if b - a > 0.5]
             return starts and 0.2 <= stamps[-1] - starts[-1] <= 1.0
         sim.wait_for(early_in_an_episode, "the next episode to be under way")
         sim.answer = None
@@ -274,7 +277,7 @@ def test_stamped_commands_outcomes_reset_with_a_new_seed_and_the_imu_stream(ros_
     assert np.all(np.diff(sim.imu_stamps) > 0)
     imu = np.array(sim.imu_stamps)
     full_periods = episode_starts = 0
-    for previous, frame in zip(sim.frame_stamps, sim.frame_stamps[1:]):
+    for previous, frame in itertools.pairwise(sim.frame_stamps):
         if previous < imu[0] or frame > imu[-1]:
             continue
         readings = imu[(imu > previous + 1e-6) & (imu <= frame + 1e-6)]

@@ -168,10 +168,11 @@ def test_ground_patches_use_ground_colours_and_never_move_obstacles(forest):
     without = generate_layout(forest.with_overrides(field={"ground_patches_per_100m2": 0}), 6)
     assert without.ground_patches == () and len(with_patches.ground_patches) > 10
     assert with_patches.obstacles == without.obstacles
-    ground = [c for c in forest.palette["ground"]]
+    ground = list(forest.palette["ground"])
     for patch in with_patches.ground_patches:
         assert patch.position[2] == 0.0 and patch.size[2] <= 0.02
-        assert min(max(abs(a - b) for a, b in zip(patch.color, c)) for c in ground) <= forest.color_jitter + 1e-9
+        nearest = min(max(abs(a - b) for a, b in zip(patch.color, c, strict=True)) for c in ground)
+        assert nearest <= forest.color_jitter + 1e-9
 
 
 def test_distractors_change_nothing_else(forest):

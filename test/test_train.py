@@ -6,8 +6,8 @@ import csv
 import numpy as np
 import pytest
 import torch
-
 from bag_factory import write_bag
+
 from lnn_control.cli import main
 from lnn_control.data import messages as m
 from lnn_control.policy import load_checkpoint, load_policy, read_header

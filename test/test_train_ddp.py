@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 from bag_factory import write_bag
+
 from lnn_control.policy import load_policy, read_header
 
 
