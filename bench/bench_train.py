@@ -1,51 +1,96 @@
-"""Training samples/s per model kind: behaviour cloning with truncated BPTT on one CPU thread.
+"""Training samples/s per model kind, this tree against a reference revision, side by side in one run.
 
-The same synthetic bags (rgb8, 64x48) and the same config for every kind: windows of 32
-frames, batch 16, TBPTT chunks of 16, augmentations on; a sample is one frame through
-forward + backward + AdamW step. The first epoch warms up (data decode, allocations) and is
-not counted; samples/s is the median over the timed epochs of the trainer's own per-epoch
-count. Baselines are sized to the CfC's parameter budget (`match_parameter_count`).
+Behaviour cloning with truncated BPTT at the recipe's shape (config/model_recipe.yaml: windows
+of 128 frames, batch 16, TBPTT chunks of 32, its augmentations), one torch thread per training
+process, on the same synthetic bags (rgb8, 64x48). A sample is one frame through forward +
+backward + AdamW step. For each kind the same training runs twice, one after the other, in
+child processes: with this tree's code, and with the code of `--reference` (a git revision,
+default the last one before the training loop was made faster), exported with `git archive`.
+The first epoch warms up and is not counted; samples/s is the median over the timed epochs of
+the trainer's own count, and the final training losses show that both train the same way.
+Baselines are sized to the CfC's parameter budget (`match_parameter_count`).
 """
 from __future__ import annotations
 
+import io
+import json
 import os
+import subprocess
 import sys
+import tarfile
 import tempfile
 from pathlib import Path
 
-import numpy as np
-import torch
+from lnn_control.benchmarks import bench_arguments, report
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test"))
-from bag_factory import write_bag  # noqa: E402
-
-from lnn_control.benchmarks import bench_arguments, report  # noqa: E402
-from lnn_control.data import load_bags  # noqa: E402
-from lnn_control.policy import PolicySpec, build_network  # noqa: E402
-from lnn_control.train.behavior_cloning import train_policy  # noqa: E402
-from lnn_control.train.config import TrainConfig  # noqa: E402
-
+REFERENCE = "b9def0c"      # the training loop before the batches were made on a background thread
 KINDS = ["cfc", "ltc", "lstm", "gru", "mlp"]
+REPO = Path(__file__).resolve().parent.parent
+
+# Run in a child process with one source tree on sys.path: train on the bags, print the history.
+TRAIN = """
+import json, sys, os
+from pathlib import Path
+import torch
+torch.set_num_threads(1)
+from lnn_control.data import load_bags
+from lnn_control.policy import PolicySpec
+from lnn_control.train.behavior_cloning import train_policy
+from lnn_control.train.config import load_config
+bags_dir, kind, out, epochs = sys.argv[1], sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])
+bags, _ = load_bags(sorted(Path(bags_dir).iterdir()), use_cache=False)
+config = load_config(sys.argv[5]).replace("optim", epochs=epochs, patience=epochs).replace("data", val_fraction=0.0)
+result = train_policy(bags, PolicySpec(kind=kind), config, out, progress=False)
+print(json.dumps(result.history))
+"""
+
+
+def reference_tree(revision: str, scratch: Path) -> Path | None:
+    """The package at `revision`, exported into `scratch` (None outside a git checkout)."""
+    try:
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", revision, "lnn_control"],
+                                 capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(scratch, filter="data")
+    return scratch
+
+
+def train(tree: Path, bags: Path, kind: str, out: Path, epochs: int, recipe: Path) -> list[dict]:
+    env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, "-c", TRAIN, str(bags), kind, str(out), str(epochs), str(recipe)],
+                            capture_output=True, text=True, env=env, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
-    args = bench_arguments(__doc__.splitlines()[0])
-    torch.set_num_threads(1)
-    bags_per_run, frames, epochs = (2, 64, 2) if args.quick else (4, 160, 4)
+    parser_args = bench_arguments(__doc__.splitlines()[0])
+    sys.path.insert(0, str(REPO / "test"))
+    from bag_factory import write_bag
+
+    episodes, frames, epochs = (2, 160, 2) if parser_args.quick else (4, 400, 3)
+    recipe = REPO / "config" / "model_recipe.yaml"
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["LNN_CONTROL_CACHE"] = str(Path(tmp) / "cache")
-        paths = [write_bag(Path(tmp) / f"bag{i}", frames=frames) for i in range(bags_per_run)]
-        bags, _ = load_bags(paths)
-        config = TrainConfig().replace("optim", epochs=epochs, patience=epochs).replace(
-            "data", val_fraction=0.0)
-        for kind in KINDS if not args.quick else ["cfc", "lstm", "mlp"]:
-            spec = PolicySpec(kind=kind)
-            result = train_policy(bags, spec, config, Path(tmp) / f"{kind}.pt", progress=False)
-            rates = [row["train_frames_per_s"] for row in result.history[1:]]
-            rows.append({"kind": kind, "parameters": build_network(spec).parameter_count(),
-                         "train_samples_per_s": float(np.median(rates)), "epochs_timed": len(rates)})
-    report("bench_train", rows, args.out, __doc__.strip())
+    with tempfile.TemporaryDirectory(prefix="bench_train_") as scratch:
+        scratch = Path(scratch)
+        bags = scratch / "bags"
+        for i in range(episodes):
+            write_bag(bags / f"bag{i}", frames=frames)
+        trees = {"this tree": REPO, f"reference {REFERENCE}": reference_tree(REFERENCE, scratch / "reference")}
+        for kind in ["cfc", "lstm", "mlp"] if parser_args.quick else KINDS:
+            rates = {}
+            for label, tree in trees.items():
+                if tree is None:
+                    continue
+                history = train(tree, bags, kind, scratch / f"{kind}.pt", epochs, recipe)
+                timed = sorted(row["train_frames_per_s"] for row in history[1:])
+                rates[label] = timed[len(timed) // 2]
+                rows.append({"kind": kind, "code": label, "train_samples_per_s": rates[label],
+                             "final_train_loss": history[-1]["train_loss"], "epochs_timed": len(timed)})
+            if len(rates) == 2:
+                rows[-2]["speedup"] = rates["this tree"] / rates[f"reference {REFERENCE}"]
+    report("bench_train", rows, parser_args.out, __doc__.strip())
 
 
 if __name__ == "__main__":

@@ -21,7 +21,12 @@ _LUMA = torch.tensor([0.299, 0.587, 0.114])
 
 def augment_batch(batch: dict[str, torch.Tensor], config: AugmentConfig, imu_std: torch.Tensor,
                   generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """Augmented copy of a batch (images uint8 [B,T,H,W,3], imu [B,T,6], cmd [B,T,4], ...)."""
+    """Augmented copy of a batch (images uint8 [B,T,H,W,3], imu [B,T,6], cmd [B,T,4], ...).
+
+    The image changes are one pass over the pixels: contrast and brightness fold into one
+    affine map per window (b * (c * (p - mean) + mean) = b*c * p + b * mean * (1 - c)), applied
+    in place with the noise; random draws are taken in a fixed order (grey, contrast,
+    brightness, pixel noise, IMU noise, mirror)."""
     images, imu, cmd = batch["images"], batch["imu"], batch["cmd"]
     batch_size = images.shape[0]
     out = dict(batch)
@@ -30,25 +35,30 @@ def augment_batch(batch: dict[str, torch.Tensor], config: AugmentConfig, imu_std
         return 1.0 + scale * (2.0 * torch.rand(batch_size, generator=generator) - 1.0)
 
     if config.brightness or config.contrast or config.image_noise or config.greyscale:
-        pixels = images.float()
+        pixels = images.to(torch.float32)
         view = (batch_size, 1, 1, 1, 1)
         if config.greyscale:
             grey = (torch.rand(batch_size, generator=generator) < config.greyscale).view(view)
             pixels = torch.where(grey, (pixels * _LUMA).sum(-1, keepdim=True).expand_as(pixels), pixels)
+        gain, offset = torch.ones(batch_size), torch.zeros(batch_size)
         if config.contrast:
-            mean = pixels.mean(dim=(1, 2, 3, 4), keepdim=True)
-            pixels = (pixels - mean) * uniform(config.contrast).view(view) + mean
+            contrast = uniform(config.contrast)
+            gain, offset = contrast, pixels.mean(dim=(1, 2, 3, 4)) * (1.0 - contrast)
         if config.brightness:
-            pixels = pixels * uniform(config.brightness).view(view)
+            brightness = uniform(config.brightness)
+            gain, offset = gain * brightness, offset * brightness
+        pixels.mul_(gain.view(view)).add_(offset.view(view))
         if config.image_noise:
-            pixels = pixels + torch.randn(pixels.shape, generator=generator) * (255.0 * config.image_noise)
+            pixels.add_(torch.randn(pixels.shape, generator=generator), alpha=255.0 * config.image_noise)
         images = pixels.clamp_(0, 255).round_().to(torch.uint8)
+    else:
+        images = images.clone()
     if config.imu_noise:
         imu = imu + torch.randn(imu.shape, generator=generator) * (config.imu_noise * imu_std)
     if config.hflip:
         mirror = torch.rand(batch_size, generator=generator) < config.hflip
         if mirror.any():
-            images = torch.where(mirror.view(-1, 1, 1, 1, 1), images.flip(3), images)
+            images[mirror] = images[mirror].flip(3)
             imu = torch.where(mirror.view(-1, 1, 1), imu * _MIRROR_IMU, imu)
             cmd = torch.where(mirror.view(-1, 1, 1), cmd * _MIRROR_CMD, cmd)
     out.update(images=images, imu=imu, cmd=cmd)

@@ -10,7 +10,8 @@ clipped to the limits first, since the network's output cannot exceed them), ove
 Bags are split into training and validation bags (never frames of one bag on both sides); the
 checkpoint at the best validation loss is kept (the training loss decides when there is only
 one bag), training stops early after `optim.patience` epochs without improvement, and a CSV
-log and a loss-curve PNG are written next to the checkpoint.
+log and a loss-curve PNG are written next to the checkpoint. The next batch is read and
+augmented on a background thread while the current one trains.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import csv
 import itertools
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,11 +112,11 @@ def train_policy(bags: list[BagData], spec: PolicySpec, config: TrainConfig, out
         order = np.resize(order, windows_per_rank * ctx.world_size)[ctx.rank::ctx.world_size]  # equal shards
         model.train()
         loss_sum, frames = 0.0, 0.0
-        bar = tqdm(range(batches_per_epoch), desc=f"epoch {epoch}/{epochs}", leave=False,
+        batches = _augmented_batches(train, order, optim.batch_size, batches_per_epoch,
+                                     lambda batch: augment_batch(batch, config.augment, imu_std_t, generator))
+        bar = tqdm(batches, total=batches_per_epoch, desc=f"epoch {epoch}/{epochs}", leave=False,
                    disable=None if progress and ctx.is_main else True, unit="batch")
-        for b in bar:
-            batch = _to_torch(train.batch(order[b * optim.batch_size:(b + 1) * optim.batch_size]))
-            batch = augment_batch(batch, config.augment, imu_std_t, generator)
+        for batch in bar:
             batch = {k: v.to(ctx.device) for k, v in batch.items()}
             batch_loss, batch_frames = _tbptt_step(model, net, batch, optimizer, scheduler, optim)
             loss_sum += batch_loss
@@ -160,6 +162,22 @@ def _start_at_mean_command(net: PolicyNetwork, sequences) -> None:
     normalised = np.clip(mean / net.limits.cpu().numpy(), -0.9, 0.9)
     with torch.no_grad():
         net.head.bias.copy_(torch.as_tensor(np.arctanh(normalised), dtype=net.head.bias.dtype))
+
+
+def _augmented_batches(windows: SequenceWindows, order: np.ndarray, batch_size: int, count: int, augment):
+    """The epoch's `count` training batches (windows in `order`, augmented), each made on a
+    background thread while the one before it trains: reading and augmenting the next batch
+    overlaps the forward and backward passes (torch and numpy release the GIL in their loops).
+    One thread makes them all, in order, so the random draws are the same as made inline."""
+    def make(number: int) -> dict[str, torch.Tensor]:
+        return augment(_to_torch(windows.batch(order[number * batch_size:(number + 1) * batch_size])))
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="batches") as pool:
+        upcoming = pool.submit(make, 0) if count else None
+        for number in range(count):
+            batch = upcoming.result()
+            upcoming = pool.submit(make, number + 1) if number + 1 < count else None
+            yield batch
 
 
 def _to_torch(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
