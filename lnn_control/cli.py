@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--storage", choices=["mcap", "sqlite3"], default="mcap", help="rosbag2 storage plugin")
     p.add_argument("--max-seconds", type=float, default=None,
                    help="end each episode after this much simulated time (default: the world's time limit)")
+    p.add_argument("--teacher", default="privileged", metavar="privileged|imitable",
+                   help="the expert that flies: privileged (knows where the target is) or imitable (searches, "
+                        "as a camera pilot could, once it lost sight of the target)")
 
     p = sub.add_parser("train", help="train a policy from rosbag2 bags (simulated or recorded)")
     p.add_argument("--bags", nargs="+", required=True, metavar="DIR",

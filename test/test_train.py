@@ -146,3 +146,13 @@ def test_greyscale_windows_are_grey_in_every_frame_and_the_others_untouched():
     assert 16 < int(grey.sum()) < 48                           # about half of the 64 windows
     with pytest.raises(ValueError, match=r"recipe.yaml: augment.greyscale: 1.5 is outside \[0, 1\]"):
         config_from_dict({"augment": {"greyscale": 1.5}}, "recipe.yaml")
+
+
+def test_the_dagger_teachers_are_the_simulators():
+    from dataclasses import fields
+
+    from lnn_control.sim.expert import TEACHERS
+    from lnn_control.train.config import DaggerConfig
+
+    [teacher] = [f for f in fields(DaggerConfig) if f.name == "teacher"]
+    assert set(teacher.metadata["lnn_control.config_file.rule"].options) == set(TEACHERS)

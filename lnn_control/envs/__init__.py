@@ -16,7 +16,7 @@ import numpy as np
 
 from lnn_control.envs.nav_env import NavEnv
 from lnn_control.envs.shifts import SHIFTS, Condition, apply_shifts, load_suite, parse_shift
-from lnn_control.sim import WorldConfig
+from lnn_control.sim import TEACHERS, WorldConfig
 
 ENV_IDS = {"forest": "lnn_control/ForestNav-v0", "urban": "lnn_control/UrbanNav-v0"}
 
@@ -38,5 +38,5 @@ def expert_action(env: gym.Env) -> np.ndarray:
     return env.unwrapped.expert_action()
 
 
-__all__ = ["Condition", "ENV_IDS", "NavEnv", "SHIFTS", "apply_shifts", "expert_action", "load_suite", "make_env",
-           "parse_shift"]
+__all__ = ["Condition", "ENV_IDS", "NavEnv", "SHIFTS", "TEACHERS", "apply_shifts", "expert_action", "load_suite",
+           "make_env", "parse_shift"]

@@ -16,6 +16,11 @@ and the IMU stream of the control period: "imu_samples" float32 [k, 6] read ever
 times (s) "imu_sample_times" float64 [k] (the last = sim_time). k = imu_rate_hz / control_hz:
 1 by default (imu_rate_hz = control_hz, only the frame's reading); at reset k = 1.
 
+`expert_action()` is the expert's command for the current state: the `teacher` given at
+construction, "privileged" (always flies at the target it knows) or "imitable" (searches as a
+camera pilot could once the target has been out of the camera's view for a second; see
+`sim.expert`).
+
 Hooks for wrappers: `env.unwrapped.sim` (the Simulator), `control_period_s`, and
 `world_overrides`: a dict name -> overrides that is applied, in insertion order, to the base
 world at every reset (`WorldConfig.with_overrides`), e.g. a season shift sets
@@ -28,7 +33,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
-from lnn_control.sim import PHYSICS_HZ, CameraConfig, ExpertPlanner, ImuConfig, Simulator, WorldConfig
+from lnn_control.sim import PHYSICS_HZ, TEACHERS, CameraConfig, ExpertPlanner, ImuConfig, Simulator, WorldConfig
 
 
 class NavEnv(gym.Env):
@@ -39,7 +44,10 @@ class NavEnv(gym.Env):
     def __init__(self, world: WorldConfig | str | Path = "forest", render_mode: str | None = None,
                  camera: CameraConfig | None = None, imu: ImuConfig | None = None, control_hz: float = 20.0,
                  max_linear_speed: float = 2.0, max_yaw_rate: float = 1.0, imu_rate_hz: float | None = None,
-                 time_limit_s: float | None = None):
+                 time_limit_s: float | None = None, teacher: str = "privileged"):
+        if teacher not in TEACHERS:
+            raise ValueError(f"teacher {teacher!r} is not one of {', '.join(TEACHERS)}")
+        self.teacher = teacher
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode {render_mode!r} is not one of {self.metadata['render_modes']}")
         physics_steps = PHYSICS_HZ / control_hz
@@ -114,10 +122,12 @@ class NavEnv(gym.Env):
                 self._info(np.stack(imu_samples), np.array(imu_times)))
 
     def expert_action(self) -> np.ndarray:
-        """The privileged expert's command (float32 [4], heading frame) for the current state."""
+        """The expert's command (float32 [4], heading frame) for the current state: the
+        `teacher` chosen at construction (`sim.TEACHERS`; "privileged" by default)."""
         if self._expert is None:
             self._expert = ExpertPlanner(self.sim, max_linear_speed_m_s=float(self.action_space.high[0]),
-                                       max_yaw_rate_rad_s=float(self.action_space.high[3]))
+                                         max_yaw_rate_rad_s=float(self.action_space.high[3]),
+                                         **TEACHERS[self.teacher])
             self._expert_episode = self.episode
         elif self._expert_episode != self.episode:
             self._expert.reset()

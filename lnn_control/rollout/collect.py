@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from lnn_control.envs import make_env, parse_shift
+from lnn_control.envs import TEACHERS, make_env, parse_shift
 from lnn_control.envs.outcome import Outcome
 from lnn_control.exit_status import SUCCESS, failed, interrupted
 from lnn_control.rollout.fly import fly
@@ -25,8 +25,8 @@ from lnn_control.rollout.runner import run_jobs
 @dataclass(frozen=True)
 class RecordingJob:
     """One episode to fly and record: `world` (name or YAML path), world `seed`, `shifts`
-    [(name, severity)], the new bag directory, its storage, and an optional cap on simulated
-    seconds."""
+    [(name, severity)], the new bag directory, its storage, an optional cap on simulated
+    seconds, and the expert that flies or labels it (`envs.TEACHERS`)."""
 
     world: str
     seed: int
@@ -34,6 +34,7 @@ class RecordingJob:
     shifts: tuple = ()
     storage: str = "mcap"
     max_seconds: float | None = None
+    teacher: str = "privileged"
 
 
 def world_label(world: str) -> str:
@@ -43,10 +44,10 @@ def world_label(world: str) -> str:
 
 def record(job: RecordingJob, pilot: Pilot, facts: dict, record_flown: bool = False) -> Outcome:
     """Fly `job` with `pilot` in a new environment, recording it to `job.bag`; the outcome."""
-    env = make_env(job.world, shifts=list(job.shifts))
+    env = make_env(job.world, shifts=list(job.shifts), teacher=job.teacher)
     try:
         facts = {"world": job.world, "shifts": [f"{n}:{s:g}" for n, s in job.shifts], **facts,
-                 "control_hz": round(1.0 / env.unwrapped.control_period_s, 6)}
+                 "teacher": job.teacher, "control_hz": round(1.0 / env.unwrapped.control_period_s, 6)}
         with BagRecorder(job.bag, facts, job.storage, record_flown) as recorder:
             return fly(env, pilot, job.seed, observers=[recorder], max_seconds=job.max_seconds)
     finally:
@@ -63,8 +64,8 @@ class ExpertRecorder:
         pass
 
 
-def plan_jobs(world: str, episodes: int, out: Path, seed: int, shifts, storage: str,
-              max_seconds: float | None) -> tuple[list[RecordingJob], list[Path]]:
+def plan_jobs(world: str, episodes: int, out: Path, seed: int, shifts, storage: str, max_seconds: float | None,
+              teacher: str = "privileged") -> tuple[list[RecordingJob], list[Path]]:
     """(jobs still to fly, complete bags already in `out`); a half-written bag is an error."""
     jobs, done = [], []
     for i in range(episodes):
@@ -74,7 +75,7 @@ def plan_jobs(world: str, episodes: int, out: Path, seed: int, shifts, storage: 
         elif bag.exists():
             raise FileExistsError(f"{bag}: exists but is not a complete bag (no metadata.yaml); remove it first")
         else:
-            jobs.append(RecordingJob(world, seed + i, bag, tuple(shifts), storage, max_seconds))
+            jobs.append(RecordingJob(world, seed + i, bag, tuple(shifts), storage, max_seconds, teacher))
     return jobs, done
 
 
@@ -84,9 +85,12 @@ def run_cli(args) -> int:
             raise ValueError(f"--episodes and --workers must be at least 1, got {args.episodes} and {args.workers}")
         if args.max_seconds is not None and args.max_seconds <= 0:
             raise ValueError(f"--max-seconds must be positive, got {args.max_seconds}")
+        if args.teacher not in TEACHERS:
+            raise ValueError(f"--teacher {args.teacher!r} is not one of {', '.join(TEACHERS)}")
         shifts = [parse_shift(text) for text in args.shift]
         out = Path(args.out)
-        jobs, done = plan_jobs(args.world, args.episodes, out, args.seed, shifts, args.storage, args.max_seconds)
+        jobs, done = plan_jobs(args.world, args.episodes, out, args.seed, shifts, args.storage, args.max_seconds,
+                               args.teacher)
         if jobs:  # fail on a bad world before starting workers
             from lnn_control.sim import WorldConfig
             WorldConfig.load(args.world)

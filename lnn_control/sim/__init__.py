@@ -6,7 +6,7 @@
     while not (o := sim.outcome())["success"] and not o["collision"] and not o["timeout"]:
         sim.set_command(expert.act()); sim.step_physics(12)   # 20 Hz control, 240 Hz physics
 """
-from lnn_control.sim.expert import ExpertPlanner
+from lnn_control.sim.expert import TEACHERS, ExpertPlanner
 from lnn_control.sim.quadrotor import CascadedController, ControllerGains, QuadrotorParams
 from lnn_control.sim.sensors import CameraConfig, ImuConfig
 from lnn_control.sim.simulator import PHYSICS_HZ, Simulator
@@ -14,5 +14,5 @@ from lnn_control.sim.world import Layout, WorldConfig, WorldConfigError, generat
 
 __all__ = [
     "CameraConfig", "CascadedController", "ControllerGains", "ExpertPlanner", "ImuConfig", "Layout", "PHYSICS_HZ",
-    "QuadrotorParams", "Simulator", "WorldConfig", "WorldConfigError", "generate_layout",
+    "QuadrotorParams", "Simulator", "TEACHERS", "WorldConfig", "WorldConfigError", "generate_layout",
 ]

@@ -11,6 +11,13 @@ near obstacles and near the target (to at most `approach_gain_per_s` x distance 
 slow final approach a learner can correct), altitude is held at the target's, the nose turns
 towards the direction of motion (within `target_view_deg` of the target's bearing), and the
 command is low-pass filtered.
+
+With `lost_target_s` set, the expert behaves as a camera pilot could when the target is out of
+its camera's view (`sim.visibility.target_in_view`: outside the field of view, or hidden) for
+longer than that: it slows to `search_speed_m_s` and turns its nose to the heading along which
+it last saw the target (from where it was then; the start heading before the first sighting),
+until it sees the target again — what a policy can infer from what it saw and how it turned
+since. Without it (None) the expert always flies at the target it knows.
 """
 from __future__ import annotations
 
@@ -19,6 +26,11 @@ import math
 import numpy as np
 
 from lnn_control.sim.simulator import Simulator
+from lnn_control.sim.visibility import target_in_view
+
+#: The experts a demonstration or a DAgger label can come from: "privileged" always flies at the
+#: target it knows; "imitable" searches as a camera pilot could once it has lost sight of it.
+TEACHERS = {"privileged": {}, "imitable": {"lost_target_s": 1.0}}
 
 _NEIGHBOURS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
 
@@ -30,7 +42,8 @@ class ExpertPlanner:
                  max_yaw_rate_rad_s: float = 1.0, resolution_m: float = 0.25, lookahead_m: float = 1.5,
                  headings: int = 48, blocked_clearance_m: float = 0.45, preferred_clearance_m: float = 1.3,
                  smoothing_time_s: float = 0.15, target_view_deg: float = 25.0,
-                 approach_gain_per_s: float = 0.5):
+                 approach_gain_per_s: float = 0.5, lost_target_s: float | None = None,
+                 search_speed_m_s: float = 0.4):
         self.sim = sim
         self.cruise_speed = cruise_speed_m_s
         self.max_speed = max_linear_speed_m_s
@@ -42,6 +55,8 @@ class ExpertPlanner:
         self.smoothing_time = smoothing_time_s
         self.target_view = math.radians(target_view_deg)
         self.approach_gain = approach_gain_per_s
+        self.lost_target_s = lost_target_s
+        self.search_speed = search_speed_m_s
         angles = np.linspace(0.0, 2 * math.pi, headings, endpoint=False)
         self._directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
         self._fractions = np.linspace(0.15, 1.0, 8)
@@ -77,6 +92,8 @@ class ExpertPlanner:
         self.cost_to_go = _dijkstra_relaxation(cell_cost, self._cell(self.sim.target_position[:2]), self.resolution)
         self._command = np.zeros(4)
         self._last_time: float | None = None
+        self._last_seen_time = self.sim.time                 # s; the start counts as a sighting
+        self._last_seen_heading = self.sim.yaw               # world yaw (rad) of the line of sight then
 
     def _cell(self, xy: np.ndarray) -> tuple[int, int]:
         ix = int(round((xy[0] - self.origin[0]) / self.resolution))
@@ -103,9 +120,13 @@ class ExpertPlanner:
         clearance_here = float(self._lookup(self.clearance, position[:2]))
         speed = self.cruise_speed * min(1.0, max(0.35, (clearance_here - self.blocked_clearance) / 0.8))
         speed = min(speed, self.approach_gain * horizontal_distance + 0.3)
+        nose = self._nose_heading(direction, to_target)
+        if self._searching(to_target):
+            speed = min(speed, self.search_speed)
+            nose = self._last_seen_heading
         velocity_w = np.array([*(direction * speed), np.clip(1.2 * to_target[2], -0.6, 0.6)])
 
-        yaw_error = math.remainder(self._nose_heading(direction, to_target) - sim.yaw, math.tau)
+        yaw_error = math.remainder(nose - sim.yaw, math.tau)
         yaw_rate = float(np.clip(2.0 * yaw_error, -self.max_yaw_rate, self.max_yaw_rate))
         c, s = math.cos(sim.yaw), math.sin(sim.yaw)
         command = np.array([c * velocity_w[0] + s * velocity_w[1], -s * velocity_w[0] + c * velocity_w[1],
@@ -117,6 +138,17 @@ class ExpertPlanner:
         alpha = 1.0 - math.exp(-dt / self.smoothing_time)
         self._command += alpha * (command - self._command)
         return self._command.astype(np.float32)
+
+    def _searching(self, to_target: np.ndarray) -> bool:
+        """Whether the target has been out of the camera's view for longer than `lost_target_s`
+        (remembering where it was last seen when it is in view)."""
+        if self.lost_target_s is None:
+            return False
+        if target_in_view(self.sim):
+            self._last_seen_time = self.sim.time
+            self._last_seen_heading = math.atan2(to_target[1], to_target[0])
+            return False
+        return self.sim.time - self._last_seen_time > self.lost_target_s
 
     def _nose_heading(self, direction: np.ndarray, to_target: np.ndarray) -> float:
         """World yaw (rad) to point the nose at: the direction of motion, brought to within

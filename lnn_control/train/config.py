@@ -65,6 +65,8 @@ class DaggerConfig:
     expert_mix: float = setting(0.0, low=0, high=1)
     max_seconds: float | None = setting(None, above=0)  # None: the world's time limit
     storage: str = setting("mcap", options=("mcap", "sqlite3"))
+    # the expert that labels the rollouts: a name of lnn_control.sim.expert.TEACHERS (test_train checks)
+    teacher: str = setting("privileged", options=("privileged", "imitable"))
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Round 0 is behaviour cloning on the given bags. In each round k = 1..K, the current policy
 flies `dagger.episodes_per_round` episodes of `dagger.world` (with probability
 `dagger.expert_mix` per step the expert's command is flown instead); every step is labelled
-with the privileged expert's command for the state the learner reached. The rollouts are
+with the command of the expert `dagger.teacher` ("privileged" or "imitable", see
+`sim.expert`) for the state the learner reached. The rollouts are
 written as ordinary bags (`cmd_vel` = the expert's label, `policy/cmd_vel` = what was flown)
 under `<checkpoint stem>.dagger/round_<k>/`, loaded like any other bag, added to the
 aggregate, and the policy is retrained on it, continuing from its current weights for
@@ -43,7 +44,8 @@ def run_dagger(bags, bad, spec: PolicySpec, config: TrainConfig, out: Path, roun
         round_dir = dagger_dir / f"round_{round_index:02d}"
         seeds = [dagger_rollout_seed(config.seed, round_index, i) for i in range(config.dagger.episodes_per_round)]
         jobs = [RecordingJob(config.dagger.world, seed, round_dir / f"{world_label(config.dagger.world)}_{seed:07d}",
-                             storage=config.dagger.storage, max_seconds=config.dagger.max_seconds) for seed in seeds]
+                             storage=config.dagger.storage, max_seconds=config.dagger.max_seconds,
+                             teacher=config.dagger.teacher) for seed in seeds]
         outcomes = fly_learner(jobs[ctx.rank::ctx.world_size], result.net, config, round_index)
         successes, collisions = all_reduce_sum([sum(o.success for o in outcomes),
                                                 sum(o.collision for o in outcomes)], ctx)  # also a barrier
