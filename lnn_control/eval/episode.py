@@ -1,7 +1,9 @@
 """Fly one evaluation episode (`lnn_control.rollout.fly`) and turn it into an episode record:
-its outcome, the smoothness of its commands, and optionally a video."""
+its outcome, the smoothness of its commands, what the drone's camera saw of the target and
+how far the body tilted, and optionally a video."""
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from lnn_control.eval.episode_record import EpisodeRecord, mean_abs_jerk
 from lnn_control.eval.plan import EpisodeJob
 from lnn_control.eval.video import EpisodeFilm
 from lnn_control.rollout import Decision, ObserverBase, Pilot, fly
+from lnn_control.sim.visibility import target_in_view
 
 
 class CommandLog(ObserverBase):
@@ -26,21 +29,44 @@ class CommandLog(ObserverBase):
         self.times_s.append(float(info["sim_time"]))
 
 
+class SightLog(ObserverBase):
+    """At every decision: whether the target is in the camera's view (`sim.visibility`) and
+    the body's tilt from level (deg)."""
+
+    def __init__(self):
+        self.in_view: list[bool] = []
+        self.times_s: list[float] = []
+        self.tilts_deg: list[float] = []
+
+    def decided(self, env, observation: dict, info: dict, decision: Decision) -> None:
+        sim = env.unwrapped.sim
+        self.in_view.append(target_in_view(sim))
+        self.times_s.append(float(info["sim_time"]))
+        self.tilts_deg.append(math.degrees(math.acos(float(np.clip(sim.rotation[2, 2], -1.0, 1.0)))))
+
+    def summary(self, end_s: float) -> dict:
+        """The record's sight fields for an episode that ended at `end_s` (simulated s)."""
+        seen = [t for t, visible in zip(self.times_s, self.in_view, strict=True) if visible]
+        return {"target_in_view_fraction": float(np.mean(self.in_view)) if self.in_view else None,
+                "target_out_of_view_at_end_s": (end_s - seen[-1]) if seen else end_s,
+                "max_tilt_deg": max(self.tilts_deg, default=None)}
+
+
 def fly_episode(env: gym.Env, pilot: Pilot, job: EpisodeJob, video_path: Path | None = None) -> EpisodeRecord:
     """Fly `job` in `env` (already wrapped in the job's shifts) with `pilot`. With `video_path`,
     `env` must render "rgb_array" and the episode is also written there as MP4."""
     started = time.perf_counter()
-    commands = CommandLog()
+    commands, sight = CommandLog(), SightLog()
     if video_path is None:
-        outcome = fly(env, pilot, job.seed, observers=[commands])
+        outcome = fly(env, pilot, job.seed, observers=[commands, sight])
     else:
         fps = env.metadata.get("render_fps", 20)
         with EpisodeFilm(video_path, fps, lambda info, command: _caption(job, info, command)) as film:
-            outcome = fly(env, pilot, job.seed, observers=[commands, film])
+            outcome = fly(env, pilot, job.seed, observers=[commands, sight, film])
     return EpisodeRecord.from_outcome(
         outcome, policy=job.policy, world=job.world, condition=job.condition.name, episode=job.episode, seed=job.seed,
         mean_abs_jerk_m_s3=mean_abs_jerk(np.array(commands.commands), np.array(commands.times_s)),
-        wall_s=time.perf_counter() - started)
+        wall_s=time.perf_counter() - started, **sight.summary(outcome.time_s))
 
 
 def _caption(job: EpisodeJob, info: dict, command: np.ndarray) -> list[str]:

@@ -6,7 +6,7 @@ metres in the world frame, m/s^3 for jerk.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 
 import numpy as np
 
@@ -22,7 +22,12 @@ class EpisodeRecord:
       `steps`: the episode's `Outcome` (how it ended, exactly one of the three; what was flown);
     - `mean_abs_jerk_m_s3`: mean |d^2 v_cmd / dt^2| of the commanded linear velocity (None for
       episodes shorter than three commands);
-    - `wall_s`: wall-clock seconds.
+    - `wall_s`: wall-clock seconds;
+    - what the flight looked like from the drone (`eval.episode.SightLog`; None in records
+      written before they were kept): `target_in_view_fraction` of the decisions made with the
+      target in the camera's view (`sim.visibility`), `target_out_of_view_at_end_s` since the
+      target was last in view when the episode ended (0 if it was then), `max_tilt_deg` of the
+      body from level.
     """
 
     policy: str
@@ -39,6 +44,9 @@ class EpisodeRecord:
     distance_to_target_m: float
     steps: int
     wall_s: float
+    target_in_view_fraction: float | None = None
+    target_out_of_view_at_end_s: float | None = None
+    max_tilt_deg: float | None = None
 
     @property
     def key(self) -> tuple[str, str, str, int]:
@@ -50,22 +58,22 @@ class EpisodeRecord:
 
     @classmethod
     def from_outcome(cls, outcome: Outcome, *, policy: str, world: str, condition: str, episode: int, seed: int,
-                     mean_abs_jerk_m_s3: float | None, wall_s: float) -> EpisodeRecord:
+                     mean_abs_jerk_m_s3: float | None, wall_s: float, **sight: float) -> EpisodeRecord:
         """The record of an episode that ended with `outcome` (evaluation never stops one early)."""
         if outcome.stopped:
             raise ValueError(f"episode {episode} of {policy} was stopped early: it has no evaluation record")
         return cls(policy=policy, world=world, condition=condition, episode=episode, seed=seed,
                    success=outcome.success, collision=outcome.collision, timeout=outcome.timeout,
                    time_s=outcome.time_s, path_length_m=outcome.path_length_m, mean_abs_jerk_m_s3=mean_abs_jerk_m_s3,
-                   distance_to_target_m=outcome.distance_to_target_m, steps=outcome.steps, wall_s=wall_s)
+                   distance_to_target_m=outcome.distance_to_target_m, steps=outcome.steps, wall_s=wall_s, **sight)
 
     @classmethod
     def from_dict(cls, values: dict) -> EpisodeRecord:
-        names = [f.name for f in fields(cls)]
-        missing = [name for name in names if name not in values]
+        required = [f.name for f in fields(cls) if f.default is MISSING]
+        missing = [name for name in required if name not in values]
         if missing:
             raise ValueError(f"episode record lacks field {missing[0]!r}")
-        return cls(**{name: values[name] for name in names})
+        return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
 
 
 def mean_abs_jerk(commands: np.ndarray, times_s: np.ndarray) -> float | None:

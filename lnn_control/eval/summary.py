@@ -6,6 +6,10 @@ lengths relative to the expert on the same seed, smoothness, and paired tests.
 - `path_length_vs_expert` averages path / expert's path over the seeds where both this policy
   and the expert succeeded (`path_ratio_episodes` of them; None without any);
 - `mean_abs_jerk_m_s3` averages the episodes' mean |jerk| of the commanded linear velocity;
+- `mean_target_in_view_fraction`: the share of decisions made with the target in the camera's
+  view, averaged over episodes; `failures_target_lost` of the `failures_traced` unsuccessful
+  episodes ended with the target out of view for the last `LOST_S` seconds or more;
+  `median_max_tilt_deg` of the body from level;
 - comparisons: for each world x condition and each pair of policies, the exact McNemar test
   on the seeds both flew; shift effects: for each policy and world, each shifted condition
   against no shift, paired on seeds the same way.
@@ -20,6 +24,8 @@ from collections.abc import Iterable
 from lnn_control.eval.episode_record import EpisodeRecord
 from lnn_control.eval.plan import NO_SHIFT, REFERENCE, EvalPlan
 from lnn_control.eval.stats import mcnemar_exact, wilson_interval
+
+LOST_S = 2.0   # s: an episode that ends this long after the target was last in view ended with it lost
 
 
 def summarize(plan: EvalPlan, records: Iterable[EpisodeRecord]) -> dict:
@@ -61,6 +67,12 @@ def _row(policy: str, world: str, condition, episodes: list[EpisodeRecord], expe
     row["path_length_vs_expert"] = _mean(ratios)
     row["path_ratio_episodes"] = len(ratios)
     row["mean_abs_jerk_m_s3"] = _mean(r.mean_abs_jerk_m_s3 for r in episodes if r.mean_abs_jerk_m_s3 is not None)
+    row["mean_target_in_view_fraction"] = _mean(r.target_in_view_fraction for r in episodes
+                                                if r.target_in_view_fraction is not None)
+    failures = [r for r in episodes if not r.success and r.target_out_of_view_at_end_s is not None]
+    row["failures_target_lost"] = sum(r.target_out_of_view_at_end_s >= LOST_S for r in failures)
+    row["failures_traced"] = len(failures)
+    row["median_max_tilt_deg"] = _median(r.max_tilt_deg for r in episodes if r.max_tilt_deg is not None)
     row["seeds"] = [r.seed for r in episodes]
     return row
 
@@ -98,6 +110,14 @@ def _paired(labels: dict, first: list[EpisodeRecord], second: list[EpisodeRecord
     test = mcnemar_exact([a for a, _ in shared], [b for _, b in shared])
     return [{**labels, "pairs": test.pairs, "success_a": test.both + test.only_a, "success_b": test.both + test.only_b,
              "only_a": test.only_a, "only_b": test.only_b, "p_value": test.p_value}]
+
+
+def _median(values: Iterable[float]) -> float | None:
+    values = sorted(float(v) for v in values)
+    if not values:
+        return None
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else 0.5 * (values[middle - 1] + values[middle])
 
 
 def _mean(values: Iterable[float]) -> float | None:

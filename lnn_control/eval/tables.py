@@ -19,6 +19,19 @@ def results_markdown(summary: dict, method: dict) -> str:
             _number(row["mean_time_to_target_s"], 1),
             _ratio(row["path_length_vs_expert"], row["path_ratio_episodes"]),
             _number(row["mean_abs_jerk_m_s3"], 1)]) + " |")
+    if any(row.get("failures_traced") for row in rows):
+        lines += ["", "## What the drone's camera saw", "",
+                  "Target in view: the share of decisions made with the target in the camera's field of view and "
+                  "not hidden (geometry and ray tests, `lnn_control/sim/visibility.py`), averaged over episodes. "
+                  "Failures with the target lost: unsuccessful episodes that ended with the target out of view "
+                  "for the last 2 s or more. Tilt: the body's largest angle from level in an episode (median).", "",
+                  "| policy | world | condition | target in view | failures with the target lost | max tilt (deg) |",
+                  "|---|---|---|---:|---:|---:|"]
+        for row in rows:
+            lost = f"{row['failures_target_lost']} of {row['failures_traced']}" if row.get("failures_traced") else "-"
+            lines.append(f"| {row['policy']} | {row['world']} | {_condition(row)} "
+                         f"| {percent(row.get('mean_target_in_view_fraction'))} | {lost} "
+                         f"| {_number(row.get('median_max_tilt_deg'), 0)} |")
     if summary["comparisons"]:
         lines += ["", "## Paired comparisons (same seeds)", "",
                   f"Exact McNemar test on the seeds both policies flew: 'A only' counts seeds where A "
