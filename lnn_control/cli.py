@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("collect", help="fly the expert and write one rosbag2 bag per episode")
-    p.add_argument("--world", default="forest", help="forest, urban, or a world YAML file")
+    p.add_argument("--world", default="forest", help="a world in sim_worlds/ (forest, urban, orchard, quarry, park) or a world YAML file")
     p.add_argument("--episodes", type=int, required=True, help="number of episodes (bags)")
     p.add_argument("--out", required=True, help="output folder; one bag directory per episode")
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="closed-loop evaluation: policies x worlds x conditions")
     p.add_argument("--policy", action="append", required=True, metavar="FILE.pt|expert|random",
                    help="policy to evaluate (repeatable)")
-    p.add_argument("--world", action="append", default=None, metavar="forest|urban|FILE.yaml",
+    p.add_argument("--world", action="append", default=None, metavar="NAME|FILE.yaml",
                    help="world (repeatable; default forest)")
     p.add_argument("--shift", action="append", default=[], metavar="NAME[:SEVERITY]",
                    help="distribution shift condition (repeatable)")

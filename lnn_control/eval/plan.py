@@ -17,7 +17,6 @@ from lnn_control.envs.shifts import Condition, load_suite, parse_shift
 from lnn_control.paths import share_path
 
 BUILTIN_POLICIES = ("expert", "random")
-BUILTIN_WORLDS = ("forest", "urban")
 NO_SHIFT = Condition("none", ())
 REFERENCE = "expert"
 
@@ -56,13 +55,19 @@ class WorldSource:
 
     @classmethod
     def parse(cls, text: str) -> WorldSource:
-        if text in BUILTIN_WORLDS:
+        shipped = shipped_worlds()
+        if text in shipped:
             return cls(label=text, spec=text)
         path = Path(text).expanduser().resolve()
         if path.suffix not in (".yaml", ".yml") or not path.is_file():
-            raise FileNotFoundError(f"world {text!r} is neither {' nor '.join(BUILTIN_WORLDS)} "
+            raise FileNotFoundError(f"world {text!r} is neither a shipped world ({', '.join(shipped)}) "
                                     f"nor a world YAML file ({path} not found)")
         return cls(label=path.stem, spec=str(path))
+
+
+def shipped_worlds() -> list[str]:
+    """The worlds in the package's sim_worlds/ folder, by name (forest, urban, ...)."""
+    return sorted(p.stem for p in share_path("sim_worlds").glob("*.yaml"))
 
 
 @dataclass(frozen=True)
