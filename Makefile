@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 REQS   := requirements/base.txt requirements/ros.txt requirements/dev.txt
 EXTRAS := $(VENV)/.extras-installed
 
-.PHONY: setup demo lint test test-loaded bench model clean help
+.PHONY: setup demo lint test test-loaded bench model study clean help
 
 help:
 	@echo "make demo   set up, then fly the shipped CfC policy in the forest and under shifts"
@@ -16,6 +16,7 @@ help:
 	@echo "make test-loaded  the same suite while every core is kept busy by another process"
 	@echo "make bench  set up, then run the benchmarks (tables + JSON in runs/bench)"
 	@echo "make model  set up, then collect, train (DAgger) and evaluate the shipped models"
+	@echo "make study  set up, then the out-of-distribution study (3 trainings per kind; hours, resumable)"
 	@echo "make setup  only create .venv and install everything"
 
 setup: $(STAMP)
@@ -62,6 +63,10 @@ bench: $(STAMP)
 
 model: $(STAMP)
 	$(BIN)/python -m lnn_control.make_model
+
+# The out-of-distribution study (hours; resumable: the same command continues): models/study/
+study: $(STAMP)
+	$(BIN)/python -m lnn_control.make_model.study
 
 clean:
 	rm -rf $(VENV) build install log *.egg-info

@@ -65,17 +65,14 @@ def shipped_checkpoint(out: Path, kind: str) -> Path:
     return out / (f"{kind}_forest.pt" if kind == "cfc" else f"baselines/{kind}_forest.pt")
 
 
-class Pipeline:
-    """The steps of `make model` into `work`, shipped to `out`, with `workers` processes."""
+class StepLog:
+    """Runs steps (`lnn-control` commands) into `work` and keeps --work/steps.json; `tool` names
+    it in what it prints ("make model"); `latest` is what this invocation records besides its
+    command, machine and steps."""
 
-    def __init__(self, recipe: Recipe, work: Path, out: Path, workers: int, config: Path, command: str):
-        """`config`: the training config of every model (recipe.training_config); `command`: the
-        command line of this invocation, for the record."""
-        self.recipe = recipe
+    def __init__(self, tool: str, work: Path, command: str, latest: dict):
+        self.tool = tool
         self.work = work
-        self.out = out
-        self.workers = workers
-        self.config = config
         self.logs = work / "logs"
         self.started = time.perf_counter()
         record = work / STEPS
@@ -83,8 +80,8 @@ class Pipeline:
         self.steps: dict[str, dict] = earlier.get("steps", {})  # by name, of every invocation
         self.earlier_wall_s: float = earlier.get("wall_s", 0.0)
         self.invocations: int = earlier.get("invocations", 0) + 1
-        self.latest = {"command": command, "recipe": asdict(recipe), "train_config": str(config), "workers": workers,
-                       "machine": platform.machine(), "cpu_count": os.cpu_count(), "steps": []}
+        self.latest = {"command": command, **latest, "machine": platform.machine(), "cpu_count": os.cpu_count(),
+                       "steps": []}
         self._record_lock = threading.Lock()  # trainings finish in threads of their own
 
     # -- running commands --------------------------------------------------------------------
@@ -96,7 +93,7 @@ class Pipeline:
         self.logs.mkdir(parents=True, exist_ok=True)
         log = self.logs / f"{name}.log"
         command = "lnn-control " + shlex.join(args)
-        print(f"[make model] {name}: {command}  (log {log})", flush=True)
+        print(f"[{self.tool}] {name}: {command}  (log {log})", flush=True)
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         started = time.perf_counter()
         with log.open("w") as stream:
@@ -109,10 +106,10 @@ class Pipeline:
             step["seconds"] = round(earlier["seconds"] + seconds, 1)
         self.record(step)
         if done.returncode != 0:
-            print(f"[make model] {name}: the end of {log}:", *log.read_text().strip().splitlines()[-5:], sep="\n",
+            print(f"[{self.tool}] {name}: the end of {log}:", *log.read_text().strip().splitlines()[-5:], sep="\n",
                   flush=True)
             raise RuntimeError(f"{name} failed (exit {done.returncode}, {seconds:.0f} s); its output: {log}")
-        print(f"[make model] {name}: done in {seconds:.0f} s", flush=True)
+        print(f"[{self.tool}] {name}: done in {seconds:.0f} s", flush=True)
         return step
 
     def record(self, step: dict) -> None:
@@ -133,7 +130,19 @@ class Pipeline:
         """Wall-clock seconds of every invocation with this --work so far."""
         return self.earlier_wall_s + time.perf_counter() - self.started
 
-    # -- steps ---------------------------------------------------------------------------------
+
+class Pipeline(StepLog):
+    """The steps of `make model` into `work`, shipped to `out`, with `workers` processes."""
+
+    def __init__(self, recipe: Recipe, work: Path, out: Path, workers: int, config: Path, command: str):
+        """`config`: the training config of every model (recipe.training_config); `command`: the
+        command line of this invocation, for the record."""
+        super().__init__("make model", work, command, {"recipe": asdict(recipe), "train_config": str(config),
+                                                         "workers": workers})
+        self.recipe = recipe
+        self.out = out
+        self.workers = workers
+        self.config = config
 
     def collect(self) -> Path:
         """The expert's `recipe.episodes` forest demonstrations (world seeds from 0); their folder."""

@@ -1,0 +1,61 @@
+"""`make study`'s report, on episode logs written here: pooling over trainings, pairing, goals."""
+from __future__ import annotations
+
+import json
+
+from lnn_control.eval.episode_log import EpisodeLog
+from lnn_control.eval.episode_record import EpisodeRecord
+from lnn_control.make_model.study import StudyPlan, model_label, parse_label
+from lnn_control.make_model.study_report import write_report
+
+PLAN = StudyPlan(models=(("cfc", "imitable"), ("mlp", "imitable")), training_seeds=(0, 1), worlds=("forest", "orchard"),
+                 world_episodes=10, condition_episodes=10)
+
+
+def _record(policy, world, condition, seed, success, lost_s=0.0):
+    return EpisodeRecord(policy=policy, world=world, condition=condition, episode=seed - 10000, seed=seed,
+                         success=success, collision=False, timeout=not success, time_s=20.0, path_length_m=20.0,
+                         mean_abs_jerk_m_s3=None, distance_to_target_m=0.5 if success else 9.0, steps=400, wall_s=1.0,
+                         target_in_view_fraction=0.9, target_out_of_view_at_end_s=lost_s, max_tilt_deg=5.0)
+
+
+def test_labels_round_trip():
+    assert parse_label(model_label("cfc", "imitable", 2)) == ("cfc", "imitable", 2)
+    assert parse_label("expert") is None
+
+
+def test_the_report_pools_trainings_pairs_them_and_checks_the_goals(tmp_path):
+    work = tmp_path / "work"
+    worlds, suite = EpisodeLog(work / "eval" / "worlds"), EpisodeLog(work / "eval" / "suite")
+    seeds = range(10000, 10010)
+    for training in (0, 1):
+        for seed in seeds:
+            # forest: the CfC reaches all 10 of both trainings, the MLP 9 of training 0 and 5 of training 1
+            worlds.append(_record(model_label("cfc", "imitable", training), "forest", "none", seed, True))
+            mlp_ok = seed - 10000 < (9 if training == 0 else 5)
+            worlds.append(_record(model_label("mlp", "imitable", training), "forest", "none", seed, mlp_ok,
+                                  lost_s=0.0 if mlp_ok else 3.0))
+            worlds.append(_record(model_label("cfc", "imitable", training), "orchard", "none", seed, seed % 2 == 0))
+            worlds.append(_record(model_label("mlp", "imitable", training), "orchard", "none", seed, True))
+            # the suite flies the forest without shift again (the same episodes: counted once) and fog
+            suite.append(_record(model_label("cfc", "imitable", training), "forest", "none", seed, True))
+            suite.append(_record(model_label("cfc", "imitable", training), "forest", "fog", seed, seed < 10007))
+        worlds.append(_record("expert", "forest", "none", 10000, True))
+    written = write_report(PLAN, work, tmp_path / "out")
+    report = json.loads(written[0].read_text())
+    rows = {(r["group"], r["world"], r["condition"]): r for r in report["rows"]}
+    cfc, mlp = rows[("cfc_imitable", "forest", "none")], rows[("mlp_imitable", "forest", "none")]
+    assert cfc["episodes"] == 20 and cfc["success_rate"] == 1.0 and cfc["trainings"] == 2
+    assert mlp["success_rate"] == 14 / 20 and (mlp["training_min"], mlp["training_max"]) == (0.5, 0.9)
+    assert mlp["failures_target_lost"] == mlp["failures_traced"] == 6
+    fog = rows[("cfc_imitable", "forest", "fog")]
+    assert fog["retention"] == 0.7
+    [forest_pool] = [p for p in report["pooled"] if p["pool"] == "forest, no shift"]
+    assert (forest_pool["pairs"], forest_pool["only_a"], forest_pool["only_b"]) == (20, 6, 0)
+    assert forest_pool["p_value"] == 2 * 0.5 ** 6
+    goals = {g["group"]: g for g in report["goals"]}
+    assert goals["cfc_imitable"]["forest_met"] and not goals["cfc_imitable"]["new_worlds_met"]
+    assert not goals["cfc_imitable"]["suite_retention_met"] and goals["mlp_imitable"]["new_worlds_met"]
+    text = written[1].read_text()
+    assert "| forest | 100% [" in text and "cfc_imitable" in text and "(not met)" in text
+    assert all(path.stat().st_size > 1000 for path in written[2:])
