@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("collect", help="fly the expert and write one rosbag2 bag per episode")
-    p.add_argument("--world", default="forest", help="a world in sim_worlds/ (forest, urban, orchard, quarry, park) or a world YAML file")
+    p.add_argument("--world", default="forest",
+                   help="a world in sim_worlds/ (forest, urban, orchard, quarry, park) or a world YAML file")
     p.add_argument("--episodes", type=int, required=True, help="number of episodes (bags)")
     p.add_argument("--out", required=True, help="output folder; one bag directory per episode")
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
@@ -52,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a policy from rosbag2 bags (simulated or recorded)")
     p.add_argument("--bags", nargs="+", required=True, metavar="DIR",
                    help="bag directories, or folders holding bag directories")
-    p.add_argument("--model", choices=["cfc", "lstm", "gru", "mlp", "ltc"], default="cfc")
+    p.add_argument("--model", choices=["cfc", "lstm", "gru", "mlp", "ltc"], default=None,
+                   help="the kind of policy (default cfc; with --init, the parent's)")
     p.add_argument("--out", required=True, metavar="FILE.pt", help="checkpoint to write")
     p.add_argument("--image-topic", default=None, help="camera topic (default camera/image_raw)")
     p.add_argument("--imu-topic", default=None, help="IMU topic (default imu/data)")
@@ -62,6 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="random seed")
     p.add_argument("--dagger", type=int, default=0, metavar="K", help="DAgger rounds in the simulator")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable bags instead of stopping")
+    p.add_argument("--init", default=None, metavar="FILE.pt",
+                   help="fine-tune: start from this checkpoint's weights (its kind and sizes); the new header names "
+                        "it by SHA-256")
+    p.add_argument("--keep-normalization", action="store_true",
+                   help="with --init: keep the parent's IMU normalisation instead of computing it from these bags")
+    p.add_argument("--freeze-encoder", action="store_true",
+                   help="do not train the image encoder (with --init: the parent's stays as it is)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the config's optim.lr)")
 
     p = sub.add_parser("eval", help="closed-loop evaluation: policies x worlds x conditions")
     p.add_argument("--policy", action="append", required=True, metavar="FILE.pt|expert|random",

@@ -156,3 +156,36 @@ def test_the_dagger_teachers_are_the_simulators():
 
     [teacher] = [f for f in fields(DaggerConfig) if f.name == "teacher"]
     assert set(teacher.metadata["lnn_control.config_file.rule"].options) == set(TEACHERS)
+
+
+def test_fine_tuning_starts_from_the_parent_and_names_it(tmp_path, bags, capsys):
+    from lnn_control.policy import load_checkpoint
+    from lnn_control.policy.checkpoint import file_sha256
+
+    code, parent = _train(tmp_path, bags, "cfc", "--epochs", "1")
+    assert code == 0
+    other = tmp_path / "other_bags"
+    write_bag(other / "bag", frames=40)   # gyro x counts frames: a mean other than the parent's data
+    child = tmp_path / "child.pt"
+    base = ["train", "--bags", str(other), "--out", str(child), "--epochs", "1", "--config", str(tmp_path / "tiny.yaml")]
+    assert main([*base, "--init", str(parent), "--freeze-encoder", "--keep-normalization", "--lr", "0.0003"]) == 0
+    parent_net, _ = load_checkpoint(parent)
+    child_net, header = load_checkpoint(child)
+    assert header["kind"] == "cfc"
+    assert header["provenance"]["parent"]["sha256"] == file_sha256(parent)
+    assert header["training"]["start"] == {"from": "given weights", "keep_normalization": True, "freeze_encoder": True}
+    assert header["training"]["config"]["optim"]["lr"] == 0.0003
+    for name, tensor in parent_net.image_encoder.state_dict().items():
+        assert torch.equal(tensor, child_net.image_encoder.state_dict()[name]), f"frozen {name} changed"
+    assert torch.equal(parent_net.imu_encoder.mean, child_net.imu_encoder.mean)
+    assert not torch.equal(parent_net.head.weight, child_net.head.weight), "the rest is trained"
+    # without --keep-normalization the new bags' statistics are used
+    assert main([*base, "--init", str(parent)]) == 0
+    assert not torch.equal(parent_net.imu_encoder.mean, load_checkpoint(child)[0].imu_encoder.mean)
+    capsys.readouterr()
+    assert main([*base, "--init", str(parent), "--model", "lstm"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (f"lnn-control train: --init {parent} is a cfc policy; --model lstm cannot start from it "
+                   f"(leave --model out, or train a lstm from scratch)")
+    assert main([*base, "--keep-normalization"]) == 1
+    assert "--keep-normalization needs --init" in capsys.readouterr().err

@@ -8,13 +8,13 @@ flown as a reference (its episodes are logged, but it gets no row of its own).
 """
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from lnn_control.envs.shifts import Condition, load_suite, parse_shift
 from lnn_control.paths import share_path
+from lnn_control.policy.checkpoint import file_sha256
 
 BUILTIN_POLICIES = ("expert", "random")
 NO_SHIFT = Condition("none", ())
@@ -39,7 +39,7 @@ class PolicySource:
         if not path.is_file():
             raise FileNotFoundError(f"policy {text!r} is neither {' nor '.join(BUILTIN_POLICIES)} "
                                     f"nor a checkpoint file ({path} not found)")
-        return cls(label=path.stem, kind="checkpoint", path=str(path), sha256=_sha256(path))
+        return cls(label=path.stem, kind="checkpoint", path=str(path), sha256=file_sha256(path))
 
     def to_dict(self) -> dict:
         return {"label": self.label, "kind": self.kind, "path": self.path, "sha256": self.sha256}
@@ -165,11 +165,3 @@ def _split_suite(text: str) -> tuple[Path, str]:
     if not path.is_file() and not path.is_absolute() and share_path("config", path.name).is_file():
         path = share_path("config", path.name)
     return path, name or "standard"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -67,12 +67,14 @@ def split_by_bag(bags: list[BagData], val_fraction: float, seed: int) -> tuple[l
 
 def train_policy(bags: list[BagData], spec: PolicySpec, config: TrainConfig, out, *, epochs: int | None = None,
                  initial_state: dict | None = None, provenance: dict | None = None, ctx: DistContext = DistContext(),
-                 progress: bool = True, previous_history: list[dict] | None = None,
-                 stage: int = 0) -> TrainResult:
+                 progress: bool = True, previous_history: list[dict] | None = None, stage: int = 0,
+                 keep_normalization: bool = False, freeze_encoder: bool = False) -> TrainResult:
     """Train a `spec` policy on `bags`, write the best checkpoint to `out`; see the module docstring.
-    `initial_state`: a state_dict to start from (DAgger rounds continue from the last policy);
-    `previous_history`: log rows of earlier stages (DAgger rounds), continued in the CSV and
-    plot, this call's rows tagged with `stage`."""
+    `initial_state`: a state_dict to start from (a fine-tuning's parent; DAgger rounds continue
+    from the last policy); `keep_normalization`: keep the IMU normalisation of `initial_state`
+    instead of computing it from `bags`; `freeze_encoder`: the image encoder's weights are not
+    trained; `previous_history`: log rows of earlier stages (DAgger rounds), continued in the
+    CSV and plot, this call's rows tagged with `stage`."""
     out = Path(out)
     optim = config.optim
     epochs = epochs or optim.epochs
@@ -88,10 +90,15 @@ def train_policy(bags: list[BagData], spec: PolicySpec, config: TrainConfig, out
         net.load_state_dict(initial_state)
     else:
         _start_at_mean_command(net, train.sequences)
-    imu_mean, imu_std = imu_statistics(train.sequences)
-    net.set_imu_normalization(imu_mean, imu_std)
+    if keep_normalization and initial_state is not None:
+        imu_std = net.imu_encoder.std.detach().cpu().numpy()
+    else:
+        imu_mean, imu_std = imu_statistics(train.sequences)
+        net.set_imu_normalization(imu_mean, imu_std)
+    net.image_encoder.requires_grad_(not freeze_encoder)
     model = DistributedDataParallel(net) if ctx.distributed else net
-    optimizer = torch.optim.AdamW(net.parameters(), lr=optim.lr, weight_decay=optim.weight_decay)
+    optimizer = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=optim.lr,
+                                  weight_decay=optim.weight_decay)
     windows_per_rank = math.ceil(len(train) / ctx.world_size)
     batches_per_epoch = math.ceil(windows_per_rank / optim.batch_size)
     chunks = math.ceil(config.data.sequence_length / optim.tbptt_steps)
@@ -134,6 +141,8 @@ def train_policy(bags: list[BagData], spec: PolicySpec, config: TrainConfig, out
             best_loss, best_epoch, stale = judged, first_epoch + epoch, 0
             best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
             header = _training_header(config, spec, epochs, best_epoch, best_loss, train_bags, val_bags, ctx)
+            header["start"] = {"from": "scratch" if initial_state is None else "given weights",
+                               "keep_normalization": keep_normalization, "freeze_encoder": freeze_encoder}
             if ctx.is_main:
                 save_checkpoint(out, net, training=header, provenance=provenance)
         else:

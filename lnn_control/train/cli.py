@@ -10,7 +10,7 @@ from pathlib import Path
 
 from lnn_control.data import BagError, find_bags, load_bags
 from lnn_control.exit_status import FAILED, INTERRUPTED, SUCCESS, failed, interrupted
-from lnn_control.policy import PolicySpec
+from lnn_control.policy import CheckpointError, PolicySpec
 from lnn_control.train.config import TrainConfig, load_config
 from lnn_control.train.distributed import DistContext, setup_distributed, teardown_distributed
 from lnn_control.train.provenance import provenance
@@ -30,7 +30,30 @@ def config_from_args(args) -> TrainConfig:
         config = config.replace("optim", epochs=args.epochs)
     if args.seed is not None:
         config = config.replace(seed=args.seed)
+    if args.lr is not None:
+        if not args.lr > 0:
+            raise ValueError(f"--lr must be a positive learning rate, got {args.lr}")
+        config = config.replace("optim", lr=args.lr)
     return config
+
+
+def parent_checkpoint(args) -> tuple[PolicySpec, dict | None, dict | None]:
+    """(the spec to train, the parent's weights or None, the parent for the provenance or None):
+    `--init` gives the parent's spec; `--model` must then name the parent's kind or be left out."""
+    if args.init is None:
+        if args.keep_normalization:
+            raise ValueError("--keep-normalization needs --init (a parent checkpoint to keep it from)")
+        return PolicySpec(kind=args.model or "cfc"), None, None
+    from lnn_control.policy import load_checkpoint
+    from lnn_control.policy.checkpoint import file_sha256
+
+    net, header = load_checkpoint(args.init)
+    if args.model is not None and args.model != net.spec.kind:
+        raise ValueError(f"--init {args.init} is a {net.spec.kind} policy; --model {args.model} cannot start from it "
+                         f"(leave --model out, or train a {args.model} from scratch)")
+    parent = {"path": str(Path(args.init).resolve()), "sha256": file_sha256(args.init), "kind": net.spec.kind,
+              "training": (header.get("training") or {}).get("method")}
+    return net.spec, net.state_dict(), parent
 
 
 def load_training_bags(paths, config: TrainConfig, spec: PolicySpec, skip_bad: bool, ctx: DistContext):
@@ -69,15 +92,19 @@ def run_cli(args) -> int:
     ctx = DistContext()
     try:
         config = config_from_args(args)
-        spec = PolicySpec(kind=args.model)
+        spec, initial_state, parent = parent_checkpoint(args)
+        start = {"initial_state": initial_state, "keep_normalization": args.keep_normalization,
+                 "freeze_encoder": args.freeze_encoder}
         ctx = setup_distributed()
         good, bad = load_training_bags(args.bags, config, spec, args.skip_bad, ctx)
         if args.dagger:
             from lnn_control.train.dagger import run_dagger
-            result = run_dagger(good, bad, spec, config, Path(args.out), rounds=args.dagger, ctx=ctx)
+            result = run_dagger(good, bad, spec, config, Path(args.out), rounds=args.dagger, ctx=ctx, parent=parent,
+                                **start)
         else:
-            result = train_policy(good, spec, config, Path(args.out), provenance=provenance(good, bad, config), ctx=ctx)
-    except (BagError, ValueError, FileNotFoundError, FileExistsError) as error:
+            result = train_policy(good, spec, config, Path(args.out),
+                                  provenance=provenance(good, bad, config, parent), ctx=ctx, **start)
+    except (BagError, CheckpointError, ValueError, FileNotFoundError, FileExistsError) as error:
         return failed(COMMAND, error) if ctx.is_main else FAILED
     except KeyboardInterrupt:
         return interrupted(COMMAND, _kept(Path(args.out), args.dagger)) if ctx.is_main else INTERRUPTED

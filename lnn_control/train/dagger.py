@@ -29,16 +29,21 @@ from lnn_control.train.provenance import provenance
 
 
 def run_dagger(bags, bad, spec: PolicySpec, config: TrainConfig, out: Path, rounds: int,
-               ctx: DistContext = DistContext(), progress: bool = True) -> TrainResult:
-    """Behaviour cloning on `bags`, then `rounds` DAgger rounds; the final policy is at `out`."""
+               ctx: DistContext = DistContext(), progress: bool = True, parent: dict | None = None,
+               initial_state: dict | None = None, keep_normalization: bool = False,
+               freeze_encoder: bool = False) -> TrainResult:
+    """Behaviour cloning on `bags` (from `initial_state`, the weights of `parent`, when given),
+    then `rounds` DAgger rounds; the final policy is at `out`. `keep_normalization` and
+    `freeze_encoder` hold for every round (see `train_policy`)."""
     if rounds < 0:
         raise ValueError(f"--dagger must be 0 or more rounds, got {rounds}")
     dagger_dir = out.with_name(out.stem + ".dagger")
     if rounds and dagger_dir.exists():
         raise FileExistsError(f"{dagger_dir}: DAgger rollouts of an earlier run are there; remove it or choose "
                               f"another --out")
-    result = train_policy(bags, spec, config, out, provenance=provenance(bags, bad, config), ctx=ctx,
-                          progress=progress)
+    start = {"keep_normalization": keep_normalization, "freeze_encoder": freeze_encoder}
+    result = train_policy(bags, spec, config, out, provenance=provenance(bags, bad, config, parent), ctx=ctx,
+                          progress=progress, initial_state=initial_state, **start)
     aggregate = list(bags)
     for round_index in range(1, rounds + 1):
         round_dir = dagger_dir / f"round_{round_index:02d}"
@@ -57,8 +62,9 @@ def run_dagger(bags, bad, spec: PolicySpec, config: TrainConfig, out: Path, roun
         aggregate.extend(new)
         result = train_policy(aggregate, result.net.spec, config, out, epochs=config.dagger.epochs_per_round,
                               initial_state=result.net.state_dict(),
-                              provenance={**provenance(aggregate, bad, config), "dagger_rounds": round_index},
-                              ctx=ctx, progress=progress, previous_history=result.history, stage=round_index)
+                              provenance={**provenance(aggregate, bad, config, parent), "dagger_rounds": round_index},
+                              ctx=ctx, progress=progress, previous_history=result.history, stage=round_index,
+                              **start)
     return result
 
 

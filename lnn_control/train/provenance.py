@@ -14,11 +14,13 @@ from lnn_control.data.bag_writer import CUSTOM_DATA_PREFIX
 from lnn_control.train.config import TrainConfig
 
 
-def provenance(bags: list[BagData], skipped: list[tuple], config: TrainConfig) -> dict:
+def provenance(bags: list[BagData], skipped: list[tuple], config: TrainConfig, parent: dict | None = None) -> dict:
     """The checkpoint header's `provenance` for training on `bags`; `skipped`: (path, problem)
-    of the bags left out."""
-    return {"bags": [{"path": str(b.path), "frames": b.frames, "sequences": len(b.sequences), "facts": b.facts,
-                      "dropped_messages": [asdict(d) for d in b.dropped]} for b in bags],
+    of the bags left out; `parent`: the checkpoint a fine-tuning started from (path, sha256,
+    kind), None for a training from scratch."""
+    bag_rows = [{"path": str(b.path), "frames": b.frames, "sequences": len(b.sequences), "facts": b.facts,
+                 "dropped_messages": [asdict(d) for d in b.dropped]} for b in bags]
+    return {"parent": parent, "bags": bag_rows,
             "skipped_bags": [{"path": str(path), "problem": problem} for path, problem in skipped],
             "topics": {"image": config.topics.image, "imu": config.topics.imu, "cmd": config.topics.cmd}}
 
