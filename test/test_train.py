@@ -167,7 +167,8 @@ def test_fine_tuning_starts_from_the_parent_and_names_it(tmp_path, bags, capsys)
     other = tmp_path / "other_bags"
     write_bag(other / "bag", frames=40)   # gyro x counts frames: a mean other than the parent's data
     child = tmp_path / "child.pt"
-    base = ["train", "--bags", str(other), "--out", str(child), "--epochs", "1", "--config", str(tmp_path / "tiny.yaml")]
+    base = ["train", "--bags", str(other), "--out", str(child), "--epochs", "1",
+            "--config", str(tmp_path / "tiny.yaml")]
     assert main([*base, "--init", str(parent), "--freeze-encoder", "--keep-normalization", "--lr", "0.0003"]) == 0
     parent_net, _ = load_checkpoint(parent)
     child_net, header = load_checkpoint(child)
