@@ -33,3 +33,17 @@ def ros_domain_id(monkeypatch) -> int:
         yield claim.domain
     finally:
         claim.release()
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory) -> Path:
+    """A random-weight CfC policy (seed 0): what the node tests run, to check the plumbing rather
+    than the flying. Made without touching torch's global random state."""
+    import torch
+
+    from lnn_control.policy import PolicySpec, build_network, save_checkpoint
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        network = build_network(PolicySpec(kind="cfc"))
+    return save_checkpoint(tmp_path_factory.mktemp("policy") / "random_cfc.pt", network)

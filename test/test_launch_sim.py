@@ -46,20 +46,11 @@ from std_srvs.srv import Trigger
 
 from lnn_control.codec import image_to_rgb, imu_to_vector, twist_to_command
 from lnn_control.paths import share_path
-from lnn_control.policy import PolicySpec, build_network, save_checkpoint
 from lnn_control.ros.conversions import stamp_to_seconds
 
 BIN = Path(sys.executable).parent
 WAIT_S = 300.0   # wall s: the longest any one wait may take (pytest-timeout allows 600 s a test)
 STOP_S = 60.0    # wall s for a node to exit after SIGINT before it is killed
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    import torch
-
-    torch.manual_seed(0)
-    return save_checkpoint(tmp_path_factory.mktemp("policy") / "random_cfc.pt", build_network(PolicySpec(kind="cfc")))
 
 
 class Launched:

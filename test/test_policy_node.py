@@ -47,7 +47,7 @@ from sensor_msgs.msg import CompressedImage, Image, Imu
 from std_srvs.srv import SetBool, Trigger
 
 from lnn_control.paths import share_path
-from lnn_control.policy import PolicySpec, build_network, load_policy, save_checkpoint
+from lnn_control.policy import load_policy
 from lnn_control.ros.conversions import rgb_to_image, seconds_to_stamp, vector_to_imu
 
 POLICY_NODE = Path(sys.executable).parent / "policy_node"
@@ -73,15 +73,6 @@ def _ns(stamp: Time) -> int:
 
 def _seconds(ns: int) -> float:
     return ns * 1e-9
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    """A random-weight CfC policy."""
-    import torch
-
-    torch.manual_seed(0)
-    return save_checkpoint(tmp_path_factory.mktemp("policy") / "random_cfc.pt", build_network(PolicySpec(kind="cfc")))
 
 
 @dataclass

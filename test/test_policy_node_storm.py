@@ -31,7 +31,6 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image, Imu
 from std_srvs.srv import SetBool
 
-from lnn_control.policy import PolicySpec, build_network, save_checkpoint
 from lnn_control.ros.conversions import seconds_to_stamp
 
 POLICY_NODE = Path(sys.executable).parent / "policy_node"
@@ -99,14 +98,6 @@ def _rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise AssertionError(f"no VmRSS for process {pid}")
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    import torch
-
-    torch.manual_seed(0)
-    return save_checkpoint(tmp_path_factory.mktemp("policy") / "random_cfc.pt", build_network(PolicySpec(kind="cfc")))
 
 
 @pytest.mark.slow
