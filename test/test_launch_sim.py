@@ -177,8 +177,11 @@ def test_sim_launch_with_the_expert_reaches_the_target_over_dds(ros_domain_id, r
                         tmp_path, repo_root, ros_domain_id, only={"sim_node"})
     try:
         launched.wait_until_listening()
-        # the outcome topic is transient-local: an episode that ended before the match is delivered too
-        launched.wait_for(lambda: any(o["success"] for o in launched.outcomes), "an episode outcome with success")
+        # the outcome topic is transient-local: an episode that ended before the match is delivered
+        # too, so the sim may have flown it before the test listened; the odometry that the sim keeps
+        # publishing (the next episodes) is waited for as well
+        launched.wait_for(lambda: any(o["success"] for o in launched.outcomes) and len(launched.odoms) > 20,
+                          "an episode outcome with success, and odometry")
     finally:
         codes = launched.stop()
     assert codes == {"sim_node": 0}
