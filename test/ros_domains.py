@@ -8,12 +8,16 @@ inherit the domain the previous test has just released.
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import itertools
 import os
 import random
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 #: 0 is every ROS 2 program's default; from 102 on the DDS ports reach Linux's ephemeral port range.
 DOMAINS = range(1, 100)
@@ -53,3 +57,18 @@ def ros_environment(domain: int) -> dict[str, str]:
     """The environment that puts this process's children on `domain`, discovering on this host only
     (`ROS_AUTOMATIC_DISCOVERY_RANGE`; ROS 2 Kilted no longer reads `ROS_LOCALHOST_ONLY`)."""
     return {"ROS_DOMAIN_ID": str(domain), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
+
+
+@contextlib.contextmanager
+def domain_of_its_own() -> Iterator[int]:
+    """A claimed ROS_DOMAIN_ID, set in os.environ (for child processes too) until the block ends;
+    released then."""
+    claim = claim_domain()
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in ros_environment(claim.domain).items():
+                patch.setenv(name, value)
+            patch.delenv("ROS_LOCALHOST_ONLY", raising=False)
+            yield claim.domain
+    finally:
+        claim.release()

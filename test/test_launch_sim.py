@@ -22,23 +22,18 @@ wait returns as soon as its condition holds).
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-import rclpy
 from geometry_msgs.msg import Twist
 from launch_xml import read_launch
 from nav_msgs.msg import Odometry
 from rcl_interfaces.srv import SetParameters
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from ros_harness import NodesUnderTest, matched, parameter_request
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, Imu
 from std_msgs.msg import String
@@ -46,150 +41,56 @@ from std_srvs.srv import Trigger
 
 from lnn_control.codec import image_to_rgb, imu_to_vector, twist_to_command
 from lnn_control.paths import share_path
-from lnn_control.policy import PolicySpec, build_network, save_checkpoint
 from lnn_control.ros.conversions import stamp_to_seconds
 
 BIN = Path(sys.executable).parent
 WAIT_S = 300.0   # wall s: the longest any one wait may take (pytest-timeout allows 600 s a test)
-STOP_S = 60.0    # wall s for a node to exit after SIGINT before it is killed
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    import torch
-
-    torch.manual_seed(0)
-    return save_checkpoint(tmp_path_factory.mktemp("policy") / "random_cfc.pt", build_network(PolicySpec(kind="cfc")))
-
-
-class Launched:
+class Launched(NodesUnderTest):
     """The nodes of a launch file as processes, and a test node listening to the loop.
 
     Callbacks only keep the messages (in arrival order); they are decoded once the loop is
     stopped, so that this process keeps up with a sim running as fast as it can. Queues are deep:
     nothing that arrives is dropped before this process takes it."""
 
+    wait_s = WAIT_S
+
     def __init__(self, launch_file: Path, arguments: dict, scratch: Path, repo_root: Path, domain: int,
                  only: set[str] | None = None):
-        nodes = read_launch(launch_file, {"lnn_control": repo_root}, arguments)
-        self.logs: dict[str, Path] = {}
-        self.processes: dict[str, subprocess.Popen] = {}
-        self.context = rclpy.Context()
-        self.executor = None
-        self.lock = threading.Condition()
+        nodes = [node for node in read_launch(launch_file, {"lnn_control": repo_root}, arguments)
+                 if only is None or node.name in only]
         self.images: list = []          # messages, in arrival order
         self.imus: list = []
         self.odoms: list = []
         self.commands: list = []
         self.clock: list[float] = []
         self.outcomes: list[dict] = []
-        try:
-            for node in nodes:
-                if only is not None and node.name not in only:
-                    continue
-                self.logs[node.name] = scratch / f"{node.name}.log"
-                with open(self.logs[node.name], "w") as log:
-                    self.processes[node.name] = subprocess.Popen(node.command([BIN], scratch), stdout=log,
-                                                                 stderr=subprocess.STDOUT)
-            rclpy.init(context=self.context, domain_id=domain)
-            self.node = rclpy.create_node("launch_test", context=self.context)
-            sub = self.node.create_subscription
-            sensor = QoSProfile(depth=50000, reliability=ReliabilityPolicy.BEST_EFFORT)
-            self.subscriptions = {
-                "camera/image_raw": sub(Image, "camera/image_raw", lambda m: self._keep(self.images, m), sensor),
-                "imu/data": sub(Imu, "imu/data", lambda m: self._keep(self.imus, m), sensor),
-                "odom": sub(Odometry, "odom", lambda m: self._keep(self.odoms, m), 50000),
-                "/clock": sub(Clock, "/clock", lambda m: self._keep(self.clock, stamp_to_seconds(m.clock)), 50000),
-            }
-            if "policy_node" in self.processes:
-                self.subscriptions["cmd_vel"] = sub(Twist, "cmd_vel", lambda m: self._keep(self.commands, m), 50000)
-            sub(String, "episode/outcome", lambda m: self._keep(self.outcomes, json.loads(m.data)),
-                QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL))
-            self.seed_client = self.node.create_client(SetParameters, "/sim_node/set_parameters")
-            self.reset_client = self.node.create_client(Trigger, "/sim_node/reset_episode")
-            self.executor = SingleThreadedExecutor(context=self.context)
-            self.executor.add_node(self.node)
-            self.spinner = threading.Thread(target=self._spin, daemon=True)
-            self.spinner.start()
-        except BaseException:
-            self.stop()
-            raise
+        super().__init__(domain, "launch_test",
+                         {node.name: (node.command([BIN], scratch), scratch / f"{node.name}.log") for node in nodes})
 
-    def _spin(self) -> None:
-        while self.context.ok():
-            try:
-                self.executor.spin_once(timeout_sec=0.05)
-            except Exception:
-                return
-
-    def _keep(self, store: list, item) -> None:
-        with self.lock:
-            store.append(item)
-            self.lock.notify_all()
-
-    def log_text(self) -> str:
-        return "\n".join(f"--- {name}\n{log.read_text()[-3000:]}" for name, log in self.logs.items())
-
-    def wait(self, condition, what: str, timeout_s: float = WAIT_S):
-        """The first truthy `condition()` (called under the lock, whenever a message arrives)."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            for name, process in self.processes.items():
-                assert process.poll() is None, f"{name} exited waiting for {what}:\n{self.log_text()}"
-            with self.lock:
-                result = condition()
-                if result:
-                    return result
-                self.lock.wait(timeout=0.1)
-        raise AssertionError(f"timed out after {timeout_s} s waiting for {what}:\n{self.log_text()}")
+    def connect(self, node) -> None:
+        sub = node.create_subscription
+        sensor = QoSProfile(depth=50000, reliability=ReliabilityPolicy.BEST_EFFORT)
+        self.subscriptions = {
+            "camera/image_raw": sub(Image, "camera/image_raw", lambda m: self._record(self.images, m), sensor),
+            "imu/data": sub(Imu, "imu/data", lambda m: self._record(self.imus, m), sensor),
+            "odom": sub(Odometry, "odom", lambda m: self._record(self.odoms, m), 50000),
+            "/clock": sub(Clock, "/clock", lambda m: self._record(self.clock, stamp_to_seconds(m.clock)), 50000),
+        }
+        if "policy_node" in self.processes:
+            self.subscriptions["cmd_vel"] = sub(Twist, "cmd_vel", lambda m: self._record(self.commands, m), 50000)
+        sub(String, "episode/outcome", lambda m: self._record(self.outcomes, json.loads(m.data)),
+            QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        self.seed_client = node.create_client(SetParameters, "/sim_node/set_parameters")
+        self.reset_client = node.create_client(Trigger, "/sim_node/reset_episode")
 
     def wait_until_listening(self) -> None:
         """Until every subscription of the test is matched and has had a first message."""
-        self.wait(lambda: all(s.get_publisher_count() for s in self.subscriptions.values()),
-                  "DDS to match the test's subscriptions")
+        self.wait_for(lambda: matched(self.subscriptions.values()), "DDS to match the test's subscriptions")
         streams = {"camera/image_raw": self.images, "imu/data": self.imus, "odom": self.odoms, "/clock": self.clock,
                    "cmd_vel": self.commands}
-        self.wait(lambda: all(streams[topic] for topic in self.subscriptions), "a first message on every topic")
-
-    def call(self, client, request):
-        """The response of a service call, made again every few seconds until one answer comes."""
-        assert client.wait_for_service(timeout_sec=WAIT_S), client.srv_name
-        futures = [client.call_async(request)]
-        deadline = time.monotonic() + WAIT_S
-        while time.monotonic() < deadline:
-            retry = time.monotonic() + 5.0
-            while time.monotonic() < retry:
-                done = next((f.result() for f in futures if f.done() and f.result() is not None), None)
-                if done is not None:
-                    return done
-                time.sleep(0.01)
-            futures.append(client.call_async(request))
-        raise AssertionError(f"no response from {client.srv_name}")
-
-    def stop(self) -> dict[str, int]:
-        """SIGINT every node (kill one that hangs), then take what is still queued here."""
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-        codes = {}
-        for name, process in self.processes.items():
-            try:
-                codes[name] = process.wait(timeout=STOP_S)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                codes[name] = process.wait()
-        if self.executor is not None:
-            def counts():
-                with self.lock:
-                    return tuple(map(len, (self.images, self.imus, self.odoms, self.commands, self.clock)))
-            deadline, before = time.monotonic() + STOP_S, None
-            while counts() != before and time.monotonic() < deadline:   # until a second brings nothing new
-                before = counts()
-                time.sleep(1.0)
-        self.context.try_shutdown()
-        if self.executor is not None:
-            self.spinner.join(timeout=10)
-        return codes
+        self.wait_for(lambda: all(streams[topic] for topic in self.subscriptions), "a first message on every topic")
 
 
 def _frames(launched: Launched, after: float = -1.0) -> dict[float, dict]:
@@ -213,12 +114,12 @@ def test_sim_launch_closes_the_loop_with_the_policy_node_and_the_recording_train
     try:
         launched.wait_until_listening()
         # from here on the test sees every message: count from the first frame after the policy flies
-        launched.wait(lambda: any(twist_to_command(m).any() for m in launched.commands), "a non-zero command")
+        launched.wait_for(lambda: any(twist_to_command(m).any() for m in launched.commands), "a non-zero command")
         with launched.lock:
             first_command = len(launched.commands)
             after = max(stamp_to_seconds(m.header.stamp) for m in launched.images)
-        launched.wait(lambda: sum(stamp_to_seconds(m.header.stamp) > after for m in launched.images) >= 80,
-                      "80 frames")
+        launched.wait_for(lambda: sum(stamp_to_seconds(m.header.stamp) > after for m in launched.images) >= 80,
+                          "80 frames")
     finally:
         codes = launched.stop()
     assert codes == {"sim_node": 0, "policy_node": 0}, codes
@@ -276,8 +177,11 @@ def test_sim_launch_with_the_expert_reaches_the_target_over_dds(ros_domain_id, r
                         tmp_path, repo_root, ros_domain_id, only={"sim_node"})
     try:
         launched.wait_until_listening()
-        # the outcome topic is transient-local: an episode that ended before the match is delivered too
-        launched.wait(lambda: any(o["success"] for o in launched.outcomes), "an episode outcome with success")
+        # the outcome topic is transient-local: an episode that ended before the match is delivered
+        # too, so the sim may have flown it before the test listened; the odometry that the sim keeps
+        # publishing (the next episodes) is waited for as well
+        launched.wait_for(lambda: any(o["success"] for o in launched.outcomes) and len(launched.odoms) > 20,
+                          "an episode outcome with success, and odometry")
     finally:
         codes = launched.stop()
     assert codes == {"sim_node": 0}
@@ -298,16 +202,15 @@ def test_sim_launch_with_the_shipped_model_reaches_the_target_over_dds(ros_domai
                         tmp_path, repo_root, ros_domain_id)
     try:
         launched.wait_until_listening()
-        launched.wait(lambda: any(twist_to_command(m).any() for m in launched.commands), "the policy to fly")
+        launched.wait_for(lambda: any(twist_to_command(m).any() for m in launched.commands), "the policy to fly")
         # the episodes so far began before the policy node was up; start seed 10001 afresh
-        result = launched.call(launched.seed_client,
-                               SetParameters.Request(parameters=[Parameter("seed", value=10001).to_parameter_msg()]))
+        result = launched.call(launched.seed_client, parameter_request("seed", 10001))
         assert result.results[0].successful
         response = launched.call(launched.reset_client, Trigger.Request())
         assert response.success and "seed 10001" in response.message, response.message
         episode = int(response.message.split()[1])      # "episode N starts with seed 10001"
-        outcome = launched.wait(lambda: next((o for o in launched.outcomes if o["episode"] >= episode), None),
-                                f"the outcome of episode {episode}")
+        outcome = launched.wait_for(lambda: next((o for o in launched.outcomes if o["episode"] >= episode), None),
+                                    f"the outcome of episode {episode}")
     finally:
         codes = launched.stop()
     assert codes == {"sim_node": 0, "policy_node": 0}, codes

@@ -33,21 +33,19 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import rclpy
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist, TwistStamped
 from rcl_interfaces.srv import SetParameters
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
-from ros_domains import claim_domain, ros_environment
+from ros_domains import domain_of_its_own
+from ros_harness import STOP_S, NodesUnderTest, matched, parameter_request, ros_argv, start_process, stop_processes
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CompressedImage, Image, Imu
 from std_srvs.srv import SetBool, Trigger
 
 from lnn_control.paths import share_path
-from lnn_control.policy import PolicySpec, build_network, load_policy, save_checkpoint
+from lnn_control.policy import load_policy
 from lnn_control.ros.conversions import rgb_to_image, seconds_to_stamp, vector_to_imu
 
 POLICY_NODE = Path(sys.executable).parent / "policy_node"
@@ -56,7 +54,6 @@ PERIOD = 50_000_000        # ns: the 20 Hz control period, and the failsafe's 20
 WAIT_S = 60.0              # wall s: the longest any one wait may take (it returns as soon as it can)
 START_S = 180.0            # wall s for the node to start and DDS to match both ends
 RESEND_S = 1.0             # wall s: a wait sends its best-effort /clock (and frame) again this often
-STOP_S = 60.0              # wall s for the node to exit after SIGINT before it is killed
 
 
 def _scene(seed: int, height: int = 48, width: int = 64) -> np.ndarray:
@@ -75,15 +72,6 @@ def _seconds(ns: int) -> float:
     return ns * 1e-9
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    """A random-weight CfC policy."""
-    import torch
-
-    torch.manual_seed(0)
-    return save_checkpoint(tmp_path_factory.mktemp("policy") / "random_cfc.pt", build_network(PolicySpec(kind="cfc")))
-
-
 @dataclass
 class Command:
     value: np.ndarray          # [vx, vy, vz, yaw_rate], float64 as on the wire
@@ -99,123 +87,59 @@ class Report:
     wall: float
 
 
-class RobotSide:
+class RobotSide(NodesUnderTest):
     """The node under test in its own process, and a test node talking to it over DDS."""
+
+    wait_s = WAIT_S
 
     def __init__(self, parameters: dict[str, object], log_path: Path, domain: int):
         self.stamped = bool(parameters.get("stamped", False))
         self.compressed = parameters.get("image_transport") == "compressed"
         self.sim_time = bool(parameters.get("use_sim_time", False))
-        self.log_path = log_path
         self.clock_ns = 0                      # the last /clock value sent
         self.input_ns = 0                      # the clock when the last camera and IMU messages were sent
         self.flying = False                    # whether the node flew the last frame (a test's own bookkeeping)
-        argv = [str(POLICY_NODE), "--ros-args"]
-        for name, value in parameters.items():
-            argv += ["-p", f"{name}:={str(value).lower() if isinstance(value, bool) else value}"]
-        with open(log_path, "w") as log:   # the node writes to it; this process only reads it
-            self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-        self.context = rclpy.Context()
-        self.executor = None
-        try:
-            rclpy.init(context=self.context, domain_id=domain)
-            self.node = rclpy.create_node("policy_node_test", context=self.context)
-            self.lock = threading.Condition()
-            self.commands: list[Command] = []
-            self.reports: list[Report] = []
-            self.cmd_subscription = self.node.create_subscription(
-                TwistStamped if self.stamped else Twist, "cmd_vel", self._on_cmd, 1000)
-            self.diagnostics_subscription = self.node.create_subscription(
-                DiagnosticArray, "/diagnostics", self._on_diagnostics, 100)
-            self.image_publisher = self.node.create_publisher(
-                CompressedImage if self.compressed else Image,
-                "camera/image_raw/compressed" if self.compressed else "camera/image_raw", qos_profile_sensor_data)
-            self.imu_publisher = self.node.create_publisher(Imu, "imu/data", qos_profile_sensor_data)
-            self.clock_publisher = self.node.create_publisher(Clock, "/clock", 10)
-            self.reset_client = self.node.create_client(Trigger, "/policy_node/reset")
-            self.enable_client = self.node.create_client(SetBool, "/policy_node/enable")
-            self.parameter_client = self.node.create_client(SetParameters, "/policy_node/set_parameters")
-            self.executor = SingleThreadedExecutor(context=self.context)
-            self.executor.add_node(self.node)
-            self._spinner = threading.Thread(target=self.executor.spin, daemon=True)
-            self._spinner.start()
-            self._wait_until_matched()
-        except BaseException:
-            self.close()
-            raise
+        self.commands: list[Command] = []
+        self.reports: list[Report] = []
+        super().__init__(domain, "policy_node_test", {"policy_node": (ros_argv(POLICY_NODE, parameters), log_path)})
 
     # -- plumbing -----------------------------------------------------------------------------
+
+    def connect(self, node) -> None:
+        self.cmd_subscription = node.create_subscription(
+            TwistStamped if self.stamped else Twist, "cmd_vel", self._on_cmd, 1000)
+        self.diagnostics_subscription = node.create_subscription(
+            DiagnosticArray, "/diagnostics", self._on_diagnostics, 100)
+        self.image_publisher = node.create_publisher(
+            CompressedImage if self.compressed else Image,
+            "camera/image_raw/compressed" if self.compressed else "camera/image_raw", qos_profile_sensor_data)
+        self.imu_publisher = node.create_publisher(Imu, "imu/data", qos_profile_sensor_data)
+        self.clock_publisher = node.create_publisher(Clock, "/clock", 10)
+        self.reset_client = node.create_client(Trigger, "/policy_node/reset")
+        self.enable_client = node.create_client(SetBool, "/policy_node/enable")
+        self.parameter_client = node.create_client(SetParameters, "/policy_node/set_parameters")
 
     def _on_cmd(self, msg) -> None:
         twist, header = (msg.twist, msg.header) if self.stamped else (msg, None)
         # float64 as on the wire: a command clipped to a limit equals it exactly
         value = np.array([twist.linear.x, twist.linear.y, twist.linear.z, twist.angular.z])
-        with self.lock:
-            self.commands.append(Command(value, _ns(header.stamp) if header else None,
-                                         header.frame_id if header else None, time.monotonic()))
-            self.lock.notify_all()
+        self._record(self.commands, Command(value, _ns(header.stamp) if header else None,
+                                            header.frame_id if header else None, time.monotonic()))
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
             if status.name.startswith("policy_node"):
                 values = {kv.key: kv.value for kv in status.values} | {"message": status.message}
-                with self.lock:
-                    self.reports.append(Report(_ns(msg.header.stamp), values, time.monotonic()))
-                    self.lock.notify_all()
+                self._record(self.reports, Report(_ns(msg.header.stamp), values, time.monotonic()))
 
-    def _wait_until_matched(self) -> None:
+    def wait_until_matched(self) -> None:
         """Until DDS has matched every topic and service of the test with the node's."""
-        def matched():
-            return (self.image_publisher.get_subscription_count() and self.imu_publisher.get_subscription_count()
-                    and self.cmd_subscription.get_publisher_count()
-                    and self.diagnostics_subscription.get_publisher_count()
-                    and (not self.sim_time or self.clock_publisher.get_subscription_count())
-                    and self.reset_client.service_is_ready() and self.enable_client.service_is_ready()
-                    and self.parameter_client.service_is_ready())
-        self.wait_for(matched, "the node to start and DDS to match its topics and services", timeout=START_S)
-
-    def log(self) -> str:
-        return self.log_path.read_text()
-
-    def close(self) -> int | None:
-        """SIGINT the node (kill it if it hangs); its exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=STOP_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.executor is not None:
-            self.executor.shutdown(timeout_sec=1)
-            self.node.destroy_node()
-        rclpy.try_shutdown(context=self.context)
-        return self.process.returncode
-
-    def wait_for(self, predicate, what: str, timeout: float = WAIT_S, every: float | None = None, then=None,
-                 exited_ok: bool = False):
-        """The first truthy `predicate()`, checked whenever a message arrives (under the lock that
-        guards what the callbacks record); `then()` runs every `every` s meanwhile (a resend).
-        The node dying fails the wait at once, unless `exited_ok`."""
-        deadline = time.monotonic() + timeout
-        next_resend = time.monotonic() + every if every else math.inf
-        while True:
-            with self.lock:
-                result = predicate()
-                if result:
-                    return result
-                now = time.monotonic()
-                if now >= deadline:
-                    break
-                if not exited_ok and self.process.poll() is not None:
-                    raise AssertionError(f"policy_node died ({self.process.returncode}) waiting for {what}:\n"
-                                         f"{self.log()[-3000:]}")
-                if now < next_resend:
-                    self.lock.wait(timeout=min(0.1, deadline - now, next_resend - now))
-                    continue
-            next_resend = time.monotonic() + every
-            then()
-        raise AssertionError(f"timed out after {timeout} s waiting for {what}; node log:\n{self.log()[-3000:]}")
+        endpoints = [self.image_publisher, self.imu_publisher, self.cmd_subscription, self.diagnostics_subscription,
+                     self.reset_client, self.enable_client, self.parameter_client]
+        if self.sim_time:
+            endpoints.append(self.clock_publisher)
+        self.wait_for(lambda: matched(endpoints), "the node to start and DDS to match its topics and services",
+                      timeout=START_S)
 
     # -- what a robot sends -------------------------------------------------------------------
 
@@ -275,21 +199,8 @@ class RobotSide:
                       then=lambda: self.publish_clock(self.clock_ns + PERIOD))
         self.command_at(self.clock_ns)
 
-    def call(self, client, request):
-        """The response of a service call. The call is made again every few seconds until one answer
-        comes (a first request can be lost while DDS completes the match); every call used here does
-        the same when repeated."""
-        futures = [client.call_async(request)]
-
-        def answered():
-            return next((f.result() for f in futures if f.done() and f.result() is not None), None)
-
-        return self.wait_for(answered, f"a response from {client.srv_name}", every=5.0,
-                             then=lambda: futures.append(client.call_async(request)))
-
     def set_parameter(self, name: str, value):
-        request = SetParameters.Request(parameters=[Parameter(name, value=value).to_parameter_msg()])
-        return self.call(self.parameter_client, request).results[0]
+        return self.call(self.parameter_client, parameter_request(name, value)).results[0]
 
     def report_at(self, ns: int) -> dict[str, str]:
         """The first /diagnostics report stamped `ns` or later: the node's state once its clock had
@@ -309,20 +220,15 @@ class RobotSide:
 
 @contextlib.contextmanager
 def _robot(parameters: dict, tmp_path_factory):
-    """A RobotSide on a ROS_DOMAIN_ID of its own (set for the node's process too), closed at the end."""
-    claim = claim_domain()
-    try:
-        with pytest.MonkeyPatch.context() as patch:
-            for name, value in ros_environment(claim.domain).items():
-                patch.setenv(name, value)
-            patch.delenv("ROS_LOCALHOST_ONLY", raising=False)
-            robot = RobotSide(parameters, tmp_path_factory.mktemp("policy_node") / "policy_node.log", claim.domain)
-            try:
-                yield robot
-            finally:
-                robot.close()
-    finally:
-        claim.release()
+    """A RobotSide on a ROS_DOMAIN_ID of its own (set for the node's process too), matched with
+    the node; stopped at the end."""
+    with domain_of_its_own() as domain:
+        robot = RobotSide(parameters, tmp_path_factory.mktemp("policy_node") / "policy_node.log", domain)
+        try:
+            robot.wait_until_matched()
+            yield robot
+        finally:
+            robot.stop()
 
 
 LIMITS = {"max_linear_speed": 0.3, "max_yaw_rate": 0.2}
@@ -392,7 +298,7 @@ class SteppedInputs:
             ticks += 1
             if not _zero(command):
                 return command
-        raise AssertionError(f"still zero after {ticks} control periods; node log:\n{self.robot.log()[-3000:]}")
+        raise AssertionError(f"still zero after {ticks} control periods:\n{self.robot.log_tails()}")
 
 
 @pytest.fixture(scope="class")
@@ -639,8 +545,7 @@ class TestCompressedStampedSimTime:
                 robot.flying = True
                 assert clock_before <= command.stamp <= stamp, (clock_before, command.stamp, stamp)
                 return command.value, command
-        raise AssertionError(f"only zero commands for the frame at {_seconds(stamp):.3f}; node log:\n"
-                             f"{robot.log()[-3000:]}")
+        raise AssertionError(f"only zero commands for the frame at {_seconds(stamp):.3f}:\n{robot.log_tails()}")
 
     def test_steps_on_every_frame_with_dt_from_the_stamps_in_sim_time(self, robot, policy, epoch):
         image = _scene(3)
@@ -876,19 +781,13 @@ def test_the_launch_file_starts_the_node_with_the_parameter_file(ros_domain_id, 
     [node] = read_launch(repo_root / "launch" / "policy.launch.xml", {"lnn_control": repo_root},
                          {"model_path": str(checkpoint), "max_yaw_rate": "0.5"})
     log_path = tmp_path / "launched.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(node.command([POLICY_NODE.parent], tmp_path), stdout=log, stderr=subprocess.STDOUT)
+    process = start_process(node.command([POLICY_NODE.parent], tmp_path), log_path)
     try:
         deadline = time.monotonic() + START_S
         while "loaded" not in log_path.read_text() and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            returncode = process.wait(timeout=STOP_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            returncode = process.wait()
+        returncode = stop_processes({"policy_node": process})["policy_node"]
     text = log_path.read_text()
     assert returncode == 0, text
     assert f"policy {checkpoint} loaded; stepping on every frame, limits 2 m/s, 0.5 rad/s, watchdog 0.5 s" in text

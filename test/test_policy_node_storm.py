@@ -14,24 +14,19 @@ within 10% of what it had 5 s into the storm (no growth per message).
 from __future__ import annotations
 
 import math
-import signal
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-import rclpy
 from geometry_msgs.msg import Twist
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import qos_profile_sensor_data
+from ros_harness import NodesUnderTest, matched
 from sensor_msgs.msg import CompressedImage, Image, Imu
 from std_srvs.srv import SetBool
 
-from lnn_control.policy import PolicySpec, build_network, save_checkpoint
 from lnn_control.ros.conversions import seconds_to_stamp
 
 POLICY_NODE = Path(sys.executable).parent / "policy_node"
@@ -101,71 +96,50 @@ def _rss_kib(pid: int) -> int:
     raise AssertionError(f"no VmRSS for process {pid}")
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    import torch
+class Storm(NodesUnderTest):
+    """The two node processes (by transport), and the test node that sends the storm, records
+    their commands and calls their `~/enable`."""
 
-    torch.manual_seed(0)
-    return save_checkpoint(tmp_path_factory.mktemp("policy") / "random_cfc.pt", build_network(PolicySpec(kind="cfc")))
+    def __init__(self, domain: int, checkpoint: Path, scratch: Path):
+        self.commands: dict[str, list] = {transport: [] for transport in NODES}
+        processes = {}
+        for transport, name in NODES.items():
+            argv = [str(POLICY_NODE), "--ros-args", "-r", f"__node:={name}", "-r", f"cmd_vel:={name}/cmd_vel",
+                    "-p", f"model_path:={checkpoint}", "-p", f"image_transport:={transport}",
+                    *(arg for key, value in LIMITS.items() for arg in ("-p", f"{key}:={value}"))]
+            processes[transport] = (argv, scratch / f"{name}.log")
+        super().__init__(domain, "storm", processes)
+
+    def connect(self, node) -> None:
+        self.command_subscriptions = [node.create_subscription(Twist, f"{name}/cmd_vel", self._on_command(transport),
+                                                               1000) for transport, name in NODES.items()]
+        self.image_pub = node.create_publisher(Image, "camera/image_raw", qos_profile_sensor_data)
+        self.compressed_pub = node.create_publisher(CompressedImage, "camera/image_raw/compressed",
+                                                    qos_profile_sensor_data)
+        self.imu_pub = node.create_publisher(Imu, "imu/data", qos_profile_sensor_data)
+        self.enable = {transport: node.create_client(SetBool, f"/{name}/enable") for transport, name in NODES.items()}
+
+    def _on_command(self, transport: str):
+        def record(msg: Twist):
+            self._record(self.commands[transport], (msg.linear.x, msg.linear.y, msg.linear.z, msg.angular.x,
+                                                    msg.angular.y, msg.angular.z))
+        return record
+
+    def both_nodes_matched(self) -> bool:
+        return matched([self.image_pub, self.compressed_pub, *self.command_subscriptions, *self.enable.values()]) \
+            and self.imu_pub.get_subscription_count() >= 2
+
+    def switch(self, transport: str, on: bool) -> None:
+        assert self.call(self.enable[transport], SetBool.Request(data=on)).success
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_policy_node_survives_a_storm_of_random_messages(ros_domain_id, checkpoint, tmp_path):
-    processes, logs = {}, {}
-    for transport, name in NODES.items():
-        logs[transport] = tmp_path / f"{name}.log"
-        argv = [str(POLICY_NODE), "--ros-args", "-r", f"__node:={name}", "-r", f"cmd_vel:={name}/cmd_vel",
-                "-p", f"model_path:={checkpoint}", "-p", f"image_transport:={transport}",
-                *(arg for key, value in LIMITS.items() for arg in ("-p", f"{key}:={value}"))]
-        with open(logs[transport], "w") as log:
-            processes[transport] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-    context = rclpy.Context()
-    rclpy.init(context=context, domain_id=ros_domain_id)
-    node = rclpy.create_node("storm", context=context)
-    lock = threading.Lock()
-    commands = {transport: [] for transport in NODES}
-
-    def on_command(transport):
-        def record(msg: Twist):
-            with lock:
-                commands[transport].append((msg.linear.x, msg.linear.y, msg.linear.z, msg.angular.x,
-                                            msg.angular.y, msg.angular.z))
-        return record
-
-    for transport, name in NODES.items():
-        node.create_subscription(Twist, f"{name}/cmd_vel", on_command(transport), 1000)
-    image_pub = node.create_publisher(Image, "camera/image_raw", qos_profile_sensor_data)
-    compressed_pub = node.create_publisher(CompressedImage, "camera/image_raw/compressed", qos_profile_sensor_data)
-    imu_pub = node.create_publisher(Imu, "imu/data", qos_profile_sensor_data)
-    enable = {transport: node.create_client(SetBool, f"/{name}/enable") for transport, name in NODES.items()}
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
-
-    def alive():
-        for transport, process in processes.items():
-            assert process.poll() is None, f"{NODES[transport]} exited:\n{logs[transport].read_text()[-3000:]}"
-
-    def wait(condition, timeout_s: float, what: str):
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            alive()
-            if condition():
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-
-    def switch(transport: str, on: bool) -> None:
-        future = enable[transport].call_async(SetBool.Request(data=on))
-        wait(future.done, 60, f"{NODES[transport]} ~/enable {on}")
-        assert future.result().success
-
+    storm = Storm(ros_domain_id, checkpoint, tmp_path)
+    processes = storm.processes
     try:
-        wait(lambda: image_pub.get_subscription_count() >= 1 and compressed_pub.get_subscription_count() >= 1
-             and imu_pub.get_subscription_count() >= 2 and all(c.service_is_ready() for c in enable.values())
-             and all(node.count_publishers(f"{name}/cmd_vel") for name in NODES.values()), 120, "both nodes")
+        storm.wait_for(storm.both_nodes_matched, "both nodes", timeout=120)
         rng = np.random.default_rng(7)
         images = [_random_image(rng) for _ in range(POOL)]
         compressed = [_random_compressed(rng) for _ in range(POOL)]
@@ -176,46 +150,34 @@ def test_policy_node_survives_a_storm_of_random_messages(ros_domain_id, checkpoi
         for number, kind in enumerate(kinds):
             now = time.monotonic()
             if number % 500 == 0:
-                alive()
+                storm.check_alive("during the storm")
             if early_rss is None and now - start >= 5.0:
                 early_rss = {t: _rss_kib(p.pid) for t, p in processes.items()}
             if number and number % (STORM_MESSAGES // 6) == 0:   # six times: off and on again, mid-storm
                 for transport in NODES:
-                    switch(transport, False)
-                    switch(transport, True)
+                    storm.switch(transport, False)
+                    storm.switch(transport, True)
             msg = (images, compressed, imus)[kind][number % POOL]
             msg.header.stamp = _stamp(rng, time.time())
-            (image_pub, compressed_pub, imu_pub)[kind].publish(msg)
+            (storm.image_pub, storm.compressed_pub, storm.imu_pub)[kind].publish(msg)
             pause = start + (number + 1) / STORM_RATE_HZ - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
         storm_s = time.monotonic() - start
         time.sleep(1.0)   # the last commands arrive
-        alive()
+        storm.check_alive("after the storm")
         late_rss = {t: _rss_kib(p.pid) for t, p in processes.items()}
         print(f"storm: {STORM_MESSAGES} messages in {storm_s:.1f} s ({STORM_MESSAGES / storm_s:.0f} Hz); "
               f"RSS after 5 s {early_rss} KiB, at the end {late_rss} KiB")
     finally:
-        for process in processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-        codes = {}
-        for transport, process in processes.items():
-            try:
-                codes[transport] = process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                codes[transport] = process.wait()
-        executor.shutdown(timeout_sec=1)
-        context.try_shutdown()
-        spinner.join(timeout=5)
+        codes = storm.stop()
     assert codes == {"raw": 0, "compressed": 0}, codes
     for transport, name in NODES.items():
-        log = logs[transport].read_text()
+        log = storm.log(transport)
         assert "Traceback" not in log, log[-3000:]
         assert "refusing camera message" in log and "refusing imu message" in log, log[-3000:]
-        with lock:
-            sent = np.array(commands[transport])
+        with storm.lock:
+            sent = np.array(storm.commands[transport])
         assert len(sent) > 100, f"{name} sent {len(sent)} commands"
         assert np.isfinite(sent).all(), f"{name} published a non-finite command"
         assert np.all(np.abs(sent[:, :3]) <= LIMITS["max_linear_speed"]) and np.all(sent[:, 3:5] == 0)

@@ -13,24 +13,19 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
-import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-import rclpy
 import yaml
 from geometry_msgs.msg import Twist, TwistStamped
 from nav_msgs.msg import Odometry
 from rcl_interfaces.srv import SetParameters
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from ros_harness import NodesUnderTest, matched, parameter_request, ros_argv
 from sensor_msgs.msg import Image, Imu
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
@@ -39,71 +34,44 @@ from lnn_control.ros.conversions import command_to_twist, command_to_twist_stamp
 
 SIM_NODE = Path(sys.executable).parent / "sim_node"
 WAIT_S = 180.0     # wall s: the longest any one wait may take (it returns as soon as it can)
-STOP_S = 60.0      # wall s for the node to exit after SIGINT before it is killed
 FORWARD = np.array([1.0, 0.0, 0.0, 0.0])
 HOVER = np.zeros(4)
 
 
-class SimSide:
+class SimSide(NodesUnderTest):
     """sim_node in its own process, and a test node that records what it publishes and sends
     cmd_vel: in reply to every frame (`answer`, for lockstep) or to every odometry message
     (`on_odometry`, free-running)."""
 
+    wait_s = WAIT_S
+
     def __init__(self, parameters: dict[str, object], log_path: Path, domain: int):
         self.stamped = bool(parameters.get("stamped", False))
         self.lockstep = bool(parameters.get("lockstep", True))
-        self.log_path = log_path
-        argv = [str(SIM_NODE), "--ros-args"]
-        for name, value in parameters.items():
-            argv += ["-p", f"{name}:={str(value).lower() if isinstance(value, bool) else value}"]
-        with open(log_path, "w") as log:
-            self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-        self.lock = threading.Condition()
         self.odometry: list[tuple[float, float, float]] = []   # (sim time, body vx, wall s at arrival)
         self.imu_stamps: list[float] = []                      # in arrival order
         self.frame_stamps: list[float] = []
         self.outcomes: list[dict] = []
         self.answer: np.ndarray | None = None        # sent in reply to each frame
         self.on_odometry: np.ndarray | None = None   # sent in reply to each odometry message
-        self.context = rclpy.Context()
-        self.executor = None
-        try:
-            rclpy.init(context=self.context, domain_id=domain)
-            self.node = node = rclpy.create_node("sim_node_test", context=self.context)
-            # deep queues: whatever arrives is kept until this process takes it
-            sensor_stream = QoSProfile(depth=10000, reliability=ReliabilityPolicy.BEST_EFFORT)
-            self.subscriptions = [
-                node.create_subscription(Odometry, "odom", self._on_odometry, 10000),
-                node.create_subscription(Imu, "imu/data", self._on_imu, sensor_stream),
-                node.create_subscription(Image, "camera/image_raw", self._on_image, sensor_stream),
-            ]
-            self.outcome_subscription = node.create_subscription(
-                String, "episode/outcome", self._on_outcome,
-                QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL))
-            self.cmd = node.create_publisher(TwistStamped if self.stamped else Twist, "cmd_vel", 10)
-            self.parameter_client = node.create_client(SetParameters, "/sim_node/set_parameters")
-            self.reset_client = node.create_client(Trigger, "/sim_node/reset_episode")
-            self.executor = SingleThreadedExecutor(context=self.context)
-            self.executor.add_node(node)
-            self._spinner = threading.Thread(target=self._spin, daemon=True)
-            self._spinner.start()
-        except BaseException:
-            self.stop()
-            raise
+        super().__init__(domain, "sim_node_test", {"sim_node": (ros_argv(SIM_NODE, parameters), log_path)})
+
+    def connect(self, node) -> None:
+        # deep queues: whatever arrives is kept until this process takes it
+        sensor_stream = QoSProfile(depth=10000, reliability=ReliabilityPolicy.BEST_EFFORT)
+        self.subscriptions = [
+            node.create_subscription(Odometry, "odom", self._on_odometry, 10000),
+            node.create_subscription(Imu, "imu/data", self._on_imu, sensor_stream),
+            node.create_subscription(Image, "camera/image_raw", self._on_image, sensor_stream),
+        ]
+        self.outcome_subscription = node.create_subscription(
+            String, "episode/outcome", self._on_outcome,
+            QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        self.cmd = node.create_publisher(TwistStamped if self.stamped else Twist, "cmd_vel", 10)
+        self.parameter_client = node.create_client(SetParameters, "/sim_node/set_parameters")
+        self.reset_client = node.create_client(Trigger, "/sim_node/reset_episode")
 
     # -- callbacks (the spinner thread) -----------------------------------------------------
-
-    def _spin(self) -> None:
-        while self.context.ok():
-            try:
-                self.executor.spin_once(timeout_sec=0.1)
-            except Exception:
-                return
-
-    def _record(self, store: list, value) -> None:
-        with self.lock:
-            store.append(value)
-            self.lock.notify_all()
 
     def _on_odometry(self, msg: Odometry) -> None:
         t = stamp_to_seconds(msg.header.stamp)
@@ -128,39 +96,12 @@ class SimSide:
 
     # -- what a test asks --------------------------------------------------------------------
 
-    def log(self) -> str:
-        return self.log_path.read_text()
-
-    def wait_for(self, predicate, what: str, timeout: float = WAIT_S, every: float | None = None, then=None):
-        """The first truthy `predicate()` (called under the lock, whenever a message arrives);
-        `then()` runs every `every` s meanwhile."""
-        deadline = time.monotonic() + timeout
-        next_action = time.monotonic() + every if every else math.inf
-        while True:
-            with self.lock:
-                result = predicate()
-                if result:
-                    return result
-                now = time.monotonic()
-                if now >= deadline:
-                    break
-                if self.process.poll() is not None:
-                    raise AssertionError(f"sim_node exited ({self.process.returncode}) waiting for {what}:\n"
-                                         f"{self.log()[-3000:]}")
-                if now < next_action:
-                    self.lock.wait(timeout=min(0.1, deadline - now, next_action - now))
-                    continue
-            next_action = time.monotonic() + every
-            then()
-        raise AssertionError(f"timed out after {timeout} s waiting for {what}; sim_node log:\n{self.log()[-3000:]}")
-
     def start(self) -> None:
         """Until DDS has matched every topic of the test with the node's and each stream has
         brought a first message. In lockstep the sim waits, after its first frame (which this test
         may have missed), for a command: one is sent every second until frames come."""
-        self.wait_for(lambda: all(s.get_publisher_count() for s in self.subscriptions)
-                      and self.outcome_subscription.get_publisher_count() and self.cmd.get_subscription_count()
-                      and self.parameter_client.service_is_ready() and self.reset_client.service_is_ready(),
+        self.wait_for(lambda: matched([*self.subscriptions, self.outcome_subscription, self.cmd,
+                                       self.parameter_client, self.reset_client]),
                       "sim_node to start and DDS to match its topics and services")
         kick = (lambda: self.send(HOVER if self.answer is None else self.answer, self.node.get_clock().now().to_msg())
                 ) if self.lockstep else (lambda: None)
@@ -168,36 +109,11 @@ class SimSide:
         self.wait_for(lambda: self.odometry and self.imu_stamps and self.frame_stamps, "a first frame, IMU reading "
                       "and odometry message", every=1.0, then=kick)
 
-    def call(self, client, request):
-        """The response of a service call, made again every few seconds until one answer comes (a
-        first request can be lost while DDS completes the match); the calls used here may be repeated."""
-        futures = [client.call_async(request)]
-        return self.wait_for(lambda: next((f.result() for f in futures if f.done() and f.result() is not None), None),
-                             f"a response from {client.srv_name}", every=5.0,
-                             then=lambda: futures.append(client.call_async(request)))
-
     def stop(self) -> int | None:
-        """SIGINT the node (kill it if it hangs); then take what is still queued here; its exit code."""
+        """Stop answering; SIGINT the node (kill it if it hangs), then take what is still queued
+        here: its exit code."""
         self.answer = self.on_odometry = None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=STOP_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.executor is not None:
-            def counts():
-                with self.lock:
-                    return len(self.odometry), len(self.imu_stamps), len(self.frame_stamps), len(self.outcomes)
-            deadline, before = time.monotonic() + STOP_S, None
-            while counts() != before and time.monotonic() < deadline:   # until a second brings nothing new
-                before = counts()
-                time.sleep(1.0)
-        self.context.try_shutdown()
-        if self.executor is not None:
-            self._spinner.join(timeout=10)
-        return self.process.returncode
+        return super().stop().get("sim_node")
 
 
 def _sim(parameters: dict, tmp_path: Path, domain: int) -> SimSide:
@@ -250,8 +166,7 @@ def test_stamped_commands_outcomes_reset_with_a_new_seed_and_the_imu_stream(ros_
             return starts and 0.2 <= stamps[-1] - starts[-1] <= 1.0
         sim.wait_for(early_in_an_episode, "the next episode to be under way")
         sim.answer = None
-        result = sim.call(sim.parameter_client,
-                          SetParameters.Request(parameters=[Parameter("seed", value=42).to_parameter_msg()]))
+        result = sim.call(sim.parameter_client, parameter_request("seed", 42))
         assert result.results[0].successful
         response = sim.call(sim.reset_client, Trigger.Request())
         assert response.success and "seed 42" in response.message
