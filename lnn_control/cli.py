@@ -22,6 +22,7 @@ _HANDLERS = {
     "demo": "lnn_control.eval.demo:run_cli",
     "bench": "lnn_control.benchmarks:run_cli",
     "inspect-bag": "lnn_control.data.inspect:run_cli",
+    "adapt": "lnn_control.adapt.cli:run_cli",
 }
 
 
@@ -72,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--freeze-encoder", action="store_true",
                    help="do not train the image encoder (with --init: the parent's stays as it is)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the config's optim.lr)")
+    p.add_argument("--interventions", action="store_true",
+                   help="learn from an operator's takeovers (HG-DAgger): the commands flown while the bags' "
+                        "intervention flag is set are the labels (config section interventions)")
 
     p = sub.add_parser("eval", help="closed-loop evaluation: policies x worlds x conditions")
     p.add_argument("--policy", action="append", required=True, metavar="FILE.pt|expert|random",
@@ -107,6 +111,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="run the benchmarks: print tables, write JSON")
     p.add_argument("--out", default="runs/bench", help="folder for the JSON results")
     p.add_argument("--only", action="append", default=[], help="run only these benchmarks")
+
+    p = sub.add_parser("adapt", help="fly with a simulated operator who corrects, fine-tune on the corrections, repeat")
+    p.add_argument("--policy", required=True, metavar="FILE.pt", help="the checkpoint to start from")
+    p.add_argument("--world", default="forest", help="a world in sim_worlds/ or a world YAML file")
+    p.add_argument("--shift", action="append", default=[], metavar="NAME[:SEVERITY]",
+                   help="distribution shift of every flight (repeatable)")
+    p.add_argument("--rounds", type=int, default=3, help="rounds of corrected flights and fine-tuning")
+    p.add_argument("--episodes", type=int, default=20, help="corrected flights per round")
+    p.add_argument("--heldout", type=int, default=30, help="held-out episodes without an operator, per measurement")
+    p.add_argument("--seed", type=int, default=seeds.EVALUATION, help="first held-out world seed")
+    p.add_argument("--workers", type=int, default=1, help="parallel worker processes for the flights")
+    p.add_argument("--config", default=None, help="training config of the fine-tuning (see config/train.yaml)")
+    p.add_argument("--epochs", type=int, default=4, help="fine-tuning epochs per round")
+    p.add_argument("--lr", type=float, default=3e-4, help="fine-tuning peak learning rate")
+    p.add_argument("--policy-weight", type=float, default=0.0,
+                   help="how much the frames the policy flew itself count (0: only the corrections, HG-DAgger)")
+    p.add_argument("--time-limit", type=float, default=40.0, metavar="SECONDS",
+                   help="simulated seconds per flight, corrected or held out")
+    p.add_argument("--out", required=True, help="output folder: rounds, bags, checkpoints, adapt.json/.md/.png")
 
     p = sub.add_parser("inspect-bag", help="topics, types, counts, rates and gaps of a rosbag2 bag")
     p.add_argument("bag", help="bag directory (mcap or sqlite3)")

@@ -10,6 +10,8 @@ A world is a YAML file plus a seed (same seed, same layout). The ranges:
 - `SECOND_DRAW`: the model card's second draw, which no choice of the recipe looked at.
 - `RECIPE_TRIALS`: where recipe changes were compared (models/TRIALS.md tells which and how);
   no table of the card uses them.
+- `ADAPTATION`: the flights an operator corrects in `lnn-control adapt` (round k, flight i:
+  `ADAPTATION + 1000 k + i`); its held-out episodes fly from `EVALUATION` on.
 Each range is 10_000 seeds wide, far more than any run flies.
 """
 from __future__ import annotations
@@ -18,6 +20,7 @@ DEMONSTRATIONS = 0
 EVALUATION = 10_000
 SECOND_DRAW = 20_000
 RECIPE_TRIALS = 30_000
+ADAPTATION = 40_000
 RANGE_WIDTH = 10_000
 DAGGER_ROLLOUTS = 1_000_000
 

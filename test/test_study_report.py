@@ -5,8 +5,8 @@ import json
 
 from lnn_control.eval.episode_log import EpisodeLog
 from lnn_control.eval.episode_record import EpisodeRecord
-from lnn_control.make_model.study import StudyPlan, model_label, parse_label
-from lnn_control.make_model.study_report import write_report
+from lnn_control.make_model.study.report import write_report
+from lnn_control.make_model.study.steps import StudyPlan, model_label, parse_label
 
 PLAN = StudyPlan(models=(("cfc", "imitable"), ("mlp", "imitable")), training_seeds=(0, 1), worlds=("forest", "orchard"),
                  world_episodes=10, condition_episodes=10)

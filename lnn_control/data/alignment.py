@@ -8,7 +8,9 @@ whose sensors stamp with clocks that disagree):
 - command: the first command stamped at or after t (the command that followed the frame),
   if it comes at most `cmd_tolerance_s` after t;
 - dt: t minus the previous frame's stamp (s); the first frame of a sequence gets the bag's
-  median frame period.
+  median frame period;
+- intervention (when the bag's takeover flag was read): the latest flag at or before t, False
+  before the first one.
 A frame without an IMU reading or a command in tolerance is dropped, and so is a frame whose
 stamp does not increase. The stream is cut into separate sequences wherever consecutive kept
 frames are more than `max_gap_s` apart (a pause in recording, dropped frames, a dropped
@@ -44,13 +46,17 @@ class AlignmentConfig:
 @dataclass
 class Sequence:
     """Consecutive aligned frames: images uint8 [T, H, W, 3], imu float32 [T, 6],
-    dt float32 [T] (s), cmd float32 [T, 4], stamps int64 [T] (ns)."""
+    dt float32 [T] (s), cmd float32 [T, 4], stamps int64 [T] (ns); intervention bool [T]
+    (an operator was flying the frame's command) or None when the bag's flag was not read;
+    weight float32 [T], how much each frame's command counts in training (1 by default)."""
 
     images: np.ndarray
     imu: np.ndarray
     dt: np.ndarray
     cmd: np.ndarray
     stamps: np.ndarray
+    intervention: np.ndarray | None = None
+    weight: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.stamps)
@@ -88,6 +94,7 @@ def align(streams: BagStreams, config: AlignmentConfig = AlignmentConfig()) -> t
     if len(keep) == 0:
         return [], AlignmentReport(kept=0, sequences=0, **report)
 
+    flags = _intervention_at(streams, log, t) if len(streams.intervention_stamps) else None
     periods = np.diff(t[keep]) * NS
     nominal = float(np.median(periods)) if len(periods) else config.max_gap_s
     # a dropped frame leaves a longer dt (as at run time); only gaps over max_gap_s cut
@@ -101,9 +108,17 @@ def align(streams: BagStreams, config: AlignmentConfig = AlignmentConfig()) -> t
         dt[1:] = np.diff(t[part]) * NS
         sequences.append(Sequence(images=_rows(streams.images, image_order[part]),
                                   imu=streams.imu[imu_order[imu_index[part]]], dt=dt,
-                                  cmd=streams.cmd[cmd_order[cmd_index[part]]], stamps=t[part]))
+                                  cmd=streams.cmd[cmd_order[cmd_index[part]]], stamps=t[part],
+                                  intervention=None if flags is None else flags[part]))
     kept = sum(len(s) for s in sequences)
     return sequences, AlignmentReport(kept=kept, sequences=len(sequences), **report)
+
+
+def _intervention_at(streams: BagStreams, log: bool, t: np.ndarray) -> np.ndarray:
+    """The takeover flag at each frame time `t`: the latest at or before it, False before any."""
+    flag_t, order = _timeline(streams.intervention_log_stamps if log else streams.intervention_stamps)
+    index = np.searchsorted(flag_t, t, side="right") - 1
+    return np.where(index >= 0, streams.intervention[order[np.clip(index, 0, None)]], False)
 
 
 def _timeline(stamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

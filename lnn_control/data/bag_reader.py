@@ -41,11 +41,14 @@ class BagError(ValueError):
 
 @dataclass(frozen=True)
 class BagTopics:
-    """Which topics hold the camera, the IMU and the velocity command (leading '/' optional)."""
+    """Which topics hold the camera, the IMU and the velocity command (leading '/' optional),
+    and, when operator takeovers are to be read, the flag that says when one was flying
+    (`std_msgs/Bool`, `policy_node`'s `~/intervention`; None: not read)."""
 
     image: str = "camera/image_raw"
     imu: str = "imu/data"
     cmd: str = "cmd_vel"
+    intervention: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,9 +76,10 @@ class BagStreams:
     """The decoded streams of one bag, each sorted by its stamps (int64 ns).
 
     images uint8 [N, H, W, 3] RGB; imu float32 [M, 6] ([gx, gy, gz] rad/s, [ax, ay, az] m/s^2);
-    cmd float32 [K, 4] ([vx, vy, vz] m/s, yaw_rate rad/s). `*_stamps` are header stamps (the
-    log time where there is no header or it is zero), `*_log_stamps` the bag's log (receive)
-    times of the same messages. `facts` is the bag's custom_data; `dropped` what the reader
+    cmd float32 [K, 4] ([vx, vy, vz] m/s, yaw_rate rad/s); intervention bool [L] (whether an
+    operator was flying, when `BagTopics.intervention` is read; empty otherwise). `*_stamps` are
+    header stamps (the log time where there is no header or it is zero), `*_log_stamps` the
+    bag's log (receive) times of the same messages. `facts` is the bag's custom_data; `dropped` what the reader
     left out (see the module docstring).
     """
 
@@ -88,6 +92,9 @@ class BagStreams:
     image_log_stamps: np.ndarray
     imu_log_stamps: np.ndarray
     cmd_log_stamps: np.ndarray
+    intervention_stamps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    intervention: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    intervention_log_stamps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     facts: dict = field(default_factory=dict)
     dropped: list[DroppedMessages] = field(default_factory=list)
 
@@ -146,6 +153,8 @@ def read_bag(path, topics: BagTopics = BagTopics(), image_size: tuple[int, int] 
             "imu": _connection(reader, path, topics.imu, m.IMU_TYPES),
             "cmd": _connection(reader, path, topics.cmd, m.CMD_TYPES),
         }
+        if topics.intervention is not None:
+            connections["intervention"] = _connection(reader, path, topics.intervention, m.FLAG_TYPES)
         streams = _decode(reader, path, connections, image_size)
     finally:
         reader.close()
@@ -205,7 +214,8 @@ def _decode(reader: AnyReader, path: Path, connections: dict, image_size: tuple[
 
 class TopicDecoder:
     """Decodes one topic's messages in log order and decides which to keep (the module
-    docstring's rules). `kind` is "image", "imu" or "cmd"; images are resized to `image_size`."""
+    docstring's rules). `kind` is "image", "imu", "cmd" or "intervention"; images are resized to
+    `image_size`."""
 
     def __init__(self, topic: str, kind: str, image_size: tuple[int, int]):
         self.topic, self.kind, self.image_size = topic, kind, tuple(image_size)
@@ -234,6 +244,8 @@ class TopicDecoder:
             return codec.imu_to_vector(msg), ()
         if self.kind == "cmd":
             return codec.twist_to_command(msg.twist if msgtype == m.TWIST_STAMPED else msg), ()
+        if self.kind == "intervention":
+            return np.array(bool(msg.data)), ()
         if msgtype == m.COMPRESSED_IMAGE:
             rgb = codec.compressed_to_rgb(msg)
             layout = (codec.compressed_format(msg), rgb.shape[1], rgb.shape[0])
@@ -263,11 +275,11 @@ class TopicDecoder:
             in_order.append(entry)
             last_ns = entry[1]
         self.dropped = self._summaries(start_ns or 0)
-        shape = (0, *self.image_size, 3) if self.kind == "image" else (0, 6 if self.kind == "imu" else 4)
+        empty = {"image": np.zeros((0, *self.image_size, 3), np.uint8), "imu": np.zeros((0, 6), np.float32),
+                 "cmd": np.zeros((0, 4), np.float32), "intervention": np.zeros(0, bool)}[self.kind]
         return {"log_stamps": np.array([e[0] for e in in_order], np.int64),
                 "stamps": np.array([e[1] for e in in_order], np.int64),
-                "values": np.stack([e[2] for e in in_order]) if in_order else
-                np.zeros(shape, np.uint8 if self.kind == "image" else np.float32)}
+                "values": np.stack([e[2] for e in in_order]) if in_order else empty}
 
     def _summaries(self, start_ns: int) -> list[DroppedMessages]:
         by_reason: dict[str, list[tuple[int, str]]] = {}

@@ -30,13 +30,16 @@ class EpisodeTopics:
     cmd: str = "cmd_vel"
     odom: str = "odom"
     executed_cmd: str = "policy/cmd_vel"
+    intervention: str = "policy_node/intervention"
 
 
 class EpisodeBagWriter:
     """Context manager writing one episode to the new rosbag2 directory `path`.
 
     `write_frame(t_ns, image, imu, cmd, odom)` writes one control step; `executed_cmd`, when
-    given, is the command actually flown when it differs from the labelled `cmd` (DAgger).
+    given, is the command actually flown when it differs from the labelled `cmd` (DAgger);
+    `intervention`, when given, whether an operator flew it (std_msgs/Bool, as policy_node's
+    `~/intervention`).
     `set_facts(dict)` stores episode facts in the bag metadata (`custom_data`).
     """
 
@@ -73,7 +76,7 @@ class EpisodeBagWriter:
             self._writer.set_custom_data(CUSTOM_DATA_PREFIX + key, text)
 
     def write_frame(self, t_ns: int, image: np.ndarray, imu: np.ndarray, cmd: np.ndarray, odom: dict,
-                    executed_cmd: np.ndarray | None = None) -> None:
+                    executed_cmd: np.ndarray | None = None, intervention: bool | None = None) -> None:
         """One control step at `t_ns`: image (RGB uint8), imu [6], cmd [4], odom: dict of
         `position`, `quaternion_xyzw`, `body_velocity`, `body_rates` (see `odometry_message`)."""
         self._write("image", t_ns, m.image_message(image, t_ns), m.IMAGE)
@@ -85,6 +88,11 @@ class EpisodeBagWriter:
                 self._connections["executed_cmd"] = self._writer.add_connection(
                     self.topics.executed_cmd, m.TWIST, typestore=m.TYPESTORE)
             self._write("executed_cmd", t_ns, m.twist_message(executed_cmd), m.TWIST)
+        if intervention is not None:
+            if "intervention" not in self._connections:
+                self._connections["intervention"] = self._writer.add_connection(
+                    self.topics.intervention, m.BOOL, typestore=m.TYPESTORE)
+            self._write("intervention", t_ns, m.bool_message(intervention), m.BOOL)
 
     def _write(self, key: str, t_ns: int, msg, msgtype: str) -> None:
         self._writer.write(self._connections[key], int(t_ns), m.TYPESTORE.serialize_cdr(msg, msgtype))

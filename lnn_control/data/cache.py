@@ -22,9 +22,9 @@ import numpy as np
 
 from lnn_control.data.bag_reader import BagStreams, BagTopics, DroppedMessages, read_bag
 
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 ARRAYS = ("image_stamps", "images", "imu_stamps", "imu", "cmd_stamps", "cmd", "image_log_stamps",
-          "imu_log_stamps", "cmd_log_stamps")
+          "imu_log_stamps", "cmd_log_stamps", "intervention_stamps", "intervention", "intervention_log_stamps")
 
 
 def default_cache_dir() -> Path:

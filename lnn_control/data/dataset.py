@@ -90,6 +90,8 @@ class SequenceWindows:
             starts = list(range(0, last_start + 1, stride))
             if starts[-1] != last_start:
                 starts.append(last_start)
+            if sequence.weight is not None:  # a window no frame of which counts teaches nothing
+                starts = [s for s in starts if np.any(sequence.weight[s:s + length] > 0)]
             self.index.extend((number, start) for start in starts)
 
     def __len__(self) -> int:
@@ -101,7 +103,8 @@ class SequenceWindows:
 
     def batch(self, window_ids) -> dict[str, np.ndarray]:
         """Stacked windows: images uint8 [B,T,H,W,3], imu float32 [B,T,6], dt float32 [B,T],
-        cmd float32 [B,T,4], mask float32 [B,T] (1 on real frames)."""
+        cmd float32 [B,T,4], mask float32 [B,T] (0 on padding, else the frame's weight: 1 unless
+        the sequence weighs its frames)."""
         parts = [self._window(*self.index[i]) for i in window_ids]
         return {key: np.stack([p[key] for p in parts]) for key in parts[0]}
 
@@ -115,7 +118,8 @@ class SequenceWindows:
             "imu": np.asarray(sequence.imu[start:stop], np.float32),
             "dt": np.asarray(sequence.dt[start:stop], np.float32),
             "cmd": np.asarray(sequence.cmd[start:stop], np.float32),
-            "mask": np.ones(real, np.float32),
+            "mask": (np.ones(real, np.float32) if sequence.weight is None
+                     else np.asarray(sequence.weight[start:stop], np.float32)),
         }
         if pad:
             window = {key: np.concatenate([value, np.repeat(value[-1:], pad, axis=0)])

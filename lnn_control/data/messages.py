@@ -19,10 +19,12 @@ IMU = "sensor_msgs/msg/Imu"
 TWIST = "geometry_msgs/msg/Twist"
 TWIST_STAMPED = "geometry_msgs/msg/TwistStamped"
 ODOMETRY = "nav_msgs/msg/Odometry"
+BOOL = "std_msgs/msg/Bool"
 
 IMAGE_TYPES = (IMAGE, COMPRESSED_IMAGE)
 IMU_TYPES = (IMU,)
 CMD_TYPES = (TWIST, TWIST_STAMPED)
+FLAG_TYPES = (BOOL,)
 
 # ROS 2 Kilted definitions (the distribution this package targets); the standard messages used
 # here have the same layout in every ROS 2 release.
@@ -85,6 +87,11 @@ def odometry_message(position, quaternion_xyzw, body_velocity, body_rates, t_ns:
         twist=types[TWIST](linear=_vector3(body_velocity), angular=_vector3(body_rates)),
         covariance=np.zeros(36, np.float64))
     return types[ODOMETRY](header=_header(t_ns, frame_id), child_frame_id=child_frame_id, pose=pose, twist=twist)
+
+
+def bool_message(value: bool):
+    """std_msgs/Bool."""
+    return TYPESTORE.types[BOOL](data=bool(value))
 
 
 def compressed_image_message(rgb: np.ndarray, t_ns: int, fmt: str = "jpeg", frame_id: str = "camera"):

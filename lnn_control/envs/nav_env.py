@@ -124,6 +124,10 @@ class NavEnv(gym.Env):
     def expert_action(self) -> np.ndarray:
         """The expert's command (float32 [4], heading frame) for the current state: the
         `teacher` chosen at construction (`sim.TEACHERS`; "privileged" by default)."""
+        return self.expert_planner().act()
+
+    def expert_planner(self) -> ExpertPlanner:
+        """The expert's planner for the current episode (made on first use, planned once per episode)."""
         if self._expert is None:
             self._expert = ExpertPlanner(self.sim, max_linear_speed_m_s=float(self.action_space.high[0]),
                                          max_yaw_rate_rad_s=float(self.action_space.high[3]),
@@ -132,7 +136,7 @@ class NavEnv(gym.Env):
         elif self._expert_episode != self.episode:
             self._expert.reset()
             self._expert_episode = self.episode
-        return self._expert.act()
+        return self._expert
 
     def render(self):
         if self.render_mode == "rgb_array":

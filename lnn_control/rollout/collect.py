@@ -42,13 +42,14 @@ def world_label(world: str) -> str:
     return Path(world).stem if world.endswith((".yaml", ".yml")) else world
 
 
-def record(job: RecordingJob, pilot: Pilot, facts: dict, record_flown: bool = False) -> Outcome:
+def record(job: RecordingJob, pilot: Pilot, facts: dict, record_flown: bool = False,
+           record_interventions: bool = False) -> Outcome:
     """Fly `job` with `pilot` in a new environment, recording it to `job.bag`; the outcome."""
     env = make_env(job.world, shifts=list(job.shifts), teacher=job.teacher)
     try:
         facts = {"world": job.world, "shifts": [f"{n}:{s:g}" for n, s in job.shifts], **facts,
                  "teacher": job.teacher, "control_hz": round(1.0 / env.unwrapped.control_period_s, 6)}
-        with BagRecorder(job.bag, facts, job.storage, record_flown) as recorder:
+        with BagRecorder(job.bag, facts, job.storage, record_flown, record_interventions) as recorder:
             return fly(env, pilot, job.seed, observers=[recorder], max_seconds=job.max_seconds)
     finally:
         env.close()

@@ -25,11 +25,13 @@ if TYPE_CHECKING:  # the policy's runtime (torch) is loaded only by those who fl
 
 @dataclass(frozen=True)
 class Decision:
-    """What a pilot decided for one observation: the `command` flown, and the `label` a
-    recording keeps as the demonstration (None: the command itself)."""
+    """What a pilot decided for one observation: the `command` flown, the `label` a recording
+    keeps as the demonstration (None: the command itself), and whether an operator who had
+    taken over from the policy flew it (`intervention`)."""
 
     command: np.ndarray
     label: np.ndarray | None = None
+    intervention: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "command", np.asarray(self.command, np.float32).reshape(4))

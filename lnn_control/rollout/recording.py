@@ -4,8 +4,10 @@ Each control step writes, at the simulated time of the frame: the camera image, 
 reading, the odometry (world-frame pose, body-frame twist) and the command that followed the
 frame — the pilot's label on `cmd_vel` (the expert's, in a DAgger rollout) and, with
 `record_flown`, the command actually flown on `policy/cmd_vel` — so training reads every bag
-the same way. At the end the episode's facts and its outcome (`Outcome.to_dict()`) go into
-the bag's metadata `custom_data`.
+the same way; with `record_interventions`, whether an operator flew it, on
+`policy_node/intervention` (std_msgs/Bool), as a robot's bag of a corrected flight holds it.
+At the end the episode's facts and its outcome (`Outcome.to_dict()`) go into the bag's
+metadata `custom_data`.
 
     with BagRecorder(bag, facts) as recorder:
         outcome = fly(env, pilot, seed, observers=[recorder])
@@ -29,10 +31,12 @@ from lnn_control.rollout.pilots import Decision
 class BagRecorder(ObserverBase):
     """Writes one episode to the new bag directory `bag` (see the module docstring)."""
 
-    def __init__(self, bag, facts: dict, storage: str = "mcap", record_flown: bool = False):
+    def __init__(self, bag, facts: dict, storage: str = "mcap", record_flown: bool = False,
+                 record_interventions: bool = False):
         self.bag = Path(bag)
         self.facts = dict(facts)
         self.record_flown = record_flown
+        self.record_interventions = record_interventions
         self._writer = EpisodeBagWriter(self.bag, storage=storage)
 
     def __enter__(self) -> BagRecorder:
@@ -53,7 +57,8 @@ class BagRecorder(ObserverBase):
         sim = env.unwrapped.sim
         self._writer.write_frame(int(round(sim.time * 1e9)), observation["image"], observation["imu"],
                                  decision.taught, odometry(sim),
-                                 executed_cmd=decision.command if self.record_flown else None)
+                                 executed_cmd=decision.command if self.record_flown else None,
+                                 intervention=decision.intervention if self.record_interventions else None)
 
     def ended(self, env: gym.Env, observation: dict, info: dict, outcome: Outcome) -> None:
         self._writer.set_facts({**self.facts, "outcome": outcome.to_dict()})

@@ -139,6 +139,20 @@ class ExpertPlanner:
         self._command += alpha * (command - self._command)
         return self._command.astype(np.float32)
 
+    def time_to_collision(self, horizon_s: float = 3.0) -> float:
+        """Seconds until the drone, flying on at its present horizontal velocity, comes closer
+        than `blocked_clearance_m` to an obstacle (or descends to 0.3 m above the ground);
+        inf when neither happens within `horizon_s`."""
+        sim = self.sim
+        if sim.layout is not self._layout:
+            self.reset()
+        velocity = np.asarray(sim.velocity, dtype=np.float64)
+        times = np.linspace(0.1, horizon_s, 30)
+        points = sim.position[:2] + velocity[:2] * times[:, None]
+        blocked = self._lookup(self.clearance, points) < self.blocked_clearance
+        blocked |= sim.position[2] + velocity[2] * times < 0.3
+        return float(times[np.argmax(blocked)]) if blocked.any() else math.inf
+
     def _searching(self, to_target: np.ndarray) -> bool:
         """Whether the target has been out of the camera's view for longer than `lost_target_s`
         (remembering where it was last seen when it is in view)."""

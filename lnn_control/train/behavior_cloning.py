@@ -209,6 +209,9 @@ def _tbptt_step(model, net: PolicyNetwork, batch, optimizer, scheduler, optim) -
         part = slice(start, start + optim.tbptt_steps)
         predicted, state = model(batch["images"][:, part], batch["imu"][:, part], batch["dt"][:, part], state)
         error, count = _masked_error(net, predicted, batch["cmd"][:, part], batch["mask"][:, part])
+        if count.item() == 0:  # no frame of this chunk counts (a stretch the policy flew itself, weight 0)
+            state = _detach(state)
+            continue
         optimizer.zero_grad(set_to_none=True)
         (error / count.clamp(min=1.0)).backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), optim.grad_clip)

@@ -13,6 +13,7 @@ from lnn_control.exit_status import FAILED, INTERRUPTED, SUCCESS, failed, interr
 from lnn_control.policy import CheckpointError, PolicySpec
 from lnn_control.train.config import TrainConfig, load_config
 from lnn_control.train.distributed import DistContext, setup_distributed, teardown_distributed
+from lnn_control.train.interventions import weigh_interventions
 from lnn_control.train.provenance import provenance
 
 COMMAND = "lnn-control train"
@@ -30,6 +31,8 @@ def config_from_args(args) -> TrainConfig:
         config = config.replace("optim", epochs=args.epochs)
     if args.seed is not None:
         config = config.replace(seed=args.seed)
+    if args.interventions and config.topics.intervention is None:
+        config = config.replace("topics", intervention=config.interventions.topic)
     if args.lr is not None:
         if not args.lr > 0:
             raise ValueError(f"--lr must be a positive learning rate, got {args.lr}")
@@ -97,6 +100,8 @@ def run_cli(args) -> int:
                  "freeze_encoder": args.freeze_encoder}
         ctx = setup_distributed()
         good, bad = load_training_bags(args.bags, config, spec, args.skip_bad, ctx)
+        if args.interventions:
+            weigh_interventions(good, config.interventions.policy_weight)
         if args.dagger:
             from lnn_control.train.dagger import run_dagger
             result = run_dagger(good, bad, spec, config, Path(args.out), rounds=args.dagger, ctx=ctx, parent=parent,

@@ -70,6 +70,19 @@ class DaggerConfig:
 
 
 @dataclass(frozen=True)
+class InterventionConfig:
+    """Training from an operator's takeovers (`train --interventions`, HG-DAgger): the commands
+    flown while `topic` (std_msgs/Bool, policy_node's ~/intervention) said an operator was flying
+    are the labels. `policy_weight` is how much a frame the policy flew itself counts: 0 (the
+    default, HG-DAgger's choice) learns only from the corrections, the policy's own frames
+    still feed the recurrent state; 1 counts them as demonstrations too, as though the
+    operator approved of everything they did not take over from."""
+
+    topic: str = "policy_node/intervention"
+    policy_weight: float = setting(0.0, low=0, high=1)
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     seed: int = 0
     topics: BagTopics = field(default_factory=BagTopics)
@@ -78,6 +91,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     dagger: DaggerConfig = field(default_factory=DaggerConfig)
+    interventions: InterventionConfig = field(default_factory=InterventionConfig)
 
     def to_dict(self) -> dict:
         return asdict(self)

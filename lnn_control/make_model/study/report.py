@@ -19,7 +19,7 @@ from lnn_control.eval.episode_log import EpisodeLog
 from lnn_control.eval.stats import mcnemar_exact, wilson_interval
 from lnn_control.eval.tables import percent, rate_with_interval
 from lnn_control.make_model.pipeline import STEPS, eval_dir
-from lnn_control.make_model.study import SEVERITY_SHIFTS, StudyPlan, parse_label
+from lnn_control.make_model.study.steps import SEVERITY_SHIFTS, StudyPlan, parse_label
 
 LOST_S = 2.0        # s out of view at the end: a failure with the target lost
 GOALS = {"forest": 0.95, "urban": 0.80, "new_world": 0.80, "retention": 0.80}

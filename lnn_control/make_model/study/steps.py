@@ -1,6 +1,5 @@
-"""`make study`: the out-of-distribution study with statistical power, as resumable `lnn-control` steps.
-
-    python -m lnn_control.make_model.study [--work runs/study] [--out models/study] [--workers 2]
+"""The steps of `make study`, the out-of-distribution study with statistical power: each a resumable
+`lnn-control` command (`python -m lnn_control.make_model.study --help`).
 
 The paper's protocol: every study model is trained in the forest only (default season, no
 shift, no other world), then flown where it was trained and where it never was. Steps (each an
@@ -19,10 +18,6 @@ not finish, as `make model`'s are):
 """
 from __future__ import annotations
 
-import argparse
-import os
-import shlex
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -31,11 +26,9 @@ import yaml
 from lnn_control import seeds
 from lnn_control.config_file import read_yaml
 from lnn_control.eval.episode_log import MANIFEST
-from lnn_control.exit_status import SUCCESS, failed, help_text, interrupted
 from lnn_control.make_model.pipeline import StepLog, eval_dir, eval_step
 from lnn_control.paths import share_path
 
-PROG = "python -m lnn_control.make_model.study"
 COMMAND = "make study"
 SEVERITY_SHIFTS = ("wind", "fog", "dim", "camera_noise", "latency", "frame_drops")
 
@@ -181,44 +174,3 @@ def _remove(*paths: Path) -> None:
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG, description=__doc__.splitlines()[0] + "\n\n" + "\n".join(__doc__.splitlines()[4:20]),
-        epilog=help_text(COMMAND), formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work", default="runs/study", help="bags, checkpoints, evaluations, logs, steps.json")
-    parser.add_argument("--out", default=None, help="where the study's tables and plots go (default: models/study)")
-    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="parallel processes")
-    parser.add_argument("--quick", action="store_true", help="a smoke run in minutes (not a study)")
-    parser.add_argument("--report-only", action="store_true", help="only write the report from --work")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    from lnn_control.make_model.study_report import write_report
-
-    argv = sys.argv[1:] if argv is None else argv
-    args = build_parser().parse_args(argv)
-    try:
-        if args.workers < 1:
-            raise ValueError(f"--workers must be at least 1, got {args.workers}")
-        plan = QUICK if args.quick else StudyPlan()
-        work, out = Path(args.work), Path(args.out) if args.out else share_path("models") / "study"
-        study = Study(plan, work, args.workers, " ".join([PROG, *map(shlex.quote, argv)]))
-        if not args.report_only:
-            study.collect()
-            study.train_all()
-            study.evaluate_all()
-        study.steps.save()
-        written = write_report(plan, work, out)
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
-        return failed(COMMAND, error)
-    except KeyboardInterrupt:
-        return interrupted(COMMAND, f"the finished steps are kept in {args.work}; the same command continues them")
-    print("[make study] wrote " + ", ".join(str(p) for p in written))
-    return SUCCESS
-
-
-if __name__ == "__main__":
-    sys.exit(main())
