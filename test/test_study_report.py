@@ -59,3 +59,24 @@ def test_the_report_pools_trainings_pairs_them_and_checks_the_goals(tmp_path):
     text = written[1].read_text()
     assert "| forest | 100% [" in text and "cfc_imitable" in text and "(not met)" in text
     assert all(path.stat().st_size > 1000 for path in written[2:])
+
+
+def test_a_pilot_plan_changes_only_what_it_names_and_bad_options_are_refused(capsys):
+    from lnn_control.make_model.study.__main__ import build_parser, plan_of
+
+    parser = build_parser()
+    pilot = plan_of(parser.parse_args(["--models", "cfc:imitable,mlp:imitable", "--seeds", "0,1",
+                                       "--world-episodes", "20"]))
+    assert pilot.models == (("cfc", "imitable"), ("mlp", "imitable"))
+    assert pilot.training_seeds == (0, 1) and pilot.world_episodes == 20
+    assert pilot.condition_episodes == StudyPlan().condition_episodes and pilot.worlds == StudyPlan().worlds
+    assert pilot.labels() == ["cfc_imitable_s0", "cfc_imitable_s1", "mlp_imitable_s0", "mlp_imitable_s1"]
+    for bad in (["--models", "transformer:imitable"], ["--models", "cfc"], ["--seeds", "0,x"],
+                ["--world-episodes", "0"]):
+        try:
+            parser.parse_args(bad)
+        except SystemExit as exit:
+            assert exit.code == 2
+        else:
+            raise AssertionError(f"{bad} was accepted")
+        assert bad[1].split(",")[-1] in capsys.readouterr().err

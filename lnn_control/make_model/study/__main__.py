@@ -9,6 +9,7 @@ import argparse
 import os
 import shlex
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from lnn_control.exit_status import SUCCESS, failed, help_text, interrupted
@@ -16,6 +17,7 @@ from lnn_control.make_model.study import steps as study_steps
 from lnn_control.make_model.study.report import write_report
 from lnn_control.make_model.study.steps import COMMAND, QUICK, Study, StudyPlan
 from lnn_control.paths import share_path
+from lnn_control.policy.spec import KINDS
 
 PROG = "python -m lnn_control.make_model.study"
 
@@ -29,7 +31,59 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="parallel processes")
     parser.add_argument("--quick", action="store_true", help="a smoke run in minutes (not a study)")
     parser.add_argument("--report-only", action="store_true", help="only write the report from --work")
+    smaller = parser.add_argument_group(
+        "a smaller study (a pilot: fewer models, trainings or episodes than the default plan)")
+    smaller.add_argument("--models", type=_models, metavar="KIND:TEACHER,...",
+                         help="the (kind, teacher) pairs to train, e.g. cfc:imitable,mlp:imitable "
+                              "(default: " + ",".join(f"{k}:{t}" for k, t in StudyPlan.models) + ")")
+    smaller.add_argument("--seeds", type=_seeds, metavar="S,...",
+                         help=f"training seeds (default: {','.join(map(str, StudyPlan.training_seeds))})")
+    smaller.add_argument("--world-episodes", type=_positive, metavar="N",
+                         help=f"episodes per model and world (default: {StudyPlan.world_episodes})")
+    smaller.add_argument("--condition-episodes", type=_positive, metavar="N",
+                         help=f"episodes per model and shift condition (default: {StudyPlan.condition_episodes})")
     return parser
+
+
+def _models(text: str) -> tuple[tuple[str, str], ...]:
+    """KIND:TEACHER pairs; the teacher is checked by the collect step (`lnn-control collect --teacher`)."""
+    pairs = []
+    for item in text.split(","):
+        kind, _, teacher = item.strip().partition(":")
+        if kind not in KINDS or not teacher:
+            raise argparse.ArgumentTypeError(
+                f"{item!r} is not KIND:TEACHER with KIND one of {', '.join(KINDS)} (e.g. cfc:imitable)")
+        pairs.append((kind, teacher))
+    return tuple(dict.fromkeys(pairs))
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(dict.fromkeys(int(item) for item in text.split(",")))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers") from None
+    if any(value < 0 for value in values):
+        raise argparse.ArgumentTypeError(f"training seeds must be >= 0, got {text!r}")
+    return values
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
+
+
+def plan_of(args: argparse.Namespace) -> StudyPlan:
+    """The default plan (or --quick's) with the pilot options applied."""
+    plan = QUICK if args.quick else StudyPlan()
+    changes = {field: value for field, value in (
+        ("models", args.models), ("training_seeds", args.seeds), ("world_episodes", args.world_episodes),
+        ("condition_episodes", args.condition_episodes)) if value is not None}
+    return replace(plan, **changes)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.workers < 1:
             raise ValueError(f"--workers must be at least 1, got {args.workers}")
-        plan = QUICK if args.quick else StudyPlan()
+        plan = plan_of(args)
         work, out = Path(args.work), Path(args.out) if args.out else share_path("models") / "study"
         study = Study(plan, work, args.workers, " ".join([PROG, *map(shlex.quote, argv)]))
         if not args.report_only:
