@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from lnn_control.eval.episode_log import EpisodeLog
 from lnn_control.eval.episode_record import EpisodeRecord
 from lnn_control.make_model.study.report import write_report
@@ -16,7 +18,8 @@ def _record(policy, world, condition, seed, success, lost_s=0.0):
     return EpisodeRecord(policy=policy, world=world, condition=condition, episode=seed - 10000, seed=seed,
                          success=success, collision=False, timeout=not success, time_s=20.0, path_length_m=20.0,
                          mean_abs_jerk_m_s3=None, distance_to_target_m=0.5 if success else 9.0, steps=400, wall_s=1.0,
-                         target_in_view_fraction=0.9, target_out_of_view_at_end_s=lost_s, max_tilt_deg=5.0)
+                         target_in_view_fraction=0.9 if success else 0.4, target_out_of_view_at_end_s=lost_s,
+                         max_tilt_deg=5.0 if success else 20.0)
 
 
 def test_labels_round_trip():
@@ -48,6 +51,8 @@ def test_the_report_pools_trainings_pairs_them_and_checks_the_goals(tmp_path):
     assert cfc["episodes"] == 20 and cfc["success_rate"] == 1.0 and cfc["trainings"] == 2
     assert mlp["success_rate"] == 14 / 20 and (mlp["training_min"], mlp["training_max"]) == (0.5, 0.9)
     assert mlp["failures_target_lost"] == mlp["failures_traced"] == 6
+    assert mlp["target_in_view"] == pytest.approx((14 * 0.9 + 6 * 0.4) / 20)
+    assert mlp["max_tilt_deg"] == pytest.approx((14 * 5.0 + 6 * 20.0) / 20)
     fog = rows[("cfc_imitable", "forest", "fog")]
     assert fog["retention"] == 0.7
     [forest_pool] = [p for p in report["pooled"] if p["pool"] == "forest, no shift"]
@@ -57,6 +62,7 @@ def test_the_report_pools_trainings_pairs_them_and_checks_the_goals(tmp_path):
     assert goals["cfc_imitable"]["forest_met"] and not goals["cfc_imitable"]["new_worlds_met"]
     assert not goals["cfc_imitable"]["suite_retention_met"] and goals["mlp_imitable"]["new_worlds_met"]
     text = written[1].read_text()
+    assert "| mlp_imitable | forest | none | 0% | 30% | 6 of 6 | 75% | 10 deg |" in text
     assert "| forest | 100% [" in text and "cfc_imitable" in text and "(not met)" in text
     assert all(path.stat().st_size > 1000 for path in written[2:])
 

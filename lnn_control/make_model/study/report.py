@@ -93,7 +93,15 @@ def _row(group: str, cell: tuple[str, str], found: list[dict]) -> dict:
             "collision_rate": sum(e["collision"] for e in found) / n,
             "timeout_rate": sum(e["timeout"] for e in found) / n,
             "failures_target_lost": sum(e["target_out_of_view_at_end_s"] >= LOST_S for e in failures),
-            "failures_traced": len(failures)}
+            "failures_traced": len(failures),
+            "target_in_view": _mean(e.get("target_in_view_fraction") for e in found),
+            "max_tilt_deg": _mean(e.get("max_tilt_deg") for e in found)}
+
+
+def _mean(values) -> float | None:
+    """The mean of the values that were recorded (None where none was)."""
+    kept = [v for v in values if v is not None]
+    return sum(kept) / len(kept) if kept else None
 
 
 def _pairs(a: str, b: str, cells, keep) -> tuple[list[bool], list[bool]]:
@@ -202,13 +210,17 @@ def _markdown(report: dict) -> str:
                      f"{(worst[0] + ' ' + percent(worst[1])) if worst else '-'} {_met(g['suite_retention_met'])} |")
     lines += ["", "## How the failures ended", "",
               f"Collisions, timeouts, and the failures that ended with the target out of the camera's view for the "
-              f"last {LOST_S:g} s or more (target lost), pooled.", "",
-              "| group | world | condition | collision | timeout | failures with the target lost |",
-              "|---|---|---|---:|---:|---:|"]
+              f"last {LOST_S:g} s or more (target lost), pooled; the mean share of decisions made with the target "
+              "in the camera's view, and the mean of each episode's largest body tilt.", "",
+              "| group | world | condition | collision | timeout | failures with the target lost | target in view "
+              "| max tilt |", "|---|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
-        if r["group"] in report["groups"]:
+        if r["group"] in report["groups"] + ["expert"]:
+            in_view = "-" if r.get("target_in_view") is None else percent(r["target_in_view"])
+            tilt = "-" if r.get("max_tilt_deg") is None else f"{r['max_tilt_deg']:.0f} deg"
             lines.append(f"| {r['group']} | {r['world']} | {r['condition']} | {percent(r['collision_rate'])} "
-                         f"| {percent(r['timeout_rate'])} | {r['failures_target_lost']} of {r['failures_traced']} |")
+                         f"| {percent(r['timeout_rate'])} | {r['failures_target_lost']} of {r['failures_traced']} "
+                         f"| {in_view} | {tilt} |")
     return "\n".join(lines) + "\n"
 
 
