@@ -137,8 +137,15 @@ def test_sim_launch_closes_the_loop_with_the_policy_node_and_the_recording_train
     # the policy answers each frame with one command (lockstep: the sim steps on each). Bar one at
     # each end of the window (in flight as it opened or closed), plus the one last zero of the
     # policy's shutdown and, at each new episode (a 1.05 s step), the zero of its failsafe timer.
+    # Frames are best-effort: on a loaded machine this process may miss some that the policy
+    # answered (commands are reliable), so the most it may see is one per frame the sim published,
+    # counted from the stamps (one every 0.05 s within an episode, no frame dropped by this sim).
     episodes = int(np.sum(steps > 0.5))
-    assert len(window) - 2 <= len(commands) <= len(window) + 2 + episodes, (len(window), len(commands), episodes)
+    published = len(window) + int(np.sum(np.round(steps[steps <= 0.5] / 0.05) - 1))
+    zeros = int(np.sum(~commands.any(axis=1)))
+    assert len(window) - 2 <= len(commands) <= published + 2 + episodes, (
+        f"{published} frames published, {len(window)} received, {len(commands)} commands ({zeros} zero), "
+        f"{episodes} new episodes; {launched.log_tails()}")
     assert np.all(np.abs(commands[:, :3]) <= 2.0 + 1e-6) and np.all(np.abs(commands[:, 3]) <= 1.0 + 1e-6)
     assert np.abs(commands).max() > 1e-3, "the policy only ever sent zero"
     # ... and the drone flies them
