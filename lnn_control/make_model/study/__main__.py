@@ -42,6 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"episodes per model and world (default: {StudyPlan.world_episodes})")
     smaller.add_argument("--condition-episodes", type=_positive, metavar="N",
                          help=f"episodes per model and shift condition (default: {StudyPlan.condition_episodes})")
+    smaller.add_argument("--severities", type=_severities, metavar="S,...",
+                         help="severities of the severity curves besides the suite's 0.5 (default: "
+                              f"{','.join(f'{s:g}' for s in StudyPlan.severities)}; 'none' for no curves)")
+    smaller.add_argument("--demonstrations", type=_positive, metavar="N",
+                         help=f"expert demonstrations per teacher (default: {StudyPlan.episodes})")
+    smaller.add_argument("--dagger-rounds", type=_positive, metavar="R",
+                         help=f"DAgger rounds of every training (default: {StudyPlan.dagger_rounds})")
     return parser
 
 
@@ -77,12 +84,25 @@ def _positive(text: str) -> int:
     return value
 
 
+def _severities(text: str) -> tuple[float, ...]:
+    if text.strip() == "none":
+        return ()
+    try:
+        values = tuple(dict.fromkeys(float(item) for item in text.split(",")))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers or 'none'") from None
+    if any(not 0.0 < value <= 1.0 for value in values):
+        raise argparse.ArgumentTypeError(f"severities must lie in (0, 1], got {text!r}")
+    return values
+
+
 def plan_of(args: argparse.Namespace) -> StudyPlan:
     """The default plan (or --quick's) with the pilot options applied."""
     plan = QUICK if args.quick else StudyPlan()
     changes = {field: value for field, value in (
         ("models", args.models), ("training_seeds", args.seeds), ("world_episodes", args.world_episodes),
-        ("condition_episodes", args.condition_episodes)) if value is not None}
+        ("condition_episodes", args.condition_episodes), ("severities", args.severities),
+        ("episodes", args.demonstrations), ("dagger_rounds", args.dagger_rounds)) if value is not None}
     return replace(plan, **changes)
 
 

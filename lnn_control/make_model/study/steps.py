@@ -153,7 +153,8 @@ class Study:
         self.evaluate("worlds", list(plan.worlds), plan.world_episodes, [])
         self.evaluate("suite", ["forest"], plan.condition_episodes, ["--suite", suite])
         shifts = [a for name in SEVERITY_SHIFTS for s in plan.severities for a in ("--shift", f"{name}:{s:g}")]
-        self.evaluate("severity", ["forest"], plan.condition_episodes, shifts)
+        if shifts:
+            self.evaluate("severity", ["forest"], plan.condition_episodes, shifts)
 
     def evaluate(self, run: str, worlds: list[str], episodes: int, conditions: list[str]) -> None:
         out = eval_dir(self.work, run)
