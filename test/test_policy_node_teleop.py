@@ -231,6 +231,8 @@ class TestTeleopOn:
         held = robot.ticks(12)                   # 0.6 s without frames: past the 0.32 s watchdog
         assert all(_operator(c, f) for _, c, f in held), held
         assert robot.report_at(robot.clock_ns)["state"] == "stale"
+        robot.wait_for(lambda: "the operator flies, the policy is held back: no camera message" in robot.log(),
+                       "the node's log to say who flies")
         robot.deadman = False
         hover = robot.until(lambda c, f: not f, "hand-back", at_most=2)
         assert np.all(hover[-1][1] == 0), "stale sensors without the operator: hover"

@@ -267,7 +267,9 @@ class PolicyNode(Node):
         elif state is not self._state:
             self.get_logger().warning(f"{self._state.value} -> {state.value}: {reason}")
         elif state in (NodeState.STALE, NodeState.INVALID):
-            self.get_logger().warning(f"commanding zero velocity: {reason}", throttle_duration_sec=WARN_PERIOD_S)
+            doing = ("the operator flies, the policy is held back" if self._teleop is not None
+                     and self._teleop.flying(self._now()) else "commanding zero velocity")
+            self.get_logger().warning(f"{doing}: {reason}", throttle_duration_sec=WARN_PERIOD_S)
         self._state = state
         return state
 
