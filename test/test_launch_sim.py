@@ -292,3 +292,17 @@ def test_policy_launch_remaps_for_mavros(ros_domain_id, repo_root, checkpoint, t
     assert argv[argv.index("--ros-args") + 1:][:2] == ["-r", "__node:=policy_node"]
     assert "cmd_vel:=/mavros/setpoint_velocity/cmd_vel" in argv and "imu/data:=/mavros/imu/data" in argv
     assert node.params["stamped"] is True
+
+
+def test_launch_files_expose_the_takeover(repo_root):
+    """`teleop` (policy_node) in both launch files and `operator` (sim_node) in sim.launch.xml, off by default."""
+    share = {"lnn_control": repo_root}
+    [node] = read_launch(repo_root / "launch" / "policy.launch.xml", share, {"teleop": "true"})
+    assert node.params["teleop"] is True
+    [node] = read_launch(repo_root / "launch" / "policy.launch.xml", share)
+    assert node.params["teleop"] is False
+    nodes = {n.name: n for n in read_launch(repo_root / "launch" / "sim.launch.xml", share,
+                                             {"teleop": "true", "operator": "true"})}
+    assert nodes["policy_node"].params["teleop"] is True and nodes["sim_node"].params["operator"] is True
+    nodes = {n.name: n for n in read_launch(repo_root / "launch" / "sim.launch.xml", share)}
+    assert nodes["policy_node"].params["teleop"] is False and nodes["sim_node"].params["operator"] is False
