@@ -126,6 +126,22 @@ class RobotAndOperator(NodesUnderTest):
         return self.wait_for(answered, f"the command stamped {stamp * 1e-9:.2f} s", every=RESEND_S,
                              then=lambda: self.publish_clock(stamp))
 
+    def settle(self) -> None:
+        """Tick until a tick brings exactly one command and one flag, twice in a row: the flags of
+        the start-up's commands (published before this process listened, or still on their way)
+        are all in, and from here each tick's flag is the last one received."""
+        in_step = 0
+        for _ in range(100):
+            with self.lock:
+                before = len(self.commands), len(self.flags)
+            self.tick()
+            with self.lock:
+                after = len(self.commands), len(self.flags)
+            in_step = in_step + 1 if (after[0] - before[0], after[1] - before[1]) == (1, 1) else 0
+            if in_step == 2:
+                return
+        raise AssertionError(f"commands and takeover flags do not come one for one:\n{self.log_tails()}")
+
     def ticks(self, n: int) -> list[tuple[int, np.ndarray, bool | None]]:
         """`n` ticks: (stamp ns, command, flag) of each."""
         return [(self.clock_ns + PERIOD, *self.tick()) for _ in range(n)]
@@ -179,6 +195,7 @@ def teleop_robot(checkpoint, tmp_path_factory):
                 tmp_path_factory) as robot:
         robot.wait_for(lambda: matched([robot.flag_subscription, robot.teleop_publisher, robot.enable_publisher]),
                        "DDS to match the operator's topics")
+        robot.settle()
         yield robot
 
 
