@@ -14,6 +14,11 @@ wait returns as soon as its condition holds).
   rosbag2 MCAP bag (the data package's EpisodeBagWriter) and `lnn-control train` trains on it;
 - expert path: sim_node with `autopilot:=expert` (the privileged expert flies inside the sim
   node): an episode outcome with success arrives over DDS, in simulated time;
+- learning on the job: sim_node with its simulated operator (`operator:=true`) + policy_node
+  with `teleop:=true`: the operator takes over from a random-weight policy through the node's
+  mux (the commands flown while `~/intervention` says so are the operator's), the test records
+  camera, IMU, cmd_vel and the takeover flag to a bag, and `lnn-control train --init
+  models/cfc_forest.pt --interventions` fine-tunes the shipped model on it;
 - shipped-model path: sim_node + policy_node with models/cfc_forest.pt, nothing else: the
   policy reaches the target over DDS on an evaluation seed it reached in `lnn-control eval`
   (the episode is started with ~/reset_episode once the policy flies, so that how long the
@@ -36,7 +41,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from ros_harness import NodesUnderTest, matched, parameter_request
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, Imu
-from std_msgs.msg import String
+from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
 
 from lnn_control.codec import image_to_rgb, imu_to_vector, twist_to_command
@@ -66,6 +71,9 @@ class Launched(NodesUnderTest):
         self.commands: list = []
         self.clock: list[float] = []
         self.outcomes: list[dict] = []
+        self.teleop = str((arguments or {}).get("teleop", "false")).lower() == "true"
+        self.flags: list[bool] = []         # policy_node/intervention, in arrival order
+        self.operator_commands: list = []   # teleop/cmd_vel
         super().__init__(domain, "launch_test",
                          {node.name: (node.command([BIN], scratch), scratch / f"{node.name}.log") for node in nodes})
 
@@ -80,6 +88,10 @@ class Launched(NodesUnderTest):
         }
         if "policy_node" in self.processes:
             self.subscriptions["cmd_vel"] = sub(Twist, "cmd_vel", lambda m: self._record(self.commands, m), 50000)
+        if self.teleop:
+            self.subscriptions["policy_node/intervention"] = sub(
+                Bool, "policy_node/intervention", lambda m: self._record(self.flags, m.data), 50000)
+            sub(Twist, "teleop/cmd_vel", lambda m: self._record(self.operator_commands, m), 50000)
         sub(String, "episode/outcome", lambda m: self._record(self.outcomes, json.loads(m.data)),
             QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL))
         self.seed_client = node.create_client(SetParameters, "/sim_node/set_parameters")
@@ -89,7 +101,7 @@ class Launched(NodesUnderTest):
         """Until every subscription of the test is matched and has had a first message."""
         self.wait_for(lambda: matched(self.subscriptions.values()), "DDS to match the test's subscriptions")
         streams = {"camera/image_raw": self.images, "imu/data": self.imus, "odom": self.odoms, "/clock": self.clock,
-                   "cmd_vel": self.commands}
+                   "cmd_vel": self.commands, "policy_node/intervention": self.flags}
         self.wait_for(lambda: all(streams[topic] for topic in self.subscriptions), "a first message on every topic")
 
 
@@ -104,6 +116,24 @@ def _frames(launched: Launched, after: float = -1.0) -> dict[float, dict]:
             if t > after and (key == "image" or t in frames):
                 frames.setdefault(t, {})[key] = decode(msg)
     return {t: f for t, f in sorted(frames.items()) if len(f) == 3}
+
+
+def _write_bag(bag: Path, frames: dict[float, dict], commands: np.ndarray, flags: list[bool] | None = None) -> None:
+    """The recorded loop as a rosbag2 bag: each frame with the command that followed it (and the
+    takeover flag published with that command), all at the frame's stamp."""
+    from lnn_control.data.bag_writer import EpisodeBagWriter
+
+    bag.parent.mkdir(exist_ok=True)
+    with EpisodeBagWriter(bag) as writer:
+        for k, ((t, frame), command) in enumerate(zip(frames.items(), commands, strict=False)):
+            odom = frame["odom"]
+            pose, twist = odom.pose.pose, odom.twist.twist
+            writer.write_frame(int(round(t * 1e9)), frame["image"], frame["imu"], command, {
+                "position": [pose.position.x, pose.position.y, pose.position.z],
+                "quaternion_xyzw": [pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w],
+                "body_velocity": [twist.linear.x, twist.linear.y, twist.linear.z],
+                "body_rates": [twist.angular.x, twist.angular.y, twist.angular.z]},
+                intervention=None if flags is None else flags[k])
 
 
 def test_sim_launch_closes_the_loop_with_the_policy_node_and_the_recording_trains(
@@ -155,19 +185,8 @@ def test_sim_launch_closes_the_loop_with_the_policy_node_and_the_recording_train
     assert not np.array_equal(first, last)
 
     # recorder path: the recorded loop is a rosbag2 bag that `lnn-control train` trains on
-    from lnn_control.data.bag_writer import EpisodeBagWriter
-
     bag = tmp_path / "bags" / "sim_loop"
-    bag.parent.mkdir()
-    with EpisodeBagWriter(bag) as writer:
-        for (t, frame), command in zip(frames.items(), commands, strict=False):
-            odom = frame["odom"]
-            pose, twist = odom.pose.pose, odom.twist.twist
-            writer.write_frame(int(round(t * 1e9)), frame["image"], frame["imu"], command, {
-                "position": [pose.position.x, pose.position.y, pose.position.z],
-                "quaternion_xyzw": [pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w],
-                "body_velocity": [twist.linear.x, twist.linear.y, twist.linear.z],
-                "body_rates": [twist.angular.x, twist.angular.y, twist.angular.z]})
+    _write_bag(bag, frames, commands)
     out = tmp_path / "retrained.pt"
     result = subprocess.run([str(BIN / "lnn-control"), "train", "--bags", str(bag.parent), "--model", "cfc",
                              "--out", str(out), "--epochs", "1", "--seed", "0"],
@@ -203,6 +222,51 @@ SHIPPED_MODEL = share_path("models", "cfc_forest.pt")
 
 
 @pytest.mark.skipif(not SHIPPED_MODEL.is_file(), reason=f"no shipped model at {SHIPPED_MODEL}")
+def test_sim_operator_takes_over_through_the_node_and_the_corrections_fine_tune_the_shipped_model(
+        ros_domain_id, repo_root, checkpoint, tmp_path):
+    launched = Launched(repo_root / "launch" / "sim.launch.xml",
+                        {"model_path": str(checkpoint), "seed": "3", "teleop": "true", "operator": "true"},
+                        tmp_path, repo_root, ros_domain_id)
+    try:
+        launched.wait_until_listening()
+        with launched.lock:
+            first_command = len(launched.commands)
+            after = max(stamp_to_seconds(m.header.stamp) for m in launched.images)
+        # a random-weight policy soon needs correcting; the operator flies at least hold_s (3 s) then
+        launched.wait_for(lambda: sum(launched.flags) >= 30 and not launched.flags[-1], "a takeover and its end")
+    finally:
+        codes = launched.stop()
+    assert codes == {"sim_node": 0, "policy_node": 0}, codes
+    # one flag is published with every command, both reliable: the two streams end together
+    offset = len(launched.commands) - len(launched.flags)
+    flags = [launched.flags[i - offset] if i >= offset else None for i in range(len(launched.commands))]
+    operator = {tuple(twist_to_command(m)) for m in launched.operator_commands}
+    flown = [tuple(twist_to_command(m)) for m in launched.commands]
+    taken_over = [c for c, flag in zip(flown, flags, strict=True) if flag]
+    assert len(taken_over) >= 30 and all(c in operator for c in taken_over), \
+        "while ~/intervention says so, cmd_vel is the operator's command"
+    assert any(flag is False and c not in operator for c, flag in zip(flown, flags, strict=True)), \
+        "the policy flies when the operator does not"
+
+    frames = _frames(launched, after)
+    window = slice(first_command, first_command + len(frames))
+    bag = tmp_path / "bags" / "corrected"
+    _write_bag(bag, frames, np.array([twist_to_command(m) for m in launched.commands[window]]),
+               [bool(flag) for flag in flags[window]])
+    out = tmp_path / "fine_tuned.pt"
+    result = subprocess.run([str(BIN / "lnn-control"), "train", "--init", str(SHIPPED_MODEL), "--interventions",
+                             "--bags", str(bag.parent), "--out", str(out), "--epochs", "1", "--seed", "0"],
+                            capture_output=True, text=True, timeout=WAIT_S)
+    assert result.returncode == 0, result.stdout + result.stderr
+    from lnn_control.policy.checkpoint import file_sha256, read_header
+
+    header = read_header(out)
+    assert header["provenance"]["parent"]["sha256"] == file_sha256(SHIPPED_MODEL)
+    [row] = header["provenance"]["bags"]
+    assert row["frames"] == len(frames) and row["path"].endswith("corrected")
+
+
+@pytest.mark.skipif(not SHIPPED_MODEL.is_file(), reason=f"no shipped model at {SHIPPED_MODEL}")
 def test_sim_launch_with_the_shipped_model_reaches_the_target_over_dds(ros_domain_id, repo_root, tmp_path):
     launched = Launched(repo_root / "launch" / "sim.launch.xml",
                         {"model_path": str(SHIPPED_MODEL), "seed": "10001", "real_time_factor": "0.0"},
@@ -235,3 +299,17 @@ def test_policy_launch_remaps_for_mavros(ros_domain_id, repo_root, checkpoint, t
     assert argv[argv.index("--ros-args") + 1:][:2] == ["-r", "__node:=policy_node"]
     assert "cmd_vel:=/mavros/setpoint_velocity/cmd_vel" in argv and "imu/data:=/mavros/imu/data" in argv
     assert node.params["stamped"] is True
+
+
+def test_launch_files_expose_the_takeover(repo_root):
+    """`teleop` (policy_node) in both launch files and `operator` (sim_node) in sim.launch.xml, off by default."""
+    share = {"lnn_control": repo_root}
+    [node] = read_launch(repo_root / "launch" / "policy.launch.xml", share, {"teleop": "true"})
+    assert node.params["teleop"] is True
+    [node] = read_launch(repo_root / "launch" / "policy.launch.xml", share)
+    assert node.params["teleop"] is False
+    nodes = {n.name: n for n in read_launch(repo_root / "launch" / "sim.launch.xml", share,
+                                             {"teleop": "true", "operator": "true"})}
+    assert nodes["policy_node"].params["teleop"] is True and nodes["sim_node"].params["operator"] is True
+    nodes = {n.name: n for n in read_launch(repo_root / "launch" / "sim.launch.xml", share)}
+    assert nodes["policy_node"].params["teleop"] is False and nodes["sim_node"].params["operator"] is False

@@ -137,6 +137,10 @@ def test_a_bad_parameter_stops_the_node_with_one_line(ros_domain_id):
     assert "bad parameter autopilot: 'pilot' is not one of none, expert" in result.stderr
     result = run("shifts:=smog:0.5")
     assert result.returncode == 1 and "cannot build the world" in result.stderr and "smog" in result.stderr
+    result = run("operator:=true", "autopilot:=expert")
+    assert result.returncode == 1
+    assert "bad parameter operator: the simulated operator takes over from policy_node, so it needs autopilot " \
+           "none, not 'expert'" in result.stderr
     result = run("imu_rate:=50")
     assert result.returncode == 1
     assert "bad parameter imu_rate: 50 Hz must divide the physics rate 240 Hz and be a multiple of camera_rate 20 Hz" \

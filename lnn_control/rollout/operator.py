@@ -33,9 +33,13 @@ class OperatorRules:
 class SimulatedOperator:
     """Flies `learner`, taking over with the expert by `rules` (see the module docstring).
     `takeovers` and `intervention_s` count this episode's takeovers and the seconds flown by
-    the operator; `flight_s` the seconds flown in all."""
+    the operator; `flight_s` the seconds flown in all.
 
-    def __init__(self, learner: Pilot, rules: OperatorRules = OperatorRules()):
+    With `learner` None the operator only watches: `watch(env)` says each step what they would
+    fly and whether they have taken over, for a pilot elsewhere (sim_node publishes it as a
+    joystick would, on `teleop/cmd_vel` and `teleop/enable`)."""
+
+    def __init__(self, learner: Pilot | None, rules: OperatorRules = OperatorRules()):
         self.learner = learner
         self.rules = rules
         self._reset_counts()
@@ -50,15 +54,22 @@ class SimulatedOperator:
         self._last_time: float | None = None
 
     def reset(self, env: gym.Env, seed: int) -> None:
-        self.learner.reset(env, seed)
+        if self.learner is not None:
+            self.learner.reset(env, seed)
         self._reset_counts()
 
     def act(self, observation: dict, env: gym.Env) -> Decision:
+        learner = self.learner.act(observation, env)
+        operator = self.watch(env)
+        return operator if operator.intervention else Decision(learner.command)
+
+    def watch(self, env: gym.Env) -> Decision:
+        """One step of the operator's watch over the present state of `env`: the expert's command,
+        with `intervention` true while the operator has taken over."""
         sim = env.unwrapped.sim
         now = sim.time
         step_s = 0.0 if self._last_time is None else now - self._last_time
         self._last_time = now
-        learner = self.learner.act(observation, env)
         expert = expert_action(env)          # every step, so that the expert's planner follows the flight
         if target_in_view(sim):
             self._last_seen = now
@@ -73,6 +84,6 @@ class SimulatedOperator:
             self._flying_since = None
         self.flight_s += step_s
         if self._flying_since is None:
-            return Decision(learner.command)
+            return Decision(expert)
         self.intervention_s += step_s
         return Decision(expert, intervention=True)

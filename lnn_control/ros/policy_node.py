@@ -9,7 +9,12 @@ Topics (relative, so namespaces and remaps apply):
 - publishes `cmd_vel` (`geometry_msgs/Twist`, or `TwistStamped` in `frame_id` with
   `stamped:=true`): linear x, y, z in m/s and angular z (yaw rate) in rad/s in the
   heading frame (x forward, z up), each within ±max_linear_speed / ±max_yaw_rate;
-- publishes `/diagnostics` (`diagnostic_msgs/DiagnosticArray`) once a second.
+- publishes `/diagnostics` (`diagnostic_msgs/DiagnosticArray`) once a second;
+- with `teleop:=true` only (no operator topic exists otherwise): subscribes `teleop/cmd_vel`
+  (`geometry_msgs/Twist`, or `TwistStamped` with `teleop_stamped:=true`) and the deadman
+  `teleop/enable` (`std_msgs/Bool`), both reliable, depth 10 (as teleop_twist_joy and
+  joy_teleop publish), and publishes `~/intervention` (`std_msgs/Bool`): one message with
+  every `cmd_vel`, True when that command is the operator's.
 
 Services: `~/reset` (`std_srvs/Trigger`: clears the recurrent state; the response says
 so) and `~/enable` (`std_srvs/SetBool`: false = zero commands until enabled again).
@@ -24,12 +29,27 @@ header stamps (arrival times for unstamped frames), so simulated time under
 `use_sim_time`; the IMU input is the IMU state interpolated at the frame's stamp. The first step after a
 reset uses the policy's nominal dt (`PolicySpec.nominal_dt`).
 
+Operator takeover (see `lnn_control.ros.teleop`): while the deadman is held and the operator's
+command is fresher than `teleop_timeout`, the operator's command (within the limits; a
+non-finite one is refused and stands as zero) goes out on `cmd_vel` instead of the policy's.
+The policy keeps stepping on the frames meanwhile (its recurrent state follows the flight), so
+it flies on from the present when the deadman is released. Diagnostics count the takeovers
+and the seconds the operator flew.
+
 Failsafe (see `lnn_control.ros.failsafe`): stale (older than `watchdog_timeout`) or
 invalid camera or IMU input, or `~/enable` false → zero velocity at the control rate
 (20 Hz when `control_rate` is 0), a throttled warning, and a fresh recurrent state when
 input returns. A non-finite policy output is replaced by zero. SIGINT/SIGTERM publish
 one last zero command and exit 0. A missing or bad model file, or a bad parameter,
 stops the node at start-up with one log line and exit code 1.
+
+The failsafe and the operator: stale or invalid camera or IMU input does not stop an operator
+who is flying: their command goes out (at 20 Hz when `control_rate` is 0, else at the control
+rate) and the policy alone is held back. The sensors feed the policy, not the person, who
+watches the drone (or its video) and whose own link has its own watchdog (`teleop_timeout`),
+and a failing camera is exactly when a person must be able to fly the drone back; when the
+operator is not flying, stale input means hover as before. `~/enable` false and shutdown
+stay zero, operator or not: an explicit stop is a stop.
 """
 from __future__ import annotations
 
@@ -52,15 +72,17 @@ from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CompressedImage, Image, Imu
+from std_msgs.msg import Bool
 from std_srvs.srv import SetBool, Trigger
 
-from lnn_control.codec import InvalidMessage, compressed_to_rgb, image_to_rgb, imu_to_vector
+from lnn_control.codec import InvalidMessage, compressed_to_rgb, image_to_rgb, imu_to_vector, twist_to_command
 from lnn_control.paths import share_path
 from lnn_control.ros.conversions import command_to_twist, command_to_twist_stamped, stamp_to_seconds
 from lnn_control.ros.diagnostics import WindowStats, diagnostic_array
 from lnn_control.ros.failsafe import Failsafe, InputMonitor, NodeState, bound_command
 from lnn_control.ros.imu_history import ImuHistory
 from lnn_control.ros.parameters import Param, ParameterTable, StartupError, declare_parameters
+from lnn_control.ros.teleop import TeleopMux
 
 NODE_NAME = "policy_node"
 DEFAULT_MODEL = ("models", "cfc_forest.pt")
@@ -89,7 +111,13 @@ PARAMETERS = ParameterTable(
                                  "sensor_msgs/CompressedImage on camera/image_raw/compressed",
                           choices=("raw", "compressed"), read_only=True),
     frame_id=Param("base_link", "frame_id of TwistStamped commands (heading frame, x forward, z up)", nonempty=True),
+    teleop=Param(False, "operator takeover: subscribe teleop/cmd_vel and the deadman teleop/enable, publish "
+                        "~/intervention; false = no operator topics at all", read_only=True),
+    teleop_timeout=Param(0.5, "s: the deadman and the operator's command must both be fresher than this for the "
+                              "operator to fly", low=0.01, high=10.0),
+    teleop_stamped=Param(False, "teleop/cmd_vel is geometry_msgs/TwistStamped instead of Twist", read_only=True),
 )
+TELEOP_QOS = 10   # reliable, depth 10: what teleop_twist_joy and joy_teleop publish with
 
 
 @dataclass
@@ -129,6 +157,7 @@ class PolicyNode(Node):
 
         self._cmd_publisher = self.create_publisher(TwistStamped if self._stamped else Twist, "cmd_vel", 10)
         self._diagnostics_publisher = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._teleop = self._connect_teleop(value) if value["teleop"] else None
         # IMU first: with both waiting, the executor takes the IMU readings before the frame they precede
         self.create_subscription(Imu, "imu/data", self._on_imu, IMU_QOS)
         if value["image_transport"] == "compressed":
@@ -143,10 +172,21 @@ class PolicyNode(Node):
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics, clock=steady)
         self.add_post_set_parameters_callback(self._apply_parameters)
         stepping = "stepping on every frame" if self._control_rate == 0 else f"{self._control_rate:g} Hz"
+        teleop = "off" if self._teleop is None else f"on (timeout {self._teleop.timeout:g} s)"
         self.get_logger().info(
             f"policy {self._model_path} loaded; {stepping}, "
             f"limits {self._max_linear_speed:g} m/s, {self._max_yaw_rate:g} rad/s, "
-            f"watchdog {self._failsafe.watchdog_timeout:g} s")
+            f"watchdog {self._failsafe.watchdog_timeout:g} s, teleop {teleop}")
+
+    def _connect_teleop(self, value: dict) -> TeleopMux:
+        """The operator's topics (before the camera's: with both waiting, the executor takes the
+        operator's messages before the frame) and the mux that follows them."""
+        stamped = value["teleop_stamped"]
+        self.create_subscription(TwistStamped if stamped else Twist, "teleop/cmd_vel",
+                                 lambda msg: self._on_teleop_cmd(msg.twist if stamped else msg), TELEOP_QOS)
+        self.create_subscription(Bool, "teleop/enable", self._on_teleop_enable, TELEOP_QOS)
+        self._intervention_publisher = self.create_publisher(Bool, "~/intervention", 10)
+        return TeleopMux(value["teleop_timeout"])
 
     # -- inputs ---------------------------------------------------------------------------
 
@@ -179,6 +219,18 @@ class PolicyNode(Node):
         stamp = stamp_to_seconds(msg.header.stamp)
         self._imu_history.add(stamp if stamp > 0 else now, imu)
 
+    def _on_teleop_cmd(self, twist: Twist) -> None:
+        try:
+            command = twist_to_command(twist).astype(np.float64)
+        except InvalidMessage:
+            command = np.full(4, np.nan)     # refused by the mux, which says why
+        problem = self._teleop.operator_command(command, self._now())
+        if problem:
+            self.get_logger().warning(f"refusing teleop/cmd_vel: {problem}", throttle_duration_sec=WARN_PERIOD_S)
+
+    def _on_teleop_enable(self, msg: Bool) -> None:
+        self._teleop.deadman(msg.data, self._now())
+
     def _refuse(self, monitor: InputMonitor, reason: str) -> None:
         self._failsafe.message_invalid(monitor, reason)
         self.get_logger().warning(f"refusing {monitor.name} message, commanding zero velocity: {reason}",
@@ -189,15 +241,16 @@ class PolicyNode(Node):
     def _on_control_timer(self) -> None:
         if self._control_rate > 0:
             self._control_cycle()
-        elif self._update_state() is not NodeState.RUNNING:
-            self._publish(ZERO_COMMAND)
+        elif (state := self._update_state()) is not NodeState.RUNNING:
+            self._publish(ZERO_COMMAND, operator_may_fly=state is not NodeState.DISABLED)
 
     def _control_cycle(self) -> None:
-        """Publish the policy's command for the newest frame, or zero when not running."""
-        if self._update_state() is not NodeState.RUNNING:
+        """Publish the policy's command for the newest frame, or zero when not running (the
+        operator's instead while they fly, unless disabled)."""
+        if (state := self._update_state()) is not NodeState.RUNNING:
             self._pending_frame = None
             self._command = ZERO_COMMAND
-            self._publish(ZERO_COMMAND)
+            self._publish(ZERO_COMMAND, operator_may_fly=state is not NodeState.DISABLED)
             return
         frame, self._pending_frame = self._pending_frame, None
         if frame is not None:
@@ -214,7 +267,9 @@ class PolicyNode(Node):
         elif state is not self._state:
             self.get_logger().warning(f"{self._state.value} -> {state.value}: {reason}")
         elif state in (NodeState.STALE, NodeState.INVALID):
-            self.get_logger().warning(f"commanding zero velocity: {reason}", throttle_duration_sec=WARN_PERIOD_S)
+            doing = ("the operator flies, the policy is held back" if self._teleop is not None
+                     and self._teleop.flying(self._now()) else "commanding zero velocity")
+            self.get_logger().warning(f"{doing}: {reason}", throttle_duration_sec=WARN_PERIOD_S)
         self._state = state
         return state
 
@@ -264,8 +319,12 @@ class PolicyNode(Node):
         self._policy.reset()
         self._last_frame_time = None
 
-    def _publish(self, command: np.ndarray) -> None:
-        """Publish `command` bounded by the current limits (zero if not finite)."""
+    def _publish(self, command: np.ndarray, operator_may_fly: bool = True) -> None:
+        """Publish `command`, or the operator's while they fly (if they may), bounded by the current
+        limits (zero if not finite); with teleop, `~/intervention` says whose it was."""
+        if self._teleop is not None:
+            command, operator = self._teleop.select(command, self._now(), allowed=operator_may_fly)
+            self._intervention_publisher.publish(Bool(data=operator))
         bounded = bound_command(command, self._max_linear_speed, self._max_yaw_rate)
         if bounded is None:
             bounded = ZERO_COMMAND
@@ -281,7 +340,7 @@ class PolicyNode(Node):
         last command: wait (at most 0.3 s) for the subscribers' acknowledgements, which also
         gives the writer the time to send it (a later heartbeat brings the acknowledgements, so
         the wait often runs out; that is not an error)."""
-        self._publish(ZERO_COMMAND)
+        self._publish(ZERO_COMMAND, operator_may_fly=False)
         self._cmd_publisher.wait_for_all_acked(Duration(seconds=0.3))
 
     # -- services, parameters, diagnostics ----------------------------------------------------
@@ -297,7 +356,7 @@ class PolicyNode(Node):
         self._failsafe.set_enabled(request.data)
         if not request.data:
             self._command = ZERO_COMMAND
-            self._publish(ZERO_COMMAND)
+            self._publish(ZERO_COMMAND, operator_may_fly=False)
         response.success = True
         response.message = "enabled" if request.data else "disabled: commanding zero velocity"
         self._update_state()
@@ -313,6 +372,8 @@ class PolicyNode(Node):
                 self._failsafe.watchdog_timeout = parameter.value
             elif parameter.name == "frame_id":
                 self._frame_id = parameter.value
+            elif parameter.name == "teleop_timeout" and self._teleop is not None:
+                self._teleop.timeout = parameter.value
             elif parameter.name == "control_rate":
                 self._control_rate = parameter.value
                 self.destroy_timer(self._control_timer)
@@ -335,6 +396,10 @@ class PolicyNode(Node):
             "invalid_imu_messages": self._failsafe.imu.invalid_count,
             "command": " ".join(f"{v:.3f}" for v in self._command), "model_path": str(self._model_path),
         }
+        if self._teleop is not None:
+            values |= {"teleop_flying": self._teleop.flying(self._now()), "teleop_takeovers": self._teleop.takeovers,
+                       "teleop_takeover_s": self._teleop.takeover_s(self._now()),
+                       "teleop_refused_commands": self._teleop.refused}
         self._diagnostics_publisher.publish(
             diagnostic_array(self.get_clock().now().to_msg(), f"{self.get_name()}: policy",
                              str(self._model_path.name), state, reason, values))

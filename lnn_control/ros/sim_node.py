@@ -22,6 +22,14 @@ older than `cmd_timeout` simulated seconds, or non-finite, is replaced by hover 
 With `autopilot:=expert` the privileged expert flies and `cmd_vel` is ignored; the
 expert's commands are published on `expert/cmd_vel` (Twist) for recording.
 
+With `operator:=true` a simulated operator (`lnn_control.rollout.operator.SimulatedOperator`:
+the privileged expert with a reaction delay, `OperatorRules`' defaults) watches the flight, as a
+person with a joystick would, and drives policy_node's takeover (`teleop:=true`) over ROS:
+before each frame it publishes `teleop/enable` (`std_msgs/Bool`: whether it has taken over) and,
+while it has, `teleop/cmd_vel` (`geometry_msgs/Twist`, the expert's command for that state). The
+sim still flies `cmd_vel`, which is the operator's command only if policy_node let it through.
+Each outcome then also says `takeovers` and `operator_s` (simulated seconds the operator flew).
+
 Stepping: each frame is followed by `1/camera_rate` s of physics (240 Hz); a frame that the
 `frame_drops` shift drops is not published, and the next one comes that much later. With
 `lockstep:=true` the node waits after each frame for a `cmd_vel` received after it (up to
@@ -56,12 +64,13 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, qos_profile_sensor_data
 from rclpy.signals import SignalHandlerOptions
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, Imu
-from std_msgs.msg import String
+from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
 
 from lnn_control.codec import InvalidMessage, twist_to_command
 from lnn_control.envs import make_env, parse_shift
 from lnn_control.rollout import Decision, ExpertPilot, ObserverBase, fly
+from lnn_control.rollout.operator import SimulatedOperator
 from lnn_control.rollout.recording import odometry
 from lnn_control.ros.conversions import command_to_twist, rgb_to_image, seconds_to_stamp, vector_to_imu
 from lnn_control.ros.parameters import Param, ParameterTable, StartupError, declare_parameters
@@ -93,6 +102,8 @@ PARAMETERS = ParameterTable(
     stamped=Param(False, "cmd_vel is geometry_msgs/TwistStamped instead of Twist", read_only=True),
     autopilot=Param("none", "none: fly cmd_vel; expert: the privileged expert flies, cmd_vel ignored",
                     choices=("none", "expert"), read_only=True),
+    operator=Param(False, "a simulated operator watches and publishes teleop/enable + teleop/cmd_vel (for "
+                          "policy_node's teleop:=true); needs autopilot none", read_only=True),
     auto_reset=Param(True, "start the next episode when one ends", read_only=True),
     world_frame=Param("world", "frame_id of odom", nonempty=True, read_only=True),
     max_linear_speed=Param(2.0, "m/s: bound on each commanded |vx|, |vy|, |vz|", low=0.0, high=20.0,
@@ -135,6 +146,10 @@ class SimNode(Node):
         self.outcome_pub = self.create_publisher(
             String, "episode/outcome", QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL))
         self.sensors = SensorPublisher(self, value["world_frame"])
+        if value["operator"] and value["autopilot"] != "none":
+            raise StartupError(f"bad parameter operator: the simulated operator takes over from policy_node, "
+                               f"so it needs autopilot none, not {value['autopilot']!r}")
+        self.operator = OperatorPublisher(self) if value["operator"] else None
         if value["autopilot"] == "expert":
             self.pilot = ExpertAutopilot(self)
         else:
@@ -146,7 +161,8 @@ class SimNode(Node):
         pace = "as fast as possible" if self.real_time_factor == 0 else f"real-time factor {self.real_time_factor:g}"
         self.get_logger().info(
             f"serving {self.world_name} (shifts {self.shifts or 'none'}) at {camera_rate:g} Hz, {pace}, "
-            f"{'lockstep' if value['lockstep'] else 'free-running'}, autopilot {value['autopilot']}")
+            f"{'lockstep' if value['lockstep'] else 'free-running'}, autopilot {value['autopilot']}"
+            f"{', simulated operator on teleop/*' if self.operator else ''}")
 
     def _on_reset_episode(self, request, response):
         self.reset_requested = True
@@ -168,7 +184,9 @@ class SimNode(Node):
             self.seed = self.seed_base + self.episode_in_seed
             self.episode_in_seed += 1
             self.reset_requested = False
-            outcome = fly(self.env, self.pilot, self.seed, observers=[self.sensors],
+            # the operator first: its messages go out before the frame they are for
+            observers = [self.sensors] if self.operator is None else [self.operator, self.sensors]
+            outcome = fly(self.env, self.pilot, self.seed, observers=observers,
                           stop=lambda: self.reset_requested or not rclpy.ok(context=self.context))
             if not outcome.stopped:
                 self._publish_outcome(outcome)
@@ -179,6 +197,9 @@ class SimNode(Node):
         fields = {key: value for key, value in outcome.to_dict().items() if key != "stopped"}
         message = {"episode": self.episode, "seed": self.seed, "world": self.world_name,
                    "shifts": [f"{name}:{severity:g}" for name, severity in self.shifts], **fields}
+        if self.operator is not None:
+            message |= {"takeovers": self.operator.operator.takeovers,
+                        "operator_s": round(self.operator.operator.intervention_s, 6)}
         self.outcome_pub.publish(String(data=json.dumps(message)))
         self.get_logger().info(f"episode outcome {json.dumps(message)}")
 
@@ -262,6 +283,26 @@ class SensorPublisher(ObserverBase):
         twist.linear.x, twist.linear.y, twist.linear.z = (float(v) for v in state["body_velocity"])
         twist.angular.x, twist.angular.y, twist.angular.z = (float(v) for v in state["body_rates"])
         return msg
+
+
+class OperatorPublisher(ObserverBase):
+    """The simulated operator's joystick: before each frame, whether it has taken over on
+    `teleop/enable` and, while it has, its command on `teleop/cmd_vel` (reliable, depth 10, as
+    teleop_twist_joy publishes)."""
+
+    def __init__(self, node: SimNode):
+        self.operator = SimulatedOperator(learner=None)
+        self.enable_pub = node.create_publisher(Bool, "teleop/enable", 10)
+        self.cmd_pub = node.create_publisher(Twist, "teleop/cmd_vel", 10)
+
+    def started(self, env, observation: dict, info: dict, seed: int) -> None:
+        self.operator.reset(env, seed)
+
+    def observed(self, env, observation: dict, info: dict) -> None:
+        decision = self.operator.watch(env)
+        if decision.intervention:
+            self.cmd_pub.publish(command_to_twist(decision.command))
+        self.enable_pub.publish(Bool(data=decision.intervention))
 
 
 class CommandPilot:
