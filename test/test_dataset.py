@@ -38,3 +38,23 @@ def test_folders_of_bags_and_skip_bad(tmp_path):
     good, bad = load_bags(bags, use_cache=False, skip_bad=True)
     assert [g.path.name for g in good] == ["a", "b"] and [b.name for b, _ in bad] == ["c"]
     assert good[0].frames == 6 and "teleop/cmd" in bad[0][1]
+
+
+def test_a_takeover_flag_goes_with_the_command_that_answered_the_frame():
+    """On a robot the node publishes the flag with each command, a few ms after the frame it
+    answers: frame k takes the flag sent with command k, not the one sent before it."""
+    import numpy as np
+
+    from lnn_control.data.alignment import align
+    from lnn_control.data.bag_reader import BagStreams
+
+    frames = np.arange(10, dtype=np.int64) * 50_000_000            # 20 Hz, ns
+    answers = frames + 3_000_000                                   # each command 3 ms after its frame
+    flying = np.array([False, False, True, True, True, False, False, True, False, False])
+    streams = BagStreams(image_stamps=frames, images=np.zeros((10, 4, 4, 3), np.uint8),
+                         imu_stamps=frames, imu=np.zeros((10, 6), np.float32),
+                         cmd_stamps=answers, cmd=np.zeros((10, 4), np.float32),
+                         image_log_stamps=frames, imu_log_stamps=frames, cmd_log_stamps=answers,
+                         intervention_stamps=answers, intervention=flying, intervention_log_stamps=answers)
+    [sequence], _ = align(streams)
+    np.testing.assert_array_equal(sequence.intervention, flying)

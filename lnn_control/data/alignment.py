@@ -9,8 +9,9 @@ whose sensors stamp with clocks that disagree):
   if it comes at most `cmd_tolerance_s` after t;
 - dt: t minus the previous frame's stamp (s); the first frame of a sequence gets the bag's
   median frame period;
-- intervention (when the bag's takeover flag was read): the latest flag at or before t, False
-  before the first one.
+- intervention (when the bag's takeover flag was read): the flag that went with that command —
+  the first flag stamped at or after t (policy_node publishes it with each command it sends),
+  the last one where none follows, False in a bag with none.
 A frame without an IMU reading or a command in tolerance is dropped, and so is a frame whose
 stamp does not increase. The stream is cut into separate sequences wherever consecutive kept
 frames are more than `max_gap_s` apart (a pause in recording, dropped frames, a dropped
@@ -115,10 +116,11 @@ def align(streams: BagStreams, config: AlignmentConfig = AlignmentConfig()) -> t
 
 
 def _intervention_at(streams: BagStreams, log: bool, t: np.ndarray) -> np.ndarray:
-    """The takeover flag at each frame time `t`: the latest at or before it, False before any."""
+    """The takeover flag of the command answering each frame time `t`: the first flag at or after
+    it (the node publishes one with each command), the last flag where none follows."""
     flag_t, order = _timeline(streams.intervention_log_stamps if log else streams.intervention_stamps)
-    index = np.searchsorted(flag_t, t, side="right") - 1
-    return np.where(index >= 0, streams.intervention[order[np.clip(index, 0, None)]], False)
+    index = np.minimum(np.searchsorted(flag_t, t, side="left"), len(flag_t) - 1)
+    return streams.intervention[order[index]]
 
 
 def _timeline(stamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
