@@ -16,6 +16,7 @@ Two methods (`METHODS`):
 
 Frames are RGB uint8 H x W x 3 of any size (resized to the network's input like `Policy.step`);
 maps come back at the frame's size, float32, with maximum 1 (all zeros when nothing mattered).
+`overlay` draws a map over its frame (attention figures, videos, the node's debug image).
 """
 from __future__ import annotations
 
@@ -108,8 +109,10 @@ class FrameWindow:
         if len(self._frames) > self.length:
             image0, imu0, dt0 = self._frames.popleft()
             with torch.no_grad():
-                _, self.start_state = self.net(torch.from_numpy(image0)[None, None], torch.from_numpy(imu0)[None, None],
-                                               torch.tensor([[dt0]], dtype=torch.float32), self.start_state)
+                features = self.net.encode(torch.from_numpy(image0)[None], torch.from_numpy(imu0)[None],
+                                           torch.tensor([dt0], dtype=torch.float32))
+                timespan = torch.tensor([[dt0 / spec.nominal_dt]], dtype=features.dtype)
+                _, self.start_state = self.net.core(features[:, None], timespan, self.start_state)
 
     def tensors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(images uint8 [1, T, H, W, 3], imu float32 [1, T, 6], dt float32 [1, T]) of the window."""
@@ -150,3 +153,16 @@ def _unit_max(mask: np.ndarray) -> np.ndarray:
     mask = np.nan_to_num(np.asarray(mask, np.float32), nan=0.0, posinf=0.0, neginf=0.0).clip(min=0.0)
     peak = float(mask.max()) if mask.size else 0.0
     return mask / peak if peak > 0 else np.zeros_like(mask)
+
+
+def overlay(image: np.ndarray, saliency: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """`image` (RGB uint8 H x W x 3) with `saliency` (a map in [0, 1], any size: resized) blended
+    over it in the jet colour map (blue: 0, red: 1) with opacity `alpha` × the map's value."""
+    height, width = image.shape[:2]
+    saliency = np.clip(np.nan_to_num(np.asarray(saliency, np.float32)), 0.0, 1.0)
+    if saliency.shape != (height, width):
+        saliency = cv2.resize(saliency, (width, height), interpolation=cv2.INTER_LINEAR)
+    heat = cv2.cvtColor(cv2.applyColorMap(np.round(saliency * 255).astype(np.uint8), cv2.COLORMAP_JET),
+                        cv2.COLOR_BGR2RGB)
+    weight = (alpha * saliency)[..., None]
+    return np.round(image * (1.0 - weight) + heat * weight).astype(np.uint8)
