@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
     p.add_argument("--out", required=True, help="output folder for results.json/.md/.png")
     p.add_argument("--video", action="store_true", help="write one MP4 per condition")
+    p.add_argument("--saliency", nargs="?", const="vbp", default=None, choices=["vbp", "ig"],
+                   help="with --video: the filmed policy's saliency map over the camera pane (default vbp: "
+                        "VisualBackProp; ig: integrated gradients through the whole policy)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     p.add_argument("--backend", choices=["process", "ray"], default="process",
                    help="where episodes run: local processes, or Ray tasks (optional extra; RAY_ADDRESS joins "

@@ -17,13 +17,7 @@ import numpy as np
 
 from lnn_control.explain.scores import attention_auc, structural_similarity
 from lnn_control.policy import PolicyNetwork
-from lnn_control.policy.saliency import (
-    DEFAULT_IG_STEPS,
-    DEFAULT_WINDOW,
-    FrameWindow,
-    integrated_gradients,
-    visual_backprop,
-)
+from lnn_control.policy.saliency import DEFAULT_IG_STEPS, DEFAULT_WINDOW, SaliencyMaker
 from lnn_control.rollout import ObserverBase
 
 
@@ -47,38 +41,6 @@ class FlightRecord:
     imu: list[np.ndarray] = field(default_factory=list)
     dt: list[float] = field(default_factory=list)
     masks: list[np.ndarray] = field(default_factory=list)
-
-
-class SaliencyMaker:
-    """Makes the maps of one network, method by method ("vbp", "ig"), frame after frame: `push`
-    every observation of a flight in order, `maps()` when a frame is to be explained."""
-
-    def __init__(self, net: PolicyNetwork, methods: tuple[str, ...], window: int = DEFAULT_WINDOW,
-                 ig_steps: int = DEFAULT_IG_STEPS):
-        self.net = net
-        self.methods = methods
-        self.ig_steps = ig_steps
-        self.window = FrameWindow(net, window) if "ig" in methods else None
-        self._image: np.ndarray | None = None
-
-    def reset(self) -> None:
-        if self.window is not None:
-            self.window.reset()
-
-    def push(self, image: np.ndarray, imu, dt: float) -> None:
-        self._image = image
-        if self.window is not None:
-            self.window.push(image, imu, dt)
-
-    def maps(self) -> dict[str, np.ndarray]:
-        """Each method's map (HxW in [0, 1]) of the frame pushed last."""
-        made = {}
-        for method in self.methods:
-            if method == "vbp":
-                made[method] = visual_backprop(self.net.image_encoder, self._image)
-            else:
-                made[method] = integrated_gradients(self.net, self.window, self.ig_steps)
-        return made
 
 
 class AttentionObserver(ObserverBase):

@@ -22,11 +22,11 @@ from lnn_control.envs import make_env
 from lnn_control.envs.shifts import SHIFTS, Condition, ImageShift, Stage
 from lnn_control.eval.plan import PolicySource, WorldSource
 from lnn_control.explain.figures import GridCell, plot_attention_grid, plot_neurons, plot_wiring
-from lnn_control.explain.observer import AttentionObserver, FlightRecord, SaliencyMaker
+from lnn_control.explain.observer import AttentionObserver, FlightRecord
 from lnn_control.explain.report import episode_row, summary_rows, write_report
 from lnn_control.policy import CheckpointError, Policy, PolicyNetwork, load_checkpoint
 from lnn_control.policy.neurons import trace_neurons
-from lnn_control.policy.saliency import DEFAULT_IG_STEPS, DEFAULT_WINDOW, METHODS
+from lnn_control.policy.saliency import DEFAULT_IG_STEPS, DEFAULT_WINDOW, METHODS, SaliencyMaker
 from lnn_control.rollout import PolicyPilot, fly
 
 IMAGE_STAGES = (Stage.ATMOSPHERE, Stage.ILLUMINATION, Stage.OPTICS)

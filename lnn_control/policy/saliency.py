@@ -16,7 +16,8 @@ Two methods (`METHODS`):
 
 Frames are RGB uint8 H x W x 3 of any size (resized to the network's input like `Policy.step`);
 maps come back at the frame's size, float32, with maximum 1 (all zeros when nothing mattered).
-`overlay` draws a map over its frame (attention figures, videos, the node's debug image).
+`SaliencyMaker` makes them frame after frame along a flight; `overlay` draws a map over its frame
+(attention figures, videos, the node's debug image).
 """
 from __future__ import annotations
 
@@ -77,6 +78,41 @@ def integrated_gradients(net: PolicyNetwork, window: FrameWindow, n_steps: int =
     current = attribution[0, -1].detach().abs().sum(dim=-1)
     height, width = window.frame_size
     return _unit_max(cv2.resize(current.numpy().astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR))
+
+
+class SaliencyMaker:
+    """Makes the maps of one network, method by method ("vbp", "ig"), frame after frame: `push`
+    every observation of a flight in order, `maps()` when a frame is to be explained."""
+
+    def __init__(self, net: PolicyNetwork, methods: tuple[str, ...], window: int = DEFAULT_WINDOW,
+                 ig_steps: int = DEFAULT_IG_STEPS):
+        unknown = [m for m in methods if m not in METHODS]
+        if unknown:
+            raise ValueError(f"saliency method {unknown[0]!r} is not one of {', '.join(METHODS)}")
+        self.net = net
+        self.methods = methods
+        self.ig_steps = ig_steps
+        self.window = FrameWindow(net, window) if "ig" in methods else None
+        self._image: np.ndarray | None = None
+
+    def reset(self) -> None:
+        if self.window is not None:
+            self.window.reset()
+
+    def push(self, image: np.ndarray, imu, dt: float) -> None:
+        self._image = image
+        if self.window is not None:
+            self.window.push(image, imu, dt)
+
+    def maps(self) -> dict[str, np.ndarray]:
+        """Each method's map (HxW in [0, 1]) of the frame pushed last."""
+        made = {}
+        for method in self.methods:
+            if method == "vbp":
+                made[method] = visual_backprop(self.net.image_encoder, self._image)
+            else:
+                made[method] = integrated_gradients(self.net, self.window, self.ig_steps)
+        return made
 
 
 class FrameWindow:
