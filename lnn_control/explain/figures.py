@@ -1,7 +1,7 @@
 """The figures of an explain run (PNG, matplotlib, files only):
 
 - attention.png: a grid, one column per chosen camera frame (the target's outline in white), one
-  row per policy with its saliency map over the frame;
+  row per policy and saliency method with that map over the frame;
 - wiring.png: the NCP of a wired CfC — sensory inputs (image features, IMU features, timespan),
   inter, command and motor neurons in columns — from ncps' own graph (`Wiring.get_graph`);
   each synapse coloured by the sign of its learned weight (green excitatory, red inhibitory, as
@@ -27,13 +27,13 @@ ROLE_COLOURS = {"sensory": "tab:olive", "inter": "tab:blue", "command": "tab:pur
 @dataclass(frozen=True)
 class GridCell:
     """One column of attention.png: a frame of a flight under `condition` (decision `step`), the
-    target's pixels in it, and each policy's map of it."""
+    target's pixels in it, and each (policy, method)'s map of it."""
 
     condition: str
     step: int
     image: np.ndarray
     mask: np.ndarray
-    maps: dict[str, np.ndarray]
+    maps: dict[tuple[str, str], np.ndarray]
 
 
 def _pyplot():
@@ -45,11 +45,12 @@ def _pyplot():
     return plt
 
 
-def plot_attention_grid(cells: list[GridCell], policies: list[str], method: str, path: Path) -> Path:
+def plot_attention_grid(cells: list[GridCell], policies: list[str], methods: tuple[str, ...], path: Path) -> Path:
     plt = _pyplot()
+    rows = [(policy, method) for policy in policies for method in methods]
     columns = max(1, len(cells))
-    figure, axes = plt.subplots(len(policies) + 1, columns, squeeze=False,
-                                figsize=(1.9 * columns + 0.6, 1.55 * (len(policies) + 1) + 0.6))
+    figure, axes = plt.subplots(len(rows) + 1, columns, squeeze=False,
+                                figsize=(1.9 * columns + 0.9, 1.55 * (len(rows) + 1) + 0.6))
     for axis in axes.flat:
         axis.set_xticks([])
         axis.set_yticks([])
@@ -59,14 +60,14 @@ def plot_attention_grid(cells: list[GridCell], policies: list[str], method: str,
         axes[0, column].imshow(cell.image)
         axes[0, column].contour(cell.mask, levels=[0.5], colors="white", linewidths=0.8)
         axes[0, column].set_title(f"{cell.condition}\nstep {cell.step}", fontsize=7)
-        for row, policy in enumerate(policies, start=1):
-            axes[row, column].imshow(overlay(cell.image, cell.maps[policy], alpha=0.6))
+        for row, key in enumerate(rows, start=1):
+            axes[row, column].imshow(overlay(cell.image, cell.maps[key], alpha=0.6))
             axes[row, column].contour(cell.mask, levels=[0.5], colors="white", linewidths=0.6)
     axes[0, 0].set_ylabel("camera", fontsize=7)
-    for row, policy in enumerate(policies, start=1):
-        axes[row, 0].set_ylabel(policy, fontsize=7)
-    figure.suptitle(f"{method} saliency on the first policy's first flight (others replayed open loop); "
-                    "white: the target", fontsize=8)
+    for row, (policy, method) in enumerate(rows, start=1):
+        axes[row, 0].set_ylabel(f"{policy}\n{method}", fontsize=7)
+    figure.suptitle("saliency on the first policy's first flight (the others replayed open loop); white: the target",
+                    fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=130)
     plt.close(figure)

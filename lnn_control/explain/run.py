@@ -118,7 +118,7 @@ def explain(run: ExplainRun) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     write_report(out, summary, method)
     labels = list(nets)
-    plot_attention_grid(_grid(run, nets, flights, labels[0]), labels, run.methods[0], out / "attention.png")
+    plot_attention_grid(_grid(run, nets, flights, labels[0]), labels, run.methods, out / "attention.png")
     plot_wiring(nets[first_cfc] if first_cfc else None, first_cfc, out / "wiring.png")
     flight = flights.get((first_cfc, run.conditions[0].name)) if first_cfc else None
     trace = trace_neurons(nets[first_cfc], *_arrays(flight)) if flight and flight.images else None
@@ -147,7 +147,7 @@ def _arrays(flight: FlightRecord) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _grid(run: ExplainRun, nets: dict[str, PolicyNetwork], flights: dict, reference: str) -> list[GridCell]:
     """Up to GRID_FRAMES frames per condition, spread over the reference policy's first flight
-    among those with the target in view, with every policy's map of them (the flight replayed
+    among those with the target in view, with every policy's maps of them (the flight replayed
     through each policy: open loop for all but the reference)."""
     cells = []
     for condition in run.conditions:
@@ -156,16 +156,15 @@ def _grid(run: ExplainRun, nets: dict[str, PolicyNetwork], flights: dict, refere
         if not visible:
             continue
         chosen = sorted({visible[int(round(k))] for k in np.linspace(0, len(visible) - 1, GRID_FRAMES)})
-        maps = {label: [] for label in nets}
+        maps = {step: {} for step in chosen}
         for label, net in nets.items():
-            maker = SaliencyMaker(net, (run.methods[0],), run.window, run.ig_steps)
+            maker = SaliencyMaker(net, run.methods, run.window, run.ig_steps)
             for step in range(chosen[-1] + 1):
                 maker.push(flight.images[step], flight.imu[step], flight.dt[step])
-                if step in chosen:
-                    maps[label].append(maker.maps()[run.methods[0]])
-        for k, step in enumerate(chosen):
-            cells.append(GridCell(condition.name, step, flight.images[step], flight.masks[step],
-                                  {label: maps[label][k] for label in nets}))
+                if step in maps:
+                    maps[step].update({(label, method): saliency for method, saliency in maker.maps().items()})
+        cells += [GridCell(condition.name, step, flight.images[step], flight.masks[step], maps[step])
+                  for step in chosen]
     return cells
 
 
