@@ -121,3 +121,23 @@ def test_the_neuron_trace_is_the_policys_own_state():
 def test_an_lstm_has_no_ncp_neurons_to_show():
     with pytest.raises(ValueError, match="lstm"):
         neuron_layout(_net("lstm"))
+
+
+@pytest.mark.parametrize("kind", ["cfc", "lstm", "gru", "mlp"])
+def test_the_runtime_state_vector_has_a_label_per_entry(kind):
+    from lnn_control.policy import Policy
+    from lnn_control.policy.neurons import state_labels
+
+    net = _net(kind)
+    policy = Policy(net)
+    labels = state_labels(net)
+    assert policy.state_vector().shape == (len(labels),) and not policy.state_vector().any()
+    policy.step(_frames(1)[0], IMU, 0.05)
+    state = policy.state_vector()
+    assert state.shape == (len(labels),) and state.dtype == np.float32 and np.isfinite(state).all()
+    if kind == "cfc":
+        with torch.no_grad():
+            _, reference = net(torch.from_numpy(_frames(1))[None], torch.from_numpy(IMU)[None, None],
+                               torch.full((1, 1), 0.05))
+        np.testing.assert_allclose(state, reference[0].numpy(), rtol=1e-4, atol=1e-5)
+        assert labels[-1].startswith("motor") and labels[0].startswith("inter")

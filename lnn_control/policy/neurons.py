@@ -65,6 +65,21 @@ def neuron_layout(net: PolicyNetwork) -> NeuronLayout:
     return NeuronLayout(tuple(ids), tuple(wiring.get_type_of_neuron(i) for i in ids))
 
 
+def state_labels(net: PolicyNetwork) -> tuple[str, ...]:
+    """A name for each entry of `Policy.state_vector()`: "inter 10", "command 4", "motor 0" for a
+    wired CfC (role and ncps id); "neuron i" for a fully connected CfC or an LTC; "h i" then
+    "c i" for an LSTM; "h i" for a GRU; none for an MLP."""
+    kind, size = net.spec.kind, net.core.state_size
+    if kind == "cfc" and net.spec.wiring == "ncp":
+        return neuron_layout(net).labels
+    if kind == "lstm":
+        half = size // 2
+        return tuple(f"h {i}" for i in range(half)) + tuple(f"c {i}" for i in range(half))
+    if kind == "gru":
+        return tuple(f"h {i}" for i in range(size))
+    return tuple(f"neuron {i}" for i in range(size))
+
+
 def trace_neurons(net: PolicyNetwork, images: np.ndarray, imu: np.ndarray, dt: np.ndarray) -> NeuronTrace:
     """Run a wired CfC policy over one flight's observations — images uint8 [T, H, W, 3] at the
     network's size, imu float32 [T, 6] (rad/s, m/s^2, body FLU), dt [T] (s) — from the zero
