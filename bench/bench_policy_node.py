@@ -76,10 +76,11 @@ class Feed:
         self.imu_publisher.publish(vector_to_imu(imu, seconds_to_stamp(time.time()), "imu"))
 
 
-def run(duration_s: float, latency_s: float, control_rate: float, checkpoint: Path, warmup_s: float = 3.0) -> dict:
+def run(duration_s: float, latency_s: float, control_rate: float, checkpoint: Path, warmup_s: float = 3.0,
+        debug: bool = False) -> dict:
     node_process = subprocess.Popen(
         [str(Path(sys.executable).parent / "policy_node"), "--ros-args", "-p", f"model_path:={checkpoint}",
-         "-p", f"control_rate:={control_rate}", "--log-level", "warn"])
+         "-p", f"control_rate:={control_rate}", "-p", f"debug:={str(debug).lower()}", "--log-level", "warn"])
     context = rclpy.Context()
     rclpy.init(context=context)
     node = rclpy.create_node("bench_policy_node", context=context)
@@ -168,12 +169,15 @@ def main() -> int:
         rows.append({"mode": "control_rate 0 (step per frame)", **run(soak_s, latency_s, 0.0, checkpoint)})
         short = min(latency_s, 20.0)
         rows.append({"mode": "control_rate 20 Hz (timer)", **run(short, short, 20.0, checkpoint)})
+        rows.append({"mode": "control_rate 0, debug:=true (saliency + state at 5 Hz)",
+                     **run(short, short, 0.0, checkpoint, debug=True)})
     report("policy_node", rows, args.out,
            f"policy_node (random-weight CfC, default spec) in its own process; 64x48 rgb8 at {CAMERA_HZ:g} Hz + "
            f"IMU at {IMU_HZ:g} Hz from this process over Fast DDS (localhost); latency = frame publish -> "
            f"command receive, median/p99/max over the first {latency_s:g} s (soak_p99 over the whole soak) after "
            f"3 s warm-up; CPU % of one core and RSS of the node from /proc, RSS slope by least squares. "
-           f"Goals (issue #8): median <= 3 ms, p99 <= 10 ms, RSS flat.")
+           f"Goals (issue #8): median <= 3 ms, p99 <= 10 ms, RSS flat; debug on (issue #19): median within 10% of "
+           f"debug off.")
     return 0
 
 

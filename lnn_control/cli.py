@@ -23,6 +23,7 @@ _HANDLERS = {
     "bench": "lnn_control.benchmarks:run_cli",
     "inspect-bag": "lnn_control.data.inspect:run_cli",
     "adapt": "lnn_control.adapt.cli:run_cli",
+    "explain": "lnn_control.explain.cli:run_cli",
 }
 
 
@@ -93,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
     p.add_argument("--out", required=True, help="output folder for results.json/.md/.png")
     p.add_argument("--video", action="store_true", help="write one MP4 per condition")
+    p.add_argument("--saliency", nargs="?", const="vbp", default=None, choices=["vbp", "ig"],
+                   help="with --video: the filmed policy's saliency map over the camera pane (default vbp: "
+                        "VisualBackProp; ig: integrated gradients through the whole policy)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     p.add_argument("--backend", choices=["process", "ray"], default="process",
                    help="where episodes run: local processes, or Ray tasks (optional extra; RAY_ADDRESS joins "
@@ -130,6 +134,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-limit", type=float, default=40.0, metavar="SECONDS",
                    help="simulated seconds per flight, corrected or held out")
     p.add_argument("--out", required=True, help="output folder: rounds, bags, checkpoints, adapt.json/.md/.png")
+
+    p = sub.add_parser("explain", help="what the policies look at while flying: attention on the target, "
+                                       "the NCP wiring, neuron traces")
+    p.add_argument("--policy", action="append", required=True, metavar="FILE.pt",
+                   help="checkpoint to explain (repeatable; all fly the same seeds)")
+    p.add_argument("--world", default="forest", metavar="NAME|FILE.yaml",
+                   help="a world in sim_worlds/ (forest, urban, orchard, quarry, park) or a world YAML file")
+    p.add_argument("--shift", action="append", default=[], metavar="NAME[:SEVERITY]",
+                   help="distribution shift condition besides no shift (repeatable)")
+    p.add_argument("--episodes", type=int, required=True, help="episodes per policy and condition")
+    p.add_argument("--seed", type=int, default=seeds.EVALUATION,
+                   help=f"first episode seed (default {seeds.EVALUATION}: never flown in training)")
+    p.add_argument("--method", action="append", choices=["vbp", "ig"], default=None,
+                   help="saliency method (repeatable; default vbp): vbp = VisualBackProp over the image "
+                        "encoder, ig = integrated gradients of the command through the whole policy")
+    p.add_argument("--every", type=int, default=5, metavar="K",
+                   help="make a map of every K-th frame with the target in view (default 5)")
+    p.add_argument("--ig-window", type=int, default=8, metavar="FRAMES",
+                   help="frames integrated gradients explains through the recurrent core (default 8)")
+    p.add_argument("--ig-steps", type=int, default=16, help="points of the integrated-gradients path (default 16)")
+    p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                   help="episode time limit in simulated seconds (default: the world's own)")
+    p.add_argument("--out", required=True,
+                   help="output folder: attention.json/.md/.png, wiring.png, neurons.png")
 
     p = sub.add_parser("inspect-bag", help="topics, types, counts, rates and gaps of a rosbag2 bag")
     p.add_argument("bag", help="bag directory (mcap or sqlite3)")

@@ -64,6 +64,29 @@ def test_eval_flies_every_policy_world_condition_on_shared_seeds_with_two_worker
         assert ok and frame.shape == (240, 640, 3) and frames == STEPS_PER_EPISODE + 1
 
 
+def _first_frame_blocks(video_path: Path):
+    """The video's first frame as means of 16 x 16 blocks (640 x 240 -> 40 x 15): what the
+    codec's quantisation noise averages out of."""
+    video = cv2.VideoCapture(str(video_path))
+    ok, frame = video.read()
+    assert ok, video_path
+    return cv2.resize(frame, (40, 15), interpolation=cv2.INTER_AREA).astype(int)
+
+
+def test_saliency_videos_draw_the_policys_map_over_the_camera_pane_only(tmp_path, checkpoint):
+    frames = {}
+    for name, extra in (("plain", []), ("vbp", ["--saliency"]), ("ig", ["--saliency", "ig"])):
+        out = tmp_path / name
+        assert main(["eval", "--policy", str(checkpoint), "--episodes", "1", "--video", *extra, "--out", str(out),
+                     "--time-limit", "1"]) == 0
+        frames[name] = _first_frame_blocks(out / "videos" / "forest_none.mp4")
+    chase, camera = (slice(None), slice(0, 19)), (slice(2, None), slice(21, None))  # blocks clear of seam, title
+    for method in ("vbp", "ig"):
+        assert abs(frames[method][chase] - frames["plain"][chase]).mean() < 1.5
+        assert abs(frames[method][camera] - frames["plain"][camera]).mean() > 3.0
+    assert abs(frames["vbp"][camera] - frames["ig"][camera]).mean() > 3.0
+
+
 def test_killed_run_resumes_to_the_same_results_as_an_uninterrupted_one(tmp_path):
     args = ["--policy", "random", "--policy", "expert", "--shift", "wind:0.5", "--episodes", "2",
             "--workers", "1", *FAST]
@@ -112,6 +135,8 @@ def test_resume_can_add_episodes_but_not_change_the_plan(tmp_path, capsys):
     (["--policy", "expert", "--world", "mars.yaml"], ["mars.yaml", "forest", "urban"]),
     (["--policy", "expert", "--suite", "config/eval_suites.yaml:nope"], ["nope", "quick"]),
     (["--policy", "expert", "--workers", "0"], ["--workers", "0"]),
+    (["--policy", "expert", "--saliency"], ["--saliency", "--video"]),
+    (["--policy", "random", "--video", "--saliency", "ig"], ["--saliency", "'random'", "checkpoint"]),
 ])
 def test_user_errors_give_one_line_and_exit_code_1(tmp_path, capsys, extra, words):
     assert main(["eval", *extra, "--episodes", "1", "--out", str(tmp_path / "x")]) == 1

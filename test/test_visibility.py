@@ -64,3 +64,18 @@ def test_the_imitable_teacher_slows_and_turns_to_where_it_last_saw_the_target(op
     assert np.sign(searching[3]) == np.sign(back) and abs(searching[3]) > 0.5
     fast = [privileged.act() for _ in range(10)][-1]
     assert np.hypot(fast[0], fast[1]) > 1.0, "the privileged expert flies on at the target it knows"
+
+
+def test_the_target_mask_covers_the_target_ahead_and_is_empty_behind(open_field):
+    sim = open_field
+    mask = sim.target_mask()
+    assert mask.shape == (sim.camera_config.height, sim.camera_config.width) and mask.dtype == bool
+    assert mask.any() and mask.mean() < 0.2
+    rows, cols = np.nonzero(mask)
+    # straight ahead, level: the target sits about the middle columns of the image
+    assert abs(cols.mean() - (sim.camera_config.width - 1) / 2) < 0.15 * sim.camera_config.width
+    rgb = sim.render_camera()
+    target_rgb = np.round(np.asarray(sim.world.target.color) * 255)
+    assert np.abs(rgb[mask].astype(float) - target_rgb).mean() < 60, "the masked pixels show the target's colour"
+    _fly(sim, np.array([0, 0, 0, 1.0]), 3.4)          # turn about 180 degrees
+    assert not sim.target_mask().any()

@@ -25,6 +25,7 @@ def run_cli(args) -> int:
         summary = evaluate(EvalRun(plan=plan, out_dir=Path(args.out), workers=args.workers, backend=args.backend,
                                    resume=args.resume, time_limit_s=args.time_limit,
                                    video_conditions=[c.name for c in plan.conditions] if args.video else (),
+                                   saliency=args.saliency,
                                    command=shlex.join(["lnn-control", *sys.argv[1:]])))
     except (ValueError, FileNotFoundError, RunDirectoryError, BackendUnavailableError) as error:
         return failed(COMMAND, error)

@@ -13,6 +13,7 @@ import numpy as np
 from lnn_control.eval.episode_record import EpisodeRecord, mean_abs_jerk
 from lnn_control.eval.plan import EpisodeJob
 from lnn_control.eval.video import EpisodeFilm
+from lnn_control.policy.saliency import SaliencyMaker
 from lnn_control.rollout import Decision, ObserverBase, Pilot, fly
 from lnn_control.sim.visibility import target_in_view
 
@@ -52,16 +53,18 @@ class SightLog(ObserverBase):
                 "max_tilt_deg": max(self.tilts_deg, default=None)}
 
 
-def fly_episode(env: gym.Env, pilot: Pilot, job: EpisodeJob, video_path: Path | None = None) -> EpisodeRecord:
+def fly_episode(env: gym.Env, pilot: Pilot, job: EpisodeJob, video_path: Path | None = None,
+                saliency: SaliencyMaker | None = None) -> EpisodeRecord:
     """Fly `job` in `env` (already wrapped in the job's shifts) with `pilot`. With `video_path`,
-    `env` must render "rgb_array" and the episode is also written there as MP4."""
+    `env` must render "rgb_array" and the episode is also written there as MP4 (with `saliency`,
+    the pilot's network's map over the camera pane)."""
     started = time.perf_counter()
     commands, sight = CommandLog(), SightLog()
     if video_path is None:
         outcome = fly(env, pilot, job.seed, observers=[commands, sight])
     else:
         fps = env.metadata.get("render_fps", 20)
-        with EpisodeFilm(video_path, fps, lambda info, command: _caption(job, info, command)) as film:
+        with EpisodeFilm(video_path, fps, lambda info, command: _caption(job, info, command), saliency) as film:
             outcome = fly(env, pilot, job.seed, observers=[commands, sight, film])
     return EpisodeRecord.from_outcome(
         outcome, policy=job.policy, world=job.world, condition=job.condition.name, episode=job.episode, seed=job.seed,

@@ -24,6 +24,7 @@ from lnn_control.eval.results import write_results
 from lnn_control.eval.summary import summarize
 from lnn_control.eval.worker import EpisodeResult, EpisodeWorker, WorkerSettings
 from lnn_control.policy import CheckpointError, load_policy
+from lnn_control.policy.saliency import METHODS
 from lnn_control.rollout.runner import check_backend, run_jobs
 
 VIDEO_DIR = "videos"
@@ -32,7 +33,8 @@ VIDEO_DIR = "videos"
 @dataclass(frozen=True)
 class EvalRun:
     """An evaluation to make: the plan, and how and where to run it. `time_limit_s`: simulated
-    seconds per episode (None: each world's own); `command`: how it was started, for results.json."""
+    seconds per episode (None: each world's own); `saliency`: a method of `policy.saliency.METHODS`
+    whose map the videos show over the camera pane; `command`: how it was started, for results.json."""
 
     plan: EvalPlan
     out_dir: Path
@@ -41,6 +43,7 @@ class EvalRun:
     resume: bool = False
     video_conditions: Collection[str] = ()
     time_limit_s: float | None = None
+    saliency: str | None = None
     command: str = "lnn-control eval"
 
 
@@ -50,6 +53,7 @@ def evaluate(run: EvalRun) -> dict:
     plan, or a run without `resume`), BackendUnavailableError: nothing was flown."""
     if run.time_limit_s is not None and not run.time_limit_s > 0:
         raise ValueError(f"--time-limit must be a positive number of seconds, got {run.time_limit_s}")
+    _check_saliency(run)
     check_backend(run.backend, run.workers)
     _check_checkpoints(run.plan)
     identity = {**run.plan.identity(), "time_limit_s": run.time_limit_s}
@@ -66,8 +70,8 @@ def evaluate(run: EvalRun) -> dict:
                 path.write_bytes(result.video_mp4)
             progress.update()
 
-        run_jobs(jobs, EpisodeWorker, (WorkerSettings.for_plan(run.plan, run.time_limit_s),), run.workers, run.backend,
-                 on_result)
+        settings = WorkerSettings.for_plan(run.plan, run.time_limit_s, run.saliency)
+        run_jobs(jobs, EpisodeWorker, (settings,), run.workers, run.backend, on_result)
     summary = summarize(run.plan, log.read())
     write_results(run.out_dir, summary, _method(run, jobs, time.perf_counter() - started))
     return summary
@@ -86,6 +90,19 @@ def video_path(out_dir: Path, world: str, condition: str) -> Path:
     """OUT/videos/<world>_<condition>.mp4, with characters unsafe in a file name replaced by '-'."""
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{world}_{condition}")
     return Path(out_dir) / VIDEO_DIR / f"{safe}.mp4"
+
+
+def _check_saliency(run: EvalRun) -> None:
+    if run.saliency is None:
+        return
+    if run.saliency not in METHODS:
+        raise ValueError(f"--saliency {run.saliency!r} is not one of {', '.join(METHODS)}")
+    if not run.video_conditions:
+        raise ValueError("--saliency draws on the videos: it needs --video")
+    filmed = run.plan.policies[0]
+    if filmed.kind != "checkpoint":
+        raise ValueError(f"--saliency: the filmed policy (the first, {filmed.label!r}) has no network to explain; "
+                         "put a checkpoint first")
 
 
 def _check_checkpoints(plan: EvalPlan) -> None:

@@ -20,6 +20,7 @@ from lnn_control.eval.episode import fly_episode
 from lnn_control.eval.episode_record import EpisodeRecord
 from lnn_control.eval.plan import EpisodeJob, EvalPlan
 from lnn_control.policy import load_policy
+from lnn_control.policy.saliency import SaliencyMaker
 from lnn_control.rollout import ExpertPilot, Pilot, PolicyPilot, RandomPilot
 
 CACHED_ENVS = 4  # PyBullet worlds kept per worker (one per world x condition x render mode)
@@ -27,19 +28,21 @@ CACHED_ENVS = 4  # PyBullet worlds kept per worker (one per world x condition x 
 
 @dataclass(frozen=True)
 class WorkerSettings:
-    """What every worker needs besides the jobs: policy kinds, checkpoint bytes by label, and an
-    optional time limit (s) replacing the worlds' own."""
+    """What every worker needs besides the jobs: policy kinds, checkpoint bytes by label, an
+    optional time limit (s) replacing the worlds' own, and the saliency method drawn over the
+    camera pane of videos (None: none)."""
 
     pilot_kinds: dict[str, str]
     checkpoints: dict[str, bytes]
     time_limit_s: float | None = None
+    saliency: str | None = None
 
     @classmethod
-    def for_plan(cls, plan: EvalPlan, time_limit_s: float | None = None) -> WorkerSettings:
+    def for_plan(cls, plan: EvalPlan, time_limit_s: float | None = None, saliency: str | None = None) -> WorkerSettings:
         return cls(pilot_kinds={p.label: p.kind for p in plan.flown_policies},
                    checkpoints={p.label: Path(p.path).read_bytes()
                                 for p in plan.flown_policies if p.kind == "checkpoint"},
-                   time_limit_s=time_limit_s)
+                   time_limit_s=time_limit_s, saliency=saliency)
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,10 @@ class EpisodeWorker:
             return EpisodeResult(fly_episode(env, pilot, job))
         with tempfile.TemporaryDirectory(prefix="lnn_eval_") as scratch:
             video_path = Path(scratch) / "episode.mp4"
-            record = fly_episode(env, pilot, job, video_path=video_path)
+            saliency = None
+            if self.settings.saliency is not None and isinstance(pilot, PolicyPilot):
+                saliency = SaliencyMaker(pilot.policy.net, (self.settings.saliency,))
+            record = fly_episode(env, pilot, job, video_path=video_path, saliency=saliency)
             return EpisodeResult(record, video_path.read_bytes())
 
     def close(self) -> None:

@@ -20,6 +20,7 @@ class ImageEncoder(nn.Module):
 
     def __init__(self, height: int, width: int, features: int):
         super().__init__()
+        self.input_size = (height, width)  # pixels: the frames it takes
         self.register_buffer("mean", torch.full((1, 3, 1, 1), 0.5))
         self.register_buffer("std", torch.full((1, 3, 1, 1), 0.25))
         self.convs = nn.Sequential(

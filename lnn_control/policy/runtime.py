@@ -54,6 +54,16 @@ class Policy:
             cmd = self.net.command(torch.from_numpy(y).to(device)).cpu().numpy()[0]
         return cmd.astype(np.float32)
 
+    def state_vector(self) -> np.ndarray:
+        """The recurrent state now as one float32 vector, in the order `neurons.state_labels` names
+        (a CfC's neurons in state order; an LSTM's h then c; a GRU's h; empty for an MLP; zeros
+        before the first step)."""
+        if self._state is None:
+            return np.zeros(self.net.core.state_size, np.float32)
+        parts = self._state if isinstance(self._state, tuple) else (self._state,)
+        return np.concatenate([(p.detach().cpu().numpy() if isinstance(p, torch.Tensor) else np.asarray(p))
+                               .astype(np.float32).reshape(-1) for p in parts])
+
     def _check_image(self, image) -> np.ndarray:
         if not isinstance(image, np.ndarray):
             raise ValueError(f"image must be a numpy array (H x W x 3 uint8 RGB), got {type(image).__name__}")

@@ -15,6 +15,10 @@ Topics (relative, so namespaces and remaps apply):
   `teleop/enable` (`std_msgs/Bool`), both reliable, depth 10 (as teleop_twist_joy and
   joy_teleop publish), and publishes `~/intervention` (`std_msgs/Bool`): one message with
   every `cmd_vel`, True when that command is the operator's.
+- with `debug:=true`, off the command path at most `debug_rate` Hz (`lnn_control.ros.debug`):
+  `~/debug/saliency` (`sensor_msgs/Image`, rgb8: the stepped frame with the policy's
+  VisualBackProp map over it) and `~/debug/state` (`std_msgs/Float32MultiArray`: the recurrent
+  state, one value per neuron, the layout's labels naming each neuron's role).
 
 Services: `~/reset` (`std_srvs/Trigger`: clears the recurrent state; the response says
 so) and `~/enable` (`std_srvs/SetBool`: false = zero commands until enabled again).
@@ -72,12 +76,13 @@ from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CompressedImage, Image, Imu
-from std_msgs.msg import Bool
+from std_msgs.msg import Bool, Float32MultiArray
 from std_srvs.srv import SetBool, Trigger
 
 from lnn_control.codec import InvalidMessage, compressed_to_rgb, image_to_rgb, imu_to_vector, twist_to_command
 from lnn_control.paths import share_path
-from lnn_control.ros.conversions import command_to_twist, command_to_twist_stamped, stamp_to_seconds
+from lnn_control.ros.conversions import command_to_twist, command_to_twist_stamped, seconds_to_stamp, stamp_to_seconds
+from lnn_control.ros.debug import DebugPublisher
 from lnn_control.ros.diagnostics import WindowStats, diagnostic_array
 from lnn_control.ros.failsafe import Failsafe, InputMonitor, NodeState, bound_command
 from lnn_control.ros.imu_history import ImuHistory
@@ -116,16 +121,22 @@ PARAMETERS = ParameterTable(
     teleop_timeout=Param(0.5, "s: the deadman and the operator's command must both be fresher than this for the "
                               "operator to fly", low=0.01, high=10.0),
     teleop_stamped=Param(False, "teleop/cmd_vel is geometry_msgs/TwistStamped instead of Twist", read_only=True),
+    debug=Param(False, "publish ~/debug/saliency (the frame with the policy's saliency map over it) and "
+                       "~/debug/state (the recurrent state, one labelled value per neuron)", read_only=True),
+    debug_rate=Param(5.0, "Hz: the most ~/debug/* messages per second (with debug:=true)", low=0.1, high=30.0,
+                     read_only=True),
 )
 TELEOP_QOS = 10   # reliable, depth 10: what teleop_twist_joy and joy_teleop publish with
 
 
 @dataclass
 class Frame:
-    """A decoded camera frame: HxWx3 uint8 RGB, and its time (header stamp, or arrival if unstamped), s."""
+    """A decoded camera frame: HxWx3 uint8 RGB, its time (header stamp, or arrival if unstamped), s,
+    and its header's frame_id."""
 
     rgb: np.ndarray
     time: float
+    frame_id: str = ""
 
 
 class PolicyNode(Node):
@@ -158,6 +169,11 @@ class PolicyNode(Node):
         self._cmd_publisher = self.create_publisher(TwistStamped if self._stamped else Twist, "cmd_vel", 10)
         self._diagnostics_publisher = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._teleop = self._connect_teleop(value) if value["teleop"] else None
+        self._debug = None
+        if value["debug"]:
+            saliency = self.create_publisher(Image, "~/debug/saliency", 1)
+            state = self.create_publisher(Float32MultiArray, "~/debug/state", 10)
+            self._debug = DebugPublisher(self._policy, value["debug_rate"], saliency.publish, state.publish)
         # IMU first: with both waiting, the executor takes the IMU readings before the frame they precede
         self.create_subscription(Imu, "imu/data", self._on_imu, IMU_QOS)
         if value["image_transport"] == "compressed":
@@ -203,7 +219,7 @@ class PolicyNode(Node):
         self._failsafe.message_valid(self._failsafe.camera, now)
         self._camera_stats.add()
         stamp = stamp_to_seconds(msg.header.stamp)
-        self._pending_frame = Frame(rgb, stamp if stamp > 0 else now)
+        self._pending_frame = Frame(rgb, stamp if stamp > 0 else now, msg.header.frame_id)
         if self._control_rate == 0:
             self._control_cycle()
 
@@ -290,6 +306,8 @@ class PolicyNode(Node):
             self._failsafe.request_reset()
             return ZERO_COMMAND
         self._step_stats.add((time.perf_counter() - started) * 1e3)
+        if self._debug is not None:
+            self._debug.offer(frame.rgb, seconds_to_stamp(frame.time), frame.frame_id, self._policy.state_vector())
         command = bound_command(raw, self._max_linear_speed, self._max_yaw_rate)
         if command is None:
             self.get_logger().warning(f"policy produced a non-finite command {raw!r}, commanding zero velocity",
@@ -406,6 +424,12 @@ class PolicyNode(Node):
 
     def _now(self) -> float:
         return _seconds(self.get_clock())
+
+    def destroy_node(self) -> None:
+        debug = getattr(self, "_debug", None)   # rclpy destroys a node whose __init__ failed, too
+        if debug is not None:
+            debug.close()
+        super().destroy_node()
 
 
 def _seconds(clock: Clock) -> float:

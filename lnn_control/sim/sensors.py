@@ -91,6 +91,17 @@ class Camera:
         return render_view(self.client, self.config.width, self.config.height, view, self.projection,
                            self.renderer, self.config.near_m, self.config.far_m, sky_color, with_depth)
 
+    def render_object_ids(self, body_position: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+        """PyBullet's segmentation mask of the view from the body pose: int32 HxW, the unique
+        id of the body seen at each pixel (-1 where nothing was hit within the far plane)."""
+        eye = body_position + rotation @ self.position_body
+        view = pb.computeViewMatrix(eye, eye + rotation @ self.axis_body, rotation @ self.up_body)
+        _, _, _, _, segmentation = pb.getCameraImage(
+            self.config.width, self.config.height, view, self.projection, renderer=self.renderer, shadow=0,
+            physicsClientId=self.client)
+        ids = np.asarray(segmentation, dtype=np.int32).reshape(self.config.height, self.config.width)
+        return np.where(ids < 0, -1, ids & ((1 << 24) - 1))  # the low 24 bits: the body, above: its link
+
 
 def render_view(client, width, height, view, projection, renderer, near, far, sky_color, with_depth):
     """Render and post-process one PyBullet view: sky fill and (optionally) metric depth."""

@@ -14,6 +14,7 @@ stays in `outcome()` until the next reset.
 
 Hooks for distribution-shift wrappers (lnn_control/envs/shifts.py):
 - `render_camera(with_depth=True)` -> (rgb uint8 HxWx3, depth float32 HxW in metres);
+- `target_mask()` -> bool HxW, the target's pixels in that view (the score of attention maps);
 - `apply_external_force(force_world_n)`: a world-frame force (N) applied at every physics
   step until changed (zero at reset);
 - `reset(world=world.with_overrides(...))`: palette, density, target look, distractors;
@@ -215,6 +216,12 @@ class Simulator:
         `with_depth=True` the pair (rgb, depth) with depth float32 HxW in metres along the
         optical axis (the far plane where nothing was hit)."""
         return self._camera.render(self.position, self.rotation, self.layout.sky_color, with_depth)
+
+    def target_mask(self) -> np.ndarray:
+        """The target's pixels in the forward camera's view now: bool HxW at the camera's
+        resolution, from PyBullet's segmentation mask (True where the target is the nearest
+        thing seen; empty when it is out of view or hidden)."""
+        return self._camera.render_object_ids(self.position, self.rotation) == self.target_id
 
     def read_imu(self) -> np.ndarray:
         """[gx, gy, gz, ax, ay, az] float32: rad/s and m/s^2, body frame FLU (see sensors.py)."""

@@ -1,0 +1,100 @@
+"""attention.json and attention.md: the attention scores of an explain run, with how they were measured.
+
+attention.json is `{"rows": [...], "episodes": [...], "method": {...}}`. A row is one policy x
+world x condition x saliency method: `frames` (explained frames with the target in view),
+`episodes`, `attention_auc` (mean over the frames) with `attention_auc_ci` (95%, bootstrap over
+episodes), `attention_ssim_vs_clean` with its interval where the condition changes only the image
+(null otherwise), and `success_rate`. An episode is one flight: its outcome, its explained frames
+and each method's mean AUC over them — what asks whether attention predicts success.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from lnn_control.explain.scores import cluster_bootstrap_interval
+
+ATTENTION_JSON = "attention.json"
+ATTENTION_MD = "attention.md"
+
+
+def episode_row(policy: str, world: str, condition: str, seed: int, outcome, frames, methods) -> dict:
+    """One flight's line of attention.json's `episodes`."""
+    return {"policy": policy, "world": world, "condition": condition, "seed": seed,
+            "outcome": _ending(outcome), "time_s": outcome.time_s, "frames": len(frames),
+            "attention_auc": {m: (float(np.mean([f.auc[m] for f in frames])) if frames else None) for m in methods}}
+
+
+def summary_rows(run, frames: dict, episodes: list[dict]) -> list[dict]:
+    """The rows of attention.json from each flight's explained frames, keyed (policy, condition, seed)."""
+    rows = []
+    for condition in run.conditions:
+        for policy in run.policies:
+            flights = [frames[(policy.label, condition.name, seed)] for seed in run.seeds]
+            outcomes = [e["outcome"] for e in episodes if e["policy"] == policy.label
+                        and e["condition"] == condition.name]
+            for method in run.methods:
+                aucs = [[f.auc[method] for f in flight] for flight in flights]
+                ssims = [[f.ssim_vs_clean[method] for f in flight if method in f.ssim_vs_clean] for flight in flights]
+                compared = any(ssims)
+                rows.append({
+                    "policy": policy.label, "world": run.world.label, "condition": condition.name, "method": method,
+                    "episodes": len(flights), "frames": sum(map(len, aucs)),
+                    "attention_auc": _pooled_mean(aucs),
+                    "attention_auc_ci": _interval(aucs),
+                    "attention_ssim_vs_clean": _pooled_mean(ssims) if compared else None,
+                    "attention_ssim_ci": _interval(ssims) if compared else None,
+                    "success_rate": outcomes.count("success") / len(outcomes),
+                })
+    return rows
+
+
+def write_report(out_dir: Path, summary: dict, method: dict) -> dict[str, Path]:
+    paths = {"json": out_dir / ATTENTION_JSON, "md": out_dir / ATTENTION_MD}
+    paths["json"].write_text(json.dumps({**summary, "method": method}, indent=2, allow_nan=False) + "\n")
+    paths["md"].write_text(attention_markdown(summary, method))
+    return paths
+
+
+def attention_markdown(summary: dict, method: dict) -> str:
+    lines = ["# Attention on the target", "",
+             f"`{method['command']}` ({method['date']}; {len(method['seeds'])} episodes per policy and condition, "
+             f"seeds {method['seeds'][0]}-{method['seeds'][-1]}, world {method['world']}; a map for every "
+             f"{method['every']}th frame with the target in view; integrated gradients over {method['ig_window']} "
+             f"frames, {method['ig_steps']} points).", "",
+             f"Attention AUC: {method['attention_auc']} (1: all on the target, 0.5: no better than chance). "
+             f"Interval: {method['interval']}. SSIM vs clean: {method['ssim_vs_clean']}.", "",
+             "| policy | condition | method | episodes | frames | attention AUC [95% CI] | SSIM vs clean [95% CI] "
+             "| success |",
+             "|---|---|---|---:|---:|---|---|---:|"]
+    for row in summary["rows"]:
+        lines.append(f"| {row['policy']} | {row['condition']} | {row['method']} | {row['episodes']} | {row['frames']} "
+                     f"| {_with_interval(row['attention_auc'], row['attention_auc_ci'])} "
+                     f"| {_with_interval(row['attention_ssim_vs_clean'], row['attention_ssim_ci'])} "
+                     f"| {row['success_rate']:.0%} |")
+    lines += ["", "Figures: attention.png (frames with each policy's map), wiring.png (the NCP), neurons.png "
+              "(each neuron's state and effective time constant over one flight)."]
+    return "\n".join(lines) + "\n"
+
+
+def _ending(outcome) -> str:
+    """"success", "collision", "timeout" or "stopped": how the flight ended (`Outcome`)."""
+    return next((word for word in ("success", "collision", "timeout", "stopped") if getattr(outcome, word)), "unended")
+
+
+def _pooled_mean(groups: list[list[float]]) -> float | None:
+    values = [v for g in groups for v in g]
+    return float(np.mean(values)) if values else None
+
+
+def _interval(groups: list[list[float]]) -> list[float] | None:
+    interval = cluster_bootstrap_interval(groups)
+    return list(interval) if interval else None
+
+
+def _with_interval(value: float | None, interval: list[float] | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else "")
