@@ -56,6 +56,7 @@ from std_srvs.srv import SetBool, Trigger
 
 from lnn_control.codec import InvalidMessage, compressed_to_rgb, image_to_rgb, imu_to_vector
 from lnn_control.paths import share_path
+from lnn_control.policy.bundle import is_export
 from lnn_control.ros.conversions import command_to_twist, command_to_twist_stamped, stamp_to_seconds
 from lnn_control.ros.diagnostics import WindowStats, diagnostic_array
 from lnn_control.ros.failsafe import Failsafe, InputMonitor, NodeState, bound_command
@@ -64,6 +65,8 @@ from lnn_control.ros.parameters import Param, ParameterTable, StartupError, decl
 
 NODE_NAME = "policy_node"
 DEFAULT_MODEL = ("models", "cfc_forest.pt")
+DEFAULT_EXPORT = ("models", "cfc_forest_onnx")   # `lnn-control export models/cfc_forest.pt --out ...`
+RUNTIMES = ("auto", "torch", "onnx")
 FAILSAFE_RATE_HZ = 20.0        # zero commands when control_rate is 0 and input is stale
 DIAGNOSTICS_PERIOD_S = 1.0
 WARN_PERIOD_S = 2.0            # throttling of repeated warnings
@@ -78,7 +81,11 @@ IMU_QOS = QoSProfile(reliability=qos_profile_sensor_data.reliability,
 
 #: Read-only ones are fixed at start-up; the others may change at run time.
 PARAMETERS = ParameterTable(
-    model_path=Param("", "policy checkpoint (.pt); empty = share/lnn_control/models/cfc_forest.pt", read_only=True),
+    model_path=Param("", "policy checkpoint (.pt) or export (a directory from `lnn-control export`, or its "
+                         "policy.json); empty = the shipped share/lnn_control/models/cfc_forest.pt (its export "
+                         "models/cfc_forest_onnx with runtime:=onnx)", read_only=True),
+    runtime=Param("auto", "torch: run a checkpoint with torch; onnx: run an export with onnxruntime, torch never "
+                          "loaded; auto: onnx for an export, torch for a checkpoint", choices=RUNTIMES, read_only=True),
     control_rate=Param(0.0, "Hz: step on the newest frame and publish at this fixed rate; 0 = step and publish on "
                             "every camera frame (lowest latency)", low=0.0, high=1000.0),
     max_linear_speed=Param(2.0, "m/s: bound on each of |vx|, |vy|, |vz| of the commands", low=0.0, high=20.0),
@@ -112,8 +119,8 @@ class PolicyNode(Node):
         self._max_yaw_rate = value["max_yaw_rate"]
         self._frame_id = value["frame_id"]
         self._stamped = value["stamped"]
-        self._model_path = _model_path(value["model_path"])
-        self._policy = _load_policy(self._model_path)
+        self._model_path = _model_path(value["model_path"], value["runtime"])
+        self._policy = load_runtime(self._model_path, value["runtime"])
 
         self._failsafe = Failsafe(value["watchdog_timeout"])
         self._imu_history = ImuHistory()
@@ -144,7 +151,7 @@ class PolicyNode(Node):
         self.add_post_set_parameters_callback(self._apply_parameters)
         stepping = "stepping on every frame" if self._control_rate == 0 else f"{self._control_rate:g} Hz"
         self.get_logger().info(
-            f"policy {self._model_path} loaded; {stepping}, "
+            f"policy {self._model_path} loaded ({self._policy.runtime} runtime); {stepping}, "
             f"limits {self._max_linear_speed:g} m/s, {self._max_yaw_rate:g} rad/s, "
             f"watchdog {self._failsafe.watchdog_timeout:g} s")
 
@@ -334,6 +341,7 @@ class PolicyNode(Node):
             "invalid_camera_messages": self._failsafe.camera.invalid_count,
             "invalid_imu_messages": self._failsafe.imu.invalid_count,
             "command": " ".join(f"{v:.3f}" for v in self._command), "model_path": str(self._model_path),
+            "runtime": self._policy.runtime,
         }
         self._diagnostics_publisher.publish(
             diagnostic_array(self.get_clock().now().to_msg(), f"{self.get_name()}: policy",
@@ -347,22 +355,38 @@ def _seconds(clock: Clock) -> float:
     return clock.now().nanoseconds * 1e-9
 
 
-def _model_path(parameter: str) -> Path:
-    """`model_path`, or the shipped model when it is empty."""
+def _model_path(parameter: str, runtime: str) -> Path:
+    """`model_path`, or the shipped model (its export for runtime onnx) when it is empty."""
     if parameter:
         return Path(parameter)
     try:
-        return share_path(*DEFAULT_MODEL)
+        return share_path(*(DEFAULT_EXPORT if runtime == "onnx" else DEFAULT_MODEL))
     except FileNotFoundError as exc:
         raise StartupError(f"model_path is empty and the shipped model cannot be found: {exc}") from exc
 
 
-def _load_policy(path: Path):
-    """The policy in `path`; StartupError naming the file when it is missing or unusable."""
+def load_runtime(path: Path, runtime: str):
+    """The policy runtime for `path`: `OnnxPolicy` for an export (runtime onnx, or auto and a
+    directory or .json), which never imports torch; else the torch `Policy` of a checkpoint.
+    StartupError naming the file when it is missing, unusable or of the other kind."""
+    if runtime == "onnx" or (runtime == "auto" and is_export(path)):
+        if not is_export(path):
+            raise StartupError(f"model_path {path}: runtime onnx runs an export (a directory written by "
+                               f"`lnn-control export`, or its policy.json), not a checkpoint; "
+                               f"export it with `lnn-control export {path} --out DIR`")
+        from lnn_control.policy.onnx_runtime import load_onnx_policy
+
+        try:
+            return load_onnx_policy(path)
+        except Exception as exc:  # any unusable export is a start-up failure with one line
+            raise StartupError(f"model_path {path}: cannot load the exported policy: {exc}") from exc
+    if is_export(path):
+        raise StartupError(f"model_path {path}: runtime torch runs a checkpoint (.pt), not an export; "
+                           f"use runtime:=onnx (or auto)")
     if not path.is_file():
         raise StartupError(f"model_path {path}: no such file (train one with `lnn-control train`, "
                            f"or pass model_path:=FILE.pt)")
-    import torch  # imported only once a file exists: a missing model fails fast
+    import torch  # imported only for a checkpoint, once it exists: a missing model fails fast
 
     from lnn_control.policy import load_policy
 
