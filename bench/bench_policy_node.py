@@ -118,7 +118,7 @@ def run(variants: list[Variant], duration_s: float, latency_s: float, control_ra
         warmup_s: float = 3.0) -> list[dict]:
     """Every variant's node at once, each in namespace /vK with its feed; one summary per variant."""
     processes = [subprocess.Popen(
-        [sys.executable, "-m", "lnn_control.ros.policy_node", "--ros-args", "-r", f"__ns:=/v{k}",
+        [sys.executable, "-P", "-m", "lnn_control.ros.policy_node", "--ros-args", "-r", f"__ns:=/v{k}",
          "-p", f"model_path:={variant.model}", "-p", f"control_rate:={control_rate}", "--log-level", "warn"],
         env={**os.environ, "PYTHONPATH": str(variant.tree)}) for k, variant in enumerate(variants)]
     context = rclpy.Context()
