@@ -58,8 +58,10 @@ def reference_tree(revision: str, scratch: Path) -> Path | None:
 
 
 def train(tree: Path, bags: Path, kind: str, out: Path, epochs: int, recipe: Path) -> list[dict]:
+    # -P: without it `-c` puts the working directory first on sys.path, and from the repository
+    # root the reference would run this tree's code
     env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([sys.executable, "-c", TRAIN, str(bags), kind, str(out), str(epochs), str(recipe)],
+    result = subprocess.run([sys.executable, "-P", "-c", TRAIN, str(bags), kind, str(out), str(epochs), str(recipe)],
                             capture_output=True, text=True, env=env, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 

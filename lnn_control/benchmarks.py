@@ -56,9 +56,10 @@ def report(name: str, rows: list[dict], out_dir: str | Path, method: str) -> Pat
     return path
 
 
-def bench_arguments(description: str) -> argparse.Namespace:
-    """The command line every bench script shares: `--out DIR` and `--quick`."""
-    parser = argparse.ArgumentParser(description=description)
+def bench_arguments(description: str, parents: tuple[argparse.ArgumentParser, ...] = ()) -> argparse.Namespace:
+    """The command line every bench script shares: `--out DIR` and `--quick`, plus the options of
+    `parents` (parsers made with add_help=False), all in one `--help`."""
+    parser = argparse.ArgumentParser(description=description, parents=list(parents))
     parser.add_argument("--out", default="runs/bench", help="folder for the JSON result")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (smoke run)")
     return parser.parse_args()

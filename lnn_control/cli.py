@@ -24,6 +24,7 @@ _HANDLERS = {
     "inspect-bag": "lnn_control.data.inspect:run_cli",
     "adapt": "lnn_control.adapt.cli:run_cli",
     "explain": "lnn_control.explain.cli:run_cli",
+    "export": "lnn_control.policy.export:run_cli",
 }
 
 
@@ -158,6 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="episode time limit in simulated seconds (default: the world's own)")
     p.add_argument("--out", required=True,
                    help="output folder: attention.json/.md/.png, wiring.png, neurons.png")
+
+    p = sub.add_parser("export", help="write a checkpoint as ONNX + its header, for the torch-free runtime",
+                       description="Write FILE.pt as DIR/policy.onnx (one control step, recurrent state in and out) "
+                                   "and DIR/policy.json (the checkpoint's header, the ONNX file's SHA-256, the state "
+                                   "size), after checking onnxruntime against the torch runtime (1e-5). policy_node "
+                                   "runs DIR without torch (model_path:=DIR).")
+    p.add_argument("checkpoint", metavar="FILE.pt", help="the policy checkpoint to export")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for policy.onnx and policy.json")
 
     p = sub.add_parser("inspect-bag", help="topics, types, counts, rates and gaps of a rosbag2 bag")
     p.add_argument("bag", help="bag directory (mcap or sqlite3)")

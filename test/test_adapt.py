@@ -9,7 +9,7 @@ from lnn_control.cli import main
 from lnn_control.data import BagTopics, align, read_bag
 from lnn_control.envs import make_env
 from lnn_control.policy import read_header
-from lnn_control.policy.checkpoint import file_sha256
+from lnn_control.policy.digest import file_sha256
 from lnn_control.rollout import BagRecorder, Decision, ObserverBase, fly
 from lnn_control.rollout.operator import OperatorRules, SimulatedOperator
 

@@ -135,6 +135,9 @@ def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     ("lnn_control.envs", {"torch", "rclpy", "rosbags"}),
     ("lnn_control.data", {"torch", "rclpy", "pybullet"}),
     ("lnn_control.codec", {"torch", "rclpy", "rosbags", "pybullet"}),
+    # the torch-free runtime, and the node that runs it (torch comes only with a checkpoint)
+    ("lnn_control.policy.onnx_runtime", {"torch", "ncps", "rclpy"}),
+    ("lnn_control.ros.policy_node", {"torch", "ncps", "lnn_control.policy.checkpoint", "lnn_control.rollout"}),
 ])
 def test_importing_a_layer_loads_only_what_it_uses(module, absent):
     import subprocess

@@ -489,6 +489,38 @@ class TestRawImagesAtControlRate:
         assert float(diagnostics["camera_age_s"]) in (0.0, 0.05) and float(diagnostics["imu_age_s"]) in (0.0, 0.05)
 
 
+def step_frame(robot: RobotSide, stamp: int, image: np.ndarray, imu=IMU_AT_REST) -> tuple[np.ndarray, Command]:
+    """/clock to `stamp`, then an IMU reading and a frame stamped `stamp`: the node's command
+    for the frame (stamped with the node's clock when it took the frame).
+
+    Nothing is sent twice while the node may still take the first copy: a copy taken late
+    would be answered as if it were the next frame. When the node is not flying (nothing for
+    longer than the watchdog, or a refused frame), the test first waits for the failsafe's zero
+    stamped `stamp`, which shows that the node's clock is there; then it sends the reading and
+    the frame and takes the next command. A zero means that the node took the frame before the
+    reading (its executor takes the camera first when both wait) and refused it as stale,
+    without stepping: both are sent again, and the reading is there by then."""
+    clock_before = robot.clock_ns
+    flying = robot.flying and stamp - robot.input_ns <= 500_000_000
+    if stamp != robot.clock_ns:
+        if flying or stamp // PERIOD == robot.clock_ns // PERIOD:   # no failsafe zero will come
+            robot.publish_clock(stamp)
+        else:
+            assert _zero(robot.command_at(stamp)), "the failsafe's zero"
+    for _ in range(3):
+        since = robot.count()
+        robot.imu_publisher.publish(robot.imu_message(imu, stamp))
+        robot.image_publisher.publish(robot.image_message(image, stamp))
+        command = robot.wait_for(lambda since=since: robot.commands[since] if len(robot.commands) > since else None,
+                                 f"the command for the frame at {_seconds(stamp):.3f}")
+        robot.input_ns = stamp
+        if not _zero(command.value):
+            robot.flying = True
+            assert clock_before <= command.stamp <= stamp, (clock_before, command.stamp, stamp)
+            return command.value, command
+    raise AssertionError(f"only zero commands for the frame at {_seconds(stamp):.3f}:\n{robot.log_tails()}")
+
+
 @pytest.fixture(scope="class")
 def compressed_robot(checkpoint, tmp_path_factory):
     parameters = {"model_path": checkpoint, "control_rate": 0.0, "image_transport": "compressed",
@@ -516,44 +548,13 @@ class TestCompressedStampedSimTime:
     def policy(self, checkpoint):
         return load_policy(checkpoint)
 
-    def _frame(self, robot: RobotSide, stamp: int, image: np.ndarray, imu=IMU_AT_REST) -> tuple[np.ndarray, Command]:
-        """/clock to `stamp`, then an IMU reading and a frame stamped `stamp`: the node's command
-        for the frame (stamped with the node's clock when it took the frame).
-
-        Nothing is sent twice while the node may still take the first copy: a copy taken late
-        would be answered as if it were the next frame. When the node is not flying (nothing for
-        longer than the watchdog, or a refused frame), the test first waits for the failsafe's zero
-        stamped `stamp`, which shows that the node's clock is there; then it sends the reading and
-        the frame and takes the next command. A zero means that the node took the frame before the
-        reading (its executor takes the camera first when both wait) and refused it as stale,
-        without stepping: both are sent again, and the reading is there by then."""
-        clock_before = robot.clock_ns
-        flying = robot.flying and stamp - robot.input_ns <= 500_000_000
-        if stamp != robot.clock_ns:
-            if flying or stamp // PERIOD == robot.clock_ns // PERIOD:   # no failsafe zero will come
-                robot.publish_clock(stamp)
-            else:
-                assert _zero(robot.command_at(stamp)), "the failsafe's zero"
-        for _ in range(3):
-            since = robot.count()
-            robot.imu_publisher.publish(robot.imu_message(imu, stamp))
-            robot.image_publisher.publish(robot.image_message(image, stamp))
-            command = robot.wait_for(lambda since=since: robot.commands[since] if len(robot.commands) > since else None,
-                                     f"the command for the frame at {_seconds(stamp):.3f}")
-            robot.input_ns = stamp
-            if not _zero(command.value):
-                robot.flying = True
-                assert clock_before <= command.stamp <= stamp, (clock_before, command.stamp, stamp)
-                return command.value, command
-        raise AssertionError(f"only zero commands for the frame at {_seconds(stamp):.3f}:\n{robot.log_tails()}")
-
     def test_steps_on_every_frame_with_dt_from_the_stamps_in_sim_time(self, robot, policy, epoch):
         image = _scene(3)
         offsets = [0, 50_000_000, 150_000_000, 175_000_000]  # 50 ms, a dropped frame (100 ms), 25 ms
         expected_dts = [policy.spec.nominal_dt, 0.05, 0.1, 0.025]
         policy.reset()
         for k, (offset, dt) in enumerate(zip(offsets, expected_dts, strict=True)):
-            command, message = self._frame(robot, epoch + offset, image)
+            command, message = step_frame(robot, epoch + offset, image)
             expected = policy.step(image, IMU_AT_REST, dt)
             np.testing.assert_allclose(command, expected, atol=1e-5, err_msg=f"frame {k} (dt {dt})")
             assert message.frame_id == FRAME_ID  # and its stamp is the node's (simulated) clock, see _frame
@@ -561,10 +562,10 @@ class TestCompressedStampedSimTime:
     def test_reset_service_restarts_the_recurrent_state(self, robot, policy, epoch):
         image = _scene(4)
         for k in range(5):
-            steady, _ = self._frame(robot, epoch + k * PERIOD, image)
+            steady, _ = step_frame(robot, epoch + k * PERIOD, image)
         response = robot.call(robot.reset_client, Trigger.Request())
         assert response.success
-        after_reset, _ = self._frame(robot, epoch + 5 * PERIOD, image)
+        after_reset, _ = step_frame(robot, epoch + 5 * PERIOD, image)
         policy.reset()
         fresh = policy.step(image, IMU_AT_REST, policy.spec.nominal_dt)
         np.testing.assert_allclose(after_reset, fresh, atol=1e-5)
@@ -573,8 +574,8 @@ class TestCompressedStampedSimTime:
     def test_a_gap_in_the_stamps_restarts_the_recurrent_state(self, robot, policy, epoch):
         image = _scene(5)
         for k in range(3):
-            self._frame(robot, epoch + k * PERIOD, image)
-        after_gap, _ = self._frame(robot, epoch + 5 * 10**9, image)  # 4.9 s later: past the 0.5 s watchdog
+            step_frame(robot, epoch + k * PERIOD, image)
+        after_gap, _ = step_frame(robot, epoch + 5 * 10**9, image)  # 4.9 s later: past the 0.5 s watchdog
         policy.reset()
         np.testing.assert_allclose(after_gap, policy.step(image, IMU_AT_REST, policy.spec.nominal_dt), atol=1e-5)
 
@@ -597,18 +598,18 @@ class TestCompressedStampedSimTime:
     def test_input_returning_after_a_bad_frame_restarts_the_recurrent_state(self, robot, policy, epoch):
         image = _scene(7)
         for k in range(3):
-            self._frame(robot, epoch + k * PERIOD, image)
+            step_frame(robot, epoch + k * PERIOD, image)
         ok, png = cv2.imencode(".png", image)
         zeros = self._refused_frame_and_zeros(robot, png.tobytes()[:100], periods=2)
         assert zeros and all(_zero(c.value) for c in zeros)
         # 0.1 s after the last good frame: well within the watchdog, but the bad frame was a fault
-        after_fault, _ = self._frame(robot, epoch + 4 * PERIOD, image)
+        after_fault, _ = step_frame(robot, epoch + 4 * PERIOD, image)
         policy.reset()
         np.testing.assert_allclose(after_fault, policy.step(image, IMU_AT_REST, policy.spec.nominal_dt), atol=1e-5)
 
     @pytest.mark.parametrize("bad", ["truncated", "garbage", "empty"])
     def test_bad_compressed_images_give_zero_at_the_control_rate(self, robot, bad, epoch):
-        self._frame(robot, epoch, _scene(6))
+        step_frame(robot, epoch, _scene(6))
         ok, png = cv2.imencode(".png", _scene(6))
         data = {"truncated": png.tobytes()[:200], "garbage": b"\xff\xd8 not a jpeg \xff\xd9", "empty": b""}[bad]
         commands = self._refused_frame_and_zeros(robot, data, periods=10)
@@ -619,7 +620,7 @@ class TestCompressedStampedSimTime:
         assert stamps == list(range(stamps[0], epoch + 10 * PERIOD + 1, PERIOD))
         assert all(_zero(c.value) for c in commands), commands
         assert robot.process.poll() is None
-        command, _ = self._frame(robot, epoch + 11 * PERIOD, _scene(6))
+        command, _ = step_frame(robot, epoch + 11 * PERIOD, _scene(6))
         assert np.any(command != 0) and np.all(np.isfinite(command))
 
 
@@ -790,4 +791,5 @@ def test_the_launch_file_starts_the_node_with_the_parameter_file(ros_domain_id, 
         returncode = stop_processes({"policy_node": process})["policy_node"]
     text = log_path.read_text()
     assert returncode == 0, text
-    assert f"policy {checkpoint} loaded; stepping on every frame, limits 2 m/s, 0.5 rad/s, watchdog 0.5 s" in text
+    assert (f"policy {checkpoint} loaded (torch runtime); stepping on every frame, limits 2 m/s, 0.5 rad/s, "
+            "watchdog 0.5 s") in text

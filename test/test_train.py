@@ -160,7 +160,7 @@ def test_the_dagger_teachers_are_the_simulators():
 
 def test_fine_tuning_starts_from_the_parent_and_names_it(tmp_path, bags, capsys):
     from lnn_control.policy import load_checkpoint
-    from lnn_control.policy.checkpoint import file_sha256
+    from lnn_control.policy.digest import file_sha256
 
     code, parent = _train(tmp_path, bags, "cfc", "--epochs", "1")
     assert code == 0

@@ -25,7 +25,7 @@ from lnn_control.envs.shifts import Condition
 from lnn_control.eval.evaluation import EvalRun, evaluate
 from lnn_control.eval.plan import NO_SHIFT, EvalPlan, PolicySource, WorldSource
 from lnn_control.policy import load_checkpoint, load_policy
-from lnn_control.policy.checkpoint import file_sha256
+from lnn_control.policy.digest import file_sha256
 from lnn_control.rollout import PolicyPilot
 from lnn_control.rollout.collect import RecordingJob, record, world_label
 from lnn_control.rollout.operator import OperatorRules, SimulatedOperator

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lnn_control.envs.shifts import Condition, load_suite, parse_shift
 from lnn_control.paths import share_path
-from lnn_control.policy.checkpoint import file_sha256
+from lnn_control.policy.digest import file_sha256
 
 BUILTIN_POLICIES = ("expert", "random")
 NO_SHIFT = Condition("none", ())

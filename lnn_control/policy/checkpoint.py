@@ -9,7 +9,6 @@ claim that the weights were trained.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -80,16 +79,6 @@ def save_checkpoint(path, net: PolicyNetwork, training: dict | None = None,
     torch.save({"header": header_text, "state_dict": state_dict}, partial)
     os.replace(partial, path)
     return path
-
-
-def file_sha256(path) -> str:
-    """The SHA-256 of the file at `path` (hex): how evaluations and fine-tuned checkpoints name
-    the exact checkpoint they used."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_header(path) -> dict:

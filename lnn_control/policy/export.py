@@ -1,5 +1,9 @@
 """Export a policy's single step (state in, state out) to TorchScript and ONNX for edge devices.
 
+`lnn-control export FILE.pt --out DIR` (`export_policy`) writes the ONNX step with the
+checkpoint's header alongside (DIR/policy.onnx + DIR/policy.json, see `bundle.py`), and checks
+the exported runtime (`OnnxPolicy`) against the torch one (`Policy`) before it says so.
+
 The exported function is `step(image, imu, dt, state) -> (cmd, new_state)`:
 image uint8 [1, H, W, 3] RGB at the spec's size (resize before calling), imu float32 [1, 6]
 (non-finite components are read as 0), dt float32 [1] seconds, state float32 [1, S]
@@ -8,18 +12,39 @@ image uint8 [1, H, W, 3] RGB at the spec's size (resize before calling), imu flo
 """
 from __future__ import annotations
 
+import json
+import os
 import warnings
 from pathlib import Path
 
 import numpy as np
+import onnxruntime
 import torch
 from torch import nn
 
+import lnn_control
+from lnn_control.exit_status import SUCCESS, failed
+from lnn_control.policy.bundle import (
+    EXPORT_FORMAT,
+    EXPORT_FORMAT_VERSION,
+    HEADER_DIGEST_KEY,
+    HEADER_FILE,
+    INPUT_NAMES,
+    MODEL_FILE,
+    OUTPUT_NAMES,
+    ExportError,
+    header_digest,
+    read_bundle,
+)
+from lnn_control.policy.checkpoint import CheckpointError, load_checkpoint
+from lnn_control.policy.digest import bytes_sha256, file_sha256
 from lnn_control.policy.network import PolicyNetwork
+from lnn_control.policy.onnx_runtime import load_onnx_policy
+from lnn_control.policy.runtime import Policy
 
 TOLERANCE = 1e-5
-INPUT_NAMES = ["image", "imu", "dt", "state"]
-OUTPUT_NAMES = ["cmd", "new_state"]
+OPSET = 17
+CHECK_EPISODES, CHECK_STEPS = 3, 40   # the export-time comparison of the two runtimes
 
 
 def export_state_size(net: PolicyNetwork) -> int:
@@ -77,10 +102,8 @@ def export_torchscript(net: PolicyNetwork, path) -> Path:
     return path
 
 
-def export_onnx(net: PolicyNetwork, path, opset: int = 17) -> Path:
+def export_onnx(net: PolicyNetwork, path, opset: int = OPSET) -> Path:
     """Export the step to an ONNX file at `path`, check it with onnxruntime, return the path."""
-    import onnxruntime
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # the TorchScript-based exporter: the torch.export-based one needs onnxscript, which is not
@@ -89,8 +112,8 @@ def export_onnx(net: PolicyNetwork, path, opset: int = 17) -> Path:
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", message="Exporting a model to ONNX with a batch_size")
-        torch.onnx.export(PolicyStep(net), example_inputs(net), str(path), input_names=INPUT_NAMES,
-                          output_names=OUTPUT_NAMES, opset_version=opset, dynamo=False)
+        torch.onnx.export(PolicyStep(net), example_inputs(net), str(path), input_names=list(INPUT_NAMES),
+                          output_names=list(OUTPUT_NAMES), opset_version=opset, dynamo=False)
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     check_export(net, lambda *xs: session.run(None, dict(zip(INPUT_NAMES, xs, strict=True))), path)
     return path
@@ -113,3 +136,92 @@ def check_export(net: PolicyNetwork, run, path, steps: int = 5) -> float:
     if not worst <= TOLERANCE:
         raise RuntimeError(f"{path}: exported step differs from eager PyTorch by {worst:.3g} (> {TOLERANCE})")
     return worst
+
+
+def export_policy(checkpoint, out_dir) -> tuple[Path, float]:
+    """Write the checkpoint at `checkpoint` as an export in `out_dir` (policy.onnx + policy.json,
+    each replaced atomically); (path of policy.json, the largest |command difference| between
+    the exported runtime and the torch one over the export-time check). CheckpointError for a bad
+    checkpoint; RuntimeError naming the file if the runtimes differ by more than 1e-5."""
+    import onnx
+
+    checkpoint, out_dir = Path(checkpoint), Path(out_dir)
+    net, header = load_checkpoint(checkpoint)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model_path, header_path = out_dir / MODEL_FILE, out_dir / HEADER_FILE
+    partial = out_dir / (MODEL_FILE + ".partial")
+    export_onnx(net, partial)
+    model = onnx.load(str(partial))
+    entry = model.metadata_props.add()
+    entry.key, entry.value = HEADER_DIGEST_KEY, header_digest(header)
+    model.producer_name, model.producer_version = "lnn_control", lnn_control.__version__
+    model_bytes = model.SerializeToString()
+    partial.write_bytes(model_bytes)
+    os.replace(partial, model_path)
+    header = {**header, "export": {
+        "format": EXPORT_FORMAT, "format_version": EXPORT_FORMAT_VERSION, "model": MODEL_FILE,
+        "sha256": bytes_sha256(model_bytes), "state_size": export_state_size(net), "opset": OPSET,
+        "inputs": {"image": f"uint8 [1, {net.spec.image_height}, {net.spec.image_width}, 3] RGB",
+                   "imu": "float32 [1, 6] rad/s, m/s^2 (body FLU)", "dt": "float32 [1] s",
+                   "state": f"float32 [1, {export_state_size(net)}] (zeros at the start of an episode)"},
+        "outputs": {"cmd": "float32 [1, 4] vx, vy, vz m/s, yaw_rate rad/s (heading frame)",
+                    "new_state": f"float32 [1, {export_state_size(net)}]"},
+        "checkpoint": {"file": checkpoint.name, "sha256": file_sha256(checkpoint)},
+        "lnn_control_version": lnn_control.__version__,
+    }}
+    _write_json(header_path, header)
+    worst = compare_runtimes(Policy(net), load_onnx_policy(out_dir))
+    if not worst <= TOLERANCE:
+        raise RuntimeError(f"{model_path}: the exported runtime differs from the torch runtime by {worst:.3g} "
+                           f"(> {TOLERANCE}) over {CHECK_EPISODES} x {CHECK_STEPS} steps")
+    header["export"]["check"] = {"runtime": "onnxruntime " + onnxruntime.__version__, "reference": "torch Policy.step",
+                                 "episodes": CHECK_EPISODES, "steps": CHECK_EPISODES * CHECK_STEPS,
+                                 "max_abs_cmd_difference": worst, "tolerance": TOLERANCE}
+    _write_json(header_path, header)
+    read_bundle(out_dir)
+    return header_path, worst
+
+
+def compare_runtimes(reference, exported, episodes: int = CHECK_EPISODES, steps: int = CHECK_STEPS,
+                     seed: int = 0) -> float:
+    """The largest |command difference| between two runtimes stepped side by side over random
+    episodes: frames at the policy's size and twice it (the resize), IMU readings with an
+    occasional NaN component, dt from half to twice the nominal."""
+    rng = np.random.default_rng(seed)
+    spec = reference.spec
+    worst = 0.0
+    for _ in range(episodes):
+        reference.reset()
+        exported.reset()
+        for k in range(steps):
+            scale = 2 if k % 3 == 2 else 1
+            image = rng.integers(0, 256, (spec.image_height * scale, spec.image_width * scale, 3), dtype=np.uint8)
+            imu = rng.normal([0, 0, 0, 0, 0, 9.81], [0.3, 0.3, 0.3, 1.0, 1.0, 1.0]).astype(np.float32)
+            if k % 7 == 3:
+                imu[rng.integers(6)] = np.nan
+            dt = spec.nominal_dt * rng.uniform(0.5, 2.0)
+            worst = max(worst, float(np.abs(exported.step(image, imu, dt) - reference.step(image, imu, dt)).max()))
+    return worst
+
+
+def _write_json(path: Path, value: dict) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(value, indent=2, allow_nan=False) + "\n")
+    os.replace(partial, path)
+
+
+def run_cli(args) -> int:
+    """`lnn-control export FILE.pt --out DIR`."""
+    command = "lnn-control export"
+    torch.set_num_threads(1)
+    try:
+        header_path, worst = export_policy(args.checkpoint, args.out)
+    except (CheckpointError, ExportError, RuntimeError) as error:
+        return failed(command, error)
+    except OSError as error:
+        return failed(command, f"{error.filename or args.out}: {error.strerror or error}")
+    bundle = read_bundle(header_path)
+    print(f"{bundle.model_path} ({len(bundle.model_bytes)} bytes, sha256 {bundle.header['export']['sha256'][:12]}...) "
+          f"and {header_path}: the {bundle.spec.kind} step, state size {bundle.state_size}; onnxruntime vs torch over "
+          f"{CHECK_EPISODES * CHECK_STEPS} steps: max |command difference| {worst:.2g} (tolerance {TOLERANCE:g})")
+    return SUCCESS

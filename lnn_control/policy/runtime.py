@@ -1,21 +1,19 @@
 """The stateful runtime: one camera frame + IMU reading + elapsed time in, one command out."""
 from __future__ import annotations
 
-import math
-
-import cv2
 import numpy as np
 import torch
 
 from lnn_control.policy.checkpoint import load_checkpoint
 from lnn_control.policy.network import PolicyNetwork
 from lnn_control.policy.spec import PolicySpec
+from lnn_control.policy.step_inputs import ImuSanitizer, check_dt, check_image
 
 
 class Policy:
     """Runs a `PolicyNetwork` one step at a time, keeping its recurrent state between steps.
 
-    `step(image, imu, dt)`:
+    `step(image, imu, dt)`, inputs as `lnn_control.policy.step_inputs` checks them:
     - image: RGB uint8 H x W x 3, any size (resized to the spec's size with area averaging);
     - imu: 6 numbers [gx, gy, gz] rad/s, [ax, ay, az] m/s^2, body frame FLU. Non-finite
       components (a NaN/Inf from a driver) are replaced by that component's last finite value
@@ -28,8 +26,11 @@ class Policy:
     network's current weights on every step, so it can follow a network being trained.
     """
 
+    runtime = "torch"
+
     def __init__(self, net: PolicyNetwork):
         self.net = net
+        self._sanitize_imu = ImuSanitizer()
         self.reset()
 
     @property
@@ -39,12 +40,12 @@ class Policy:
     def reset(self) -> None:
         """Forget the recurrent state and the last good IMU reading (start of an episode)."""
         self._state = None
-        self._last_imu = np.zeros(6, np.float32)
+        self._sanitize_imu.reset()
 
     def step(self, image, imu, dt) -> np.ndarray:
-        image = self._check_image(image)
+        image = check_image(image, self.spec.image_height, self.spec.image_width)
         imu = self._sanitize_imu(imu)
-        dt = _check_dt(dt)
+        dt = check_dt(dt)
         timespan = dt / self.spec.nominal_dt
         device = self.net.limits.device
         with torch.inference_mode():
@@ -63,45 +64,6 @@ class Policy:
         parts = self._state if isinstance(self._state, tuple) else (self._state,)
         return np.concatenate([(p.detach().cpu().numpy() if isinstance(p, torch.Tensor) else np.asarray(p))
                                .astype(np.float32).reshape(-1) for p in parts])
-
-    def _check_image(self, image) -> np.ndarray:
-        if not isinstance(image, np.ndarray):
-            raise ValueError(f"image must be a numpy array (H x W x 3 uint8 RGB), got {type(image).__name__}")
-        if image.dtype != np.uint8:
-            raise ValueError(f"image must have dtype uint8 (RGB 0..255), got {image.dtype}")
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f"image must have shape H x W x 3 (RGB), got {image.shape}")
-        if image.shape[0] == 0 or image.shape[1] == 0:
-            raise ValueError(f"image is empty: shape {image.shape}")
-        height, width = self.spec.image_height, self.spec.image_width
-        if image.shape[:2] != (height, width):
-            image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-        if not image.flags.c_contiguous or not image.flags.writeable:  # e.g. a flipped view, a ROS buffer
-            image = np.array(image, order="C")
-        return image
-
-    def _sanitize_imu(self, imu) -> np.ndarray:
-        try:
-            values = np.asarray(imu, dtype=np.float32)
-        except (TypeError, ValueError):
-            raise ValueError(f"imu must be 6 numbers [gx, gy, gz, ax, ay, az], got {imu!r}") from None
-        if values.shape not in ((6,), (1, 6)):
-            raise ValueError(f"imu must be 6 numbers [gx, gy, gz, ax, ay, az], got shape {values.shape}")
-        values = values.reshape(6)
-        finite = np.isfinite(values)
-        values = np.where(finite, values, self._last_imu).astype(np.float32)
-        self._last_imu = values
-        return values
-
-
-def _check_dt(dt) -> float:
-    try:
-        value = float(dt)
-    except (TypeError, ValueError):
-        raise ValueError(f"dt must be a number of seconds, got {dt!r}") from None
-    if not math.isfinite(value) or value <= 0.0:
-        raise ValueError(f"dt must be finite and > 0 seconds since the previous step, got {value}")
-    return value
 
 
 def load_policy(path, map_location: str | None = "cpu") -> Policy:

@@ -23,6 +23,15 @@ Topics (relative, so namespaces and remaps apply):
 Services: `~/reset` (`std_srvs/Trigger`: clears the recurrent state; the response says
 so) and `~/enable` (`std_srvs/SetBool`: false = zero commands until enabled again).
 
+Runtimes: a checkpoint (`model_path:=FILE.pt`) runs with torch (`lnn_control.policy.Policy`);
+an export of `lnn-control export` (`model_path:=DIR` or DIR/policy.json, or `runtime:=onnx`)
+runs with onnxruntime (`OnnxPolicy`), and then torch is never imported in this process: this
+module and everything it imports are torch-free, torch comes only with a checkpoint.
+
+Cost: callbacks run on rclpy's events executor (no wait set rebuilt per message); IMU messages
+arrive serialized and are read from their bytes (`imu_wire`), the 200 Hz stream's largest cost
+otherwise.
+
 Stepping: with `control_rate` 0 (the default) the policy steps and publishes on every
 camera frame, as soon as it arrives. With `control_rate` > 0 a timer at that rate steps
 the policy on the newest frame received since the last tick (frames in between are
@@ -70,10 +79,11 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist, TwistStamped
 from rclpy.clock import Clock, ClockType
 from rclpy.duration import Duration
-from rclpy.executors import SingleThreadedExecutor
+from rclpy.experimental import EventsExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
+from rclpy.serialization import deserialize_message
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CompressedImage, Image, Imu
 from std_msgs.msg import Bool, Float32MultiArray
@@ -81,16 +91,19 @@ from std_srvs.srv import SetBool, Trigger
 
 from lnn_control.codec import InvalidMessage, compressed_to_rgb, image_to_rgb, imu_to_vector, twist_to_command
 from lnn_control.paths import share_path
+from lnn_control.policy.bundle import is_export
 from lnn_control.ros.conversions import command_to_twist, command_to_twist_stamped, seconds_to_stamp, stamp_to_seconds
-from lnn_control.ros.debug import DebugPublisher
 from lnn_control.ros.diagnostics import WindowStats, diagnostic_array
 from lnn_control.ros.failsafe import Failsafe, InputMonitor, NodeState, bound_command
 from lnn_control.ros.imu_history import ImuHistory
+from lnn_control.ros.imu_wire import read_imu
 from lnn_control.ros.parameters import Param, ParameterTable, StartupError, declare_parameters
 from lnn_control.ros.teleop import TeleopMux
 
 NODE_NAME = "policy_node"
 DEFAULT_MODEL = ("models", "cfc_forest.pt")
+DEFAULT_EXPORT = ("models", "cfc_forest_onnx")   # `lnn-control export models/cfc_forest.pt --out ...`
+RUNTIMES = ("auto", "torch", "onnx")
 FAILSAFE_RATE_HZ = 20.0        # zero commands when control_rate is 0 and input is stale
 DIAGNOSTICS_PERIOD_S = 1.0
 WARN_PERIOD_S = 2.0            # throttling of repeated warnings
@@ -105,7 +118,11 @@ IMU_QOS = QoSProfile(reliability=qos_profile_sensor_data.reliability,
 
 #: Read-only ones are fixed at start-up; the others may change at run time.
 PARAMETERS = ParameterTable(
-    model_path=Param("", "policy checkpoint (.pt); empty = share/lnn_control/models/cfc_forest.pt", read_only=True),
+    model_path=Param("", "policy checkpoint (.pt) or export (a directory from `lnn-control export`, or its "
+                         "policy.json); empty = the shipped share/lnn_control/models/cfc_forest.pt (its export "
+                         "models/cfc_forest_onnx with runtime:=onnx)", read_only=True),
+    runtime=Param("auto", "torch: run a checkpoint with torch; onnx: run an export with onnxruntime, torch never "
+                          "loaded; auto: onnx for an export, torch for a checkpoint", choices=RUNTIMES, read_only=True),
     control_rate=Param(0.0, "Hz: step on the newest frame and publish at this fixed rate; 0 = step and publish on "
                             "every camera frame (lowest latency)", low=0.0, high=1000.0),
     max_linear_speed=Param(2.0, "m/s: bound on each of |vx|, |vy|, |vz| of the commands", low=0.0, high=20.0),
@@ -151,8 +168,8 @@ class PolicyNode(Node):
         self._max_yaw_rate = value["max_yaw_rate"]
         self._frame_id = value["frame_id"]
         self._stamped = value["stamped"]
-        self._model_path = _model_path(value["model_path"])
-        self._policy = _load_policy(self._model_path)
+        self._model_path = _model_path(value["model_path"], value["runtime"])
+        self._policy = load_runtime(self._model_path, value["runtime"])
 
         self._failsafe = Failsafe(value["watchdog_timeout"])
         self._imu_history = ImuHistory()
@@ -171,11 +188,16 @@ class PolicyNode(Node):
         self._teleop = self._connect_teleop(value) if value["teleop"] else None
         self._debug = None
         if value["debug"]:
+            if self._policy.runtime != "torch":
+                raise StartupError(f"debug:=true needs the torch runtime (its saliency maps are computed with "
+                                   f"torch), not {self._policy.runtime}: give model_path a checkpoint (.pt)")
+            from lnn_control.ros.debug import DebugPublisher  # torch: only on the debug path
+
             saliency = self.create_publisher(Image, "~/debug/saliency", 1)
             state = self.create_publisher(Float32MultiArray, "~/debug/state", 10)
             self._debug = DebugPublisher(self._policy, value["debug_rate"], saliency.publish, state.publish)
         # IMU first: with both waiting, the executor takes the IMU readings before the frame they precede
-        self.create_subscription(Imu, "imu/data", self._on_imu, IMU_QOS)
+        self.create_subscription(Imu, "imu/data", self._on_imu, IMU_QOS, raw=True)
         if value["image_transport"] == "compressed":
             self.create_subscription(CompressedImage, "camera/image_raw/compressed",
                                      lambda msg: self._on_image(msg, compressed_to_rgb), qos_profile_sensor_data)
@@ -190,7 +212,7 @@ class PolicyNode(Node):
         stepping = "stepping on every frame" if self._control_rate == 0 else f"{self._control_rate:g} Hz"
         teleop = "off" if self._teleop is None else f"on (timeout {self._teleop.timeout:g} s)"
         self.get_logger().info(
-            f"policy {self._model_path} loaded; {stepping}, "
+            f"policy {self._model_path} loaded ({self._policy.runtime} runtime); {stepping}, "
             f"limits {self._max_linear_speed:g} m/s, {self._max_yaw_rate:g} rad/s, "
             f"watchdog {self._failsafe.watchdog_timeout:g} s, teleop {teleop}")
 
@@ -223,12 +245,18 @@ class PolicyNode(Node):
         if self._control_rate == 0:
             self._control_cycle()
 
-    def _on_imu(self, msg: Imu) -> None:
+    def _on_imu(self, data: bytes) -> None:
+        """A serialized IMU message: read from its bytes (`imu_wire`), or deserialised when it is
+        not plain little-endian CDR; then decoded by the codec's rules."""
         now = self._now()
         try:
+            msg = read_imu(data) or deserialize_message(data, Imu)
             imu = imu_to_vector(msg)
         except InvalidMessage as exc:
             self._refuse(self._failsafe.imu, str(exc))
+            return
+        except Exception as exc:  # bytes that do not deserialise: refused, and the node lives on
+            self._refuse(self._failsafe.imu, f"cannot decode: {exc!r}")
             return
         self._failsafe.message_valid(self._failsafe.imu, now)
         self._imu_stats.add()
@@ -413,6 +441,7 @@ class PolicyNode(Node):
             "invalid_camera_messages": self._failsafe.camera.invalid_count,
             "invalid_imu_messages": self._failsafe.imu.invalid_count,
             "command": " ".join(f"{v:.3f}" for v in self._command), "model_path": str(self._model_path),
+            "runtime": self._policy.runtime,
         }
         if self._teleop is not None:
             values |= {"teleop_flying": self._teleop.flying(self._now()), "teleop_takeovers": self._teleop.takeovers,
@@ -436,22 +465,38 @@ def _seconds(clock: Clock) -> float:
     return clock.now().nanoseconds * 1e-9
 
 
-def _model_path(parameter: str) -> Path:
-    """`model_path`, or the shipped model when it is empty."""
+def _model_path(parameter: str, runtime: str) -> Path:
+    """`model_path`, or the shipped model (its export for runtime onnx) when it is empty."""
     if parameter:
         return Path(parameter)
     try:
-        return share_path(*DEFAULT_MODEL)
+        return share_path(*(DEFAULT_EXPORT if runtime == "onnx" else DEFAULT_MODEL))
     except FileNotFoundError as exc:
         raise StartupError(f"model_path is empty and the shipped model cannot be found: {exc}") from exc
 
 
-def _load_policy(path: Path):
-    """The policy in `path`; StartupError naming the file when it is missing or unusable."""
+def load_runtime(path: Path, runtime: str):
+    """The policy runtime for `path`: `OnnxPolicy` for an export (runtime onnx, or auto and a
+    directory or .json), which never imports torch; else the torch `Policy` of a checkpoint.
+    StartupError naming the file when it is missing, unusable or of the other kind."""
+    if runtime == "onnx" or (runtime == "auto" and is_export(path)):
+        if not is_export(path):
+            raise StartupError(f"model_path {path}: runtime onnx runs an export (a directory written by "
+                               f"`lnn-control export`, or its policy.json), not a checkpoint; "
+                               f"export it with `lnn-control export {path} --out DIR`")
+        from lnn_control.policy.onnx_runtime import load_onnx_policy
+
+        try:
+            return load_onnx_policy(path)
+        except Exception as exc:  # any unusable export is a start-up failure with one line
+            raise StartupError(f"model_path {path}: cannot load the exported policy: {exc}") from exc
+    if is_export(path):
+        raise StartupError(f"model_path {path}: runtime torch runs a checkpoint (.pt), not an export; "
+                           f"use runtime:=onnx (or auto)")
     if not path.is_file():
         raise StartupError(f"model_path {path}: no such file (train one with `lnn-control train`, "
                            f"or pass model_path:=FILE.pt)")
-    import torch  # imported only once a file exists: a missing model fails fast
+    import torch  # imported only for a checkpoint, once it exists: a missing model fails fast
 
     from lnn_control.policy import load_policy
 
@@ -475,7 +520,10 @@ def main(args: list[str] | None = None) -> int:
         rclpy.logging.get_logger(NODE_NAME).fatal(str(exc))
         rclpy.try_shutdown()
         return 1
-    executor = SingleThreadedExecutor()
+    # the events executor runs each callback as its event comes, without rebuilding a wait set
+    # of every subscription, timer and service on each turn (which cost the node more CPU than
+    # the policy did: bench/bench_policy_node.py)
+    executor = EventsExecutor()
     executor.add_node(node)
     while not stop.is_set():
         executor.spin_once(timeout_sec=0.1)

@@ -48,7 +48,7 @@ def parent_checkpoint(args) -> tuple[PolicySpec, dict | None, dict | None]:
             raise ValueError("--keep-normalization needs --init (a parent checkpoint to keep it from)")
         return PolicySpec(kind=args.model or "cfc"), None, None
     from lnn_control.policy import load_checkpoint
-    from lnn_control.policy.checkpoint import file_sha256
+    from lnn_control.policy.digest import file_sha256
 
     net, header = load_checkpoint(args.init)
     if args.model is not None and args.model != net.spec.kind:
