@@ -73,10 +73,10 @@ def test_a_pilot_plan_changes_only_what_it_names_and_bad_options_are_refused(cap
     parser = build_parser()
     pilot = plan_of(parser.parse_args(["--models", "cfc:imitable,mlp:imitable", "--seeds", "0,1",
                                        "--world-episodes", "20", "--demonstrations", "200", "--dagger-rounds", "2",
-                                       "--severities", "1"]))
+                                       "--epochs", "3", "--severities", "1"]))
     assert pilot.models == (("cfc", "imitable"), ("mlp", "imitable"))
     assert pilot.training_seeds == (0, 1) and pilot.world_episodes == 20
-    assert (pilot.episodes, pilot.dagger_rounds, pilot.severities) == (200, 2, (1.0,))
+    assert (pilot.episodes, pilot.dagger_rounds, pilot.epochs, pilot.severities) == (200, 2, 3, (1.0,))
     assert plan_of(parser.parse_args(["--severities", "none"])).severities == ()
     assert pilot.condition_episodes == StudyPlan().condition_episodes and pilot.worlds == StudyPlan().worlds
     assert pilot.labels() == ["cfc_imitable_s0", "cfc_imitable_s1", "mlp_imitable_s0", "mlp_imitable_s1"]

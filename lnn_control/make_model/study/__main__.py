@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
                               f"{','.join(f'{s:g}' for s in StudyPlan.severities)}; 'none' for no curves)")
     smaller.add_argument("--demonstrations", type=_positive, metavar="N",
                          help=f"expert demonstrations per teacher (default: {StudyPlan.episodes})")
+    smaller.add_argument("--epochs", type=_positive, metavar="N",
+                         help="behaviour-cloning epochs of every training (default: the training config's)")
     smaller.add_argument("--dagger-rounds", type=_positive, metavar="R",
                          help=f"DAgger rounds of every training (default: {StudyPlan.dagger_rounds})")
     return parser
@@ -102,7 +104,8 @@ def plan_of(args: argparse.Namespace) -> StudyPlan:
     changes = {field: value for field, value in (
         ("models", args.models), ("training_seeds", args.seeds), ("world_episodes", args.world_episodes),
         ("condition_episodes", args.condition_episodes), ("severities", args.severities),
-        ("episodes", args.demonstrations), ("dagger_rounds", args.dagger_rounds)) if value is not None}
+        ("episodes", args.demonstrations), ("dagger_rounds", args.dagger_rounds),
+        ("epochs", args.epochs)) if value is not None}
     return replace(plan, **changes)
 
 

@@ -229,7 +229,8 @@ def _method(report: dict, steps: dict) -> str:
     commands = [step["command"] for name, step in steps.get("steps", {}).items()]
     hours = steps.get("wall_s", 0.0) / 3600
     return ("Every model trained in the forest only (default season, no shift): "
-            f"{plan['episodes']} expert demonstrations per teacher, behaviour cloning then {plan['dagger_rounds']} "
+            f"{plan['episodes']} expert demonstrations per teacher, behaviour cloning "
+            f"({plan['epochs'] or 'the config' + chr(39) + 's'} epochs) then {plan['dagger_rounds']} "
             f"DAgger rounds (config {plan['train_config']}), {len(plan['training_seeds'])} trainings per group "
             f"(training seeds {', '.join(map(str, plan['training_seeds']))}). World seeds from 10000 on, the same for "
             f"every model: {plan['world_episodes']} per model and world, {plan['condition_episodes']} per model and "
