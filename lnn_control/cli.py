@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=None, help="training config YAML (see config/train.yaml)")
     p.add_argument("--seed", type=int, default=None, help="random seed")
     p.add_argument("--dagger", type=int, default=0, metavar="K", help="DAgger rounds in the simulator")
+    p.add_argument("--ensemble", type=int, default=None, metavar="K",
+                   help="train K members on one shared encoder, each on its own bootstrap resample; their "
+                        "disagreement is the policy's uncertainty (default: the config's ensemble, else 1)")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable bags instead of stopping")
     p.add_argument("--init", default=None, metavar="FILE.pt",
                    help="fine-tune: start from this checkpoint's weights (its kind and sizes); the new header names "

@@ -26,6 +26,16 @@ class Policy:
 
     The network runs where its weights are (CPU is fastest at batch 1); `Policy` reads the
     network's current weights on every step, so it can follow a network being trained.
+
+    An ensemble (K > 1 members on one shared encoder) returns the members' mean command, and
+    after each step `uncertainty` is their disagreement, dimensionless:
+
+        uncertainty = mean over j of [ std over members k of cmd[k, j] ] / limit[j]
+
+    for the command components j = vx, vy, vz, yaw_rate (population std of the K members'
+    commands, each within ±limit[j], so 0 = all members agree and 1 is the most possible: half
+    at +limit, half at -limit). A single policy has no measure of it: `uncertainty` is None
+    (also before the first step and after `reset`).
     """
 
     def __init__(self, net: PolicyNetwork):
@@ -40,6 +50,7 @@ class Policy:
         """Forget the recurrent state and the last good IMU reading (start of an episode)."""
         self._state = None
         self._last_imu = np.zeros(6, np.float32)
+        self.uncertainty: float | None = None
 
     def step(self, image, imu, dt) -> np.ndarray:
         image = self._check_image(image)
@@ -50,9 +61,20 @@ class Policy:
         with torch.inference_mode():
             features = self.net.encode(torch.from_numpy(image)[None].to(device), torch.from_numpy(imu)[None].to(device),
                                        torch.tensor([dt], dtype=torch.float64, device=device))
-            y, self._state = self.net.core.step(features.cpu().numpy(), timespan, self._state)
-            cmd = self.net.command(torch.from_numpy(y).to(device)).cpu().numpy()[0]
-        return cmd.astype(np.float32)
+            features = features.cpu().numpy()
+            if self.net.ensemble_size == 1:
+                y, self._state = self.net.core.step(features, timespan, self._state)
+                return self.net.command(torch.from_numpy(y).to(device)).cpu().numpy()[0].astype(np.float32)
+            states = self._state or (None,) * self.net.ensemble_size
+            commands, new_states = [], []
+            for (core, head), state in zip(self.net.members(), states, strict=True):
+                y, state = core.step(features, timespan, state)
+                commands.append(self.net.command(torch.from_numpy(y).to(device), head))
+                new_states.append(state)
+            self._state = tuple(new_states)
+            commands = torch.cat(commands).cpu().numpy()  # [K, 4]
+        self.uncertainty = disagreement(commands, self.spec.limits)
+        return commands.mean(axis=0).astype(np.float32)
 
     def _check_image(self, image) -> np.ndarray:
         if not isinstance(image, np.ndarray):
@@ -82,6 +104,12 @@ class Policy:
         values = np.where(finite, values, self._last_imu).astype(np.float32)
         self._last_imu = values
         return values
+
+
+def disagreement(commands: np.ndarray, limits) -> float:
+    """The members' disagreement (see `Policy`): the mean over command components of the std
+    over members of `commands` [K, 4] divided by the component's limit; dimensionless, 0 = all agree."""
+    return float(np.mean(np.std(np.asarray(commands, np.float64), axis=0) / np.asarray(limits, np.float64)))
 
 
 def _check_dt(dt) -> float:
