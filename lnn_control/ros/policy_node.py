@@ -9,7 +9,13 @@ Topics (relative, so namespaces and remaps apply):
 - publishes `cmd_vel` (`geometry_msgs/Twist`, or `TwistStamped` in `frame_id` with
   `stamped:=true`): linear x, y, z in m/s and angular z (yaw rate) in rad/s in the
   heading frame (x forward, z up), each within ±max_linear_speed / ±max_yaw_rate;
-- publishes `/diagnostics` (`diagnostic_msgs/DiagnosticArray`) once a second.
+- publishes `/diagnostics` (`diagnostic_msgs/DiagnosticArray`) once a second;
+- with an ensemble policy (`lnn-control train --ensemble K`), publishes `~/uncertainty`
+  (`std_msgs/Float32`, `Policy.uncertainty`: the members' disagreement, dimensionless, 0 = they
+  agree) with every command the policy makes; with `slow_down:=true` the linear speed limit
+  shrinks as it rises, from `uncertainty_low` to `uncertainty_stop`, and above that the node
+  hovers (zero velocity): the curve of `lnn_control.policy.slow_down`. A single policy has no
+  uncertainty: no topic, and `slow_down:=true` stops the node at start-up.
 
 Services: `~/reset` (`std_srvs/Trigger`: clears the recurrent state; the response says
 so) and `~/enable` (`std_srvs/SetBool`: false = zero commands until enabled again).
@@ -52,10 +58,12 @@ from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CompressedImage, Image, Imu
+from std_msgs.msg import Float32
 from std_srvs.srv import SetBool, Trigger
 
 from lnn_control.codec import InvalidMessage, compressed_to_rgb, image_to_rgb, imu_to_vector
 from lnn_control.paths import share_path
+from lnn_control.policy.slow_down import DEFAULT_LOW, DEFAULT_STOP, SlowDown
 from lnn_control.ros.conversions import command_to_twist, command_to_twist_stamped, stamp_to_seconds
 from lnn_control.ros.diagnostics import WindowStats, diagnostic_array
 from lnn_control.ros.failsafe import Failsafe, InputMonitor, NodeState, bound_command
@@ -89,6 +97,13 @@ PARAMETERS = ParameterTable(
                                  "sensor_msgs/CompressedImage on camera/image_raw/compressed",
                           choices=("raw", "compressed"), read_only=True),
     frame_id=Param("base_link", "frame_id of TwistStamped commands (heading frame, x forward, z up)", nonempty=True),
+    slow_down=Param(False, "slow down as the ensemble's uncertainty rises and hover above uncertainty_stop",
+                    read_only=True),
+    uncertainty_low=Param(DEFAULT_LOW, "uncertainty (dimensionless) up to which slow_down keeps the full speed "
+                                       "limit", low=0.0, high=1.0, read_only=True),
+    uncertainty_stop=Param(DEFAULT_STOP, "uncertainty (dimensionless, > uncertainty_low) from which slow_down "
+                                         "hovers; the speed limit falls linearly to 0 on the way", low=0.0, high=1.0,
+                           read_only=True),
 )
 
 
@@ -114,6 +129,8 @@ class PolicyNode(Node):
         self._stamped = value["stamped"]
         self._model_path = _model_path(value["model_path"])
         self._policy = _load_policy(self._model_path)
+        self._slow_down = _slow_down(value, self._policy)
+        self._uncertainty: float | None = None
 
         self._failsafe = Failsafe(value["watchdog_timeout"])
         self._imu_history = ImuHistory()
@@ -129,6 +146,8 @@ class PolicyNode(Node):
 
         self._cmd_publisher = self.create_publisher(TwistStamped if self._stamped else Twist, "cmd_vel", 10)
         self._diagnostics_publisher = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._uncertainty_publisher = (self.create_publisher(Float32, "~/uncertainty", 10)
+                                       if self._policy.spec.ensemble > 1 else None)
         # IMU first: with both waiting, the executor takes the IMU readings before the frame they precede
         self.create_subscription(Imu, "imu/data", self._on_imu, IMU_QOS)
         if value["image_transport"] == "compressed":
@@ -203,6 +222,7 @@ class PolicyNode(Node):
         if frame is not None:
             self._command = self._step(frame)
         self._publish(self._command)
+        self._publish_uncertainty()
 
     def _update_state(self) -> NodeState:
         state, reason = self._failsafe.state(self._now())
@@ -227,6 +247,7 @@ class PolicyNode(Node):
             return self._command
         imu = self._imu_history.at(frame.time, max_gap=self._failsafe.watchdog_timeout)
         started = time.perf_counter()
+        self._uncertainty = None
         try:
             raw = self._policy.step(frame.rgb, imu, dt)
         except Exception as exc:  # a policy failure must end in a zero command, not a dead node
@@ -235,6 +256,9 @@ class PolicyNode(Node):
             self._failsafe.request_reset()
             return ZERO_COMMAND
         self._step_stats.add((time.perf_counter() - started) * 1e3)
+        self._uncertainty = self._policy.uncertainty
+        if self._slow_down is not None:
+            raw = self._slow_down.limit(raw, self._uncertainty, self._max_linear_speed, self._max_yaw_rate)
         command = bound_command(raw, self._max_linear_speed, self._max_yaw_rate)
         if command is None:
             self.get_logger().warning(f"policy produced a non-finite command {raw!r}, commanding zero velocity",
@@ -274,6 +298,11 @@ class PolicyNode(Node):
             self._cmd_publisher.publish(command_to_twist_stamped(bounded, stamp, self._frame_id))
         else:
             self._cmd_publisher.publish(command_to_twist(bounded))
+
+    def _publish_uncertainty(self) -> None:
+        """Publish the uncertainty of the command just published (an ensemble's, when finite)."""
+        if self._uncertainty_publisher is not None and self._uncertainty is not None and np.isfinite(self._uncertainty):
+            self._uncertainty_publisher.publish(Float32(data=float(self._uncertainty)))
 
     def publish_stop(self) -> None:
         """One zero command, on shutdown. Fast DDS publishes from a writer thread of its own, so
@@ -373,6 +402,20 @@ def _load_policy(path: Path):
         return load_policy(path)
     except Exception as exc:  # any unreadable checkpoint is a start-up failure with one line
         raise StartupError(f"model_path {path}: cannot load the policy: {exc}") from exc
+
+
+def _slow_down(value: dict, policy) -> SlowDown | None:
+    """The slow-down curve of the parameters, None without `slow_down`; StartupError when the
+    thresholds are not low < stop or the policy has no uncertainty."""
+    if not value["slow_down"]:
+        return None
+    if policy.spec.ensemble == 1:
+        raise StartupError("slow_down:=true needs an ensemble policy (lnn-control train --ensemble K); "
+                           "this model has one member and no uncertainty")
+    if not value["uncertainty_low"] < value["uncertainty_stop"]:
+        raise StartupError(f"bad parameter uncertainty_stop: {value['uncertainty_stop']} must be greater than "
+                           f"uncertainty_low ({value['uncertainty_low']})")
+    return SlowDown(value["uncertainty_low"], value["uncertainty_stop"])
 
 
 def main(args: list[str] | None = None) -> int:
