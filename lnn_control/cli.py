@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slow-down", nargs="?", const="default", default=None, metavar="LOW:STOP",
                    help="also fly each ensemble policy slowing down as its uncertainty rises, labelled "
                         "NAME+slow_down: linear speed limit x1 at uncertainty LOW down to 0 at STOP, hover above "
-                        "(lnn_control/policy/slow_down.py; default 0.05:0.25)")
+                        "(lnn_control/policy/slow_down.py; default 0.03:0.08)")
 
     p = sub.add_parser("demo", help="the main job: evaluate the shipped model in the forest and under shifts")
     p.add_argument("--out", default="runs/demo", help="output folder")

@@ -21,8 +21,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DEFAULT_LOW = 0.05
-DEFAULT_STOP = 0.25
+# Defaults from the first K = 5 CfC ensemble (config/model_recipe.yaml, shortened): low a little above
+# the 95th percentile of its uncertainty in the forest without a shift, stop above the largest seen there.
+# The scale of disagreement depends on the model: calibrate both on your model's in-distribution flights
+# (lnn-control eval ... --seed 30000; the records' uncertainty_trace).
+DEFAULT_LOW = 0.03
+DEFAULT_STOP = 0.08
 
 
 @dataclass(frozen=True)
