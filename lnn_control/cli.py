@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=None, help="training config YAML (see config/train.yaml)")
     p.add_argument("--seed", type=int, default=None, help="random seed")
     p.add_argument("--dagger", type=int, default=0, metavar="K", help="DAgger rounds in the simulator")
+    p.add_argument("--ensemble", type=int, default=None, metavar="K",
+                   help="train K members on one shared encoder, each on its own bootstrap resample; their "
+                        "disagreement is the policy's uncertainty (default: the config's ensemble, else 1)")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable bags instead of stopping")
     p.add_argument("--init", default=None, metavar="FILE.pt",
                    help="fine-tune: start from this checkpoint's weights (its kind and sizes); the new header names "
@@ -104,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "a cluster)")
     p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
                    help="episode time limit in simulated seconds (default: each world's own)")
+    p.add_argument("--slow-down", nargs="?", const="default", default=None, metavar="LOW:STOP",
+                   help="also fly each ensemble policy slowing down as its uncertainty rises, labelled "
+                        "NAME+slow_down: linear speed limit x1 at uncertainty LOW down to 0 at STOP, hover above "
+                        "(lnn_control/policy/slow_down.py; default 0.03:0.08)")
 
     p = sub.add_parser("demo", help="the main job: evaluate the shipped model in the forest and under shifts")
     p.add_argument("--out", default="runs/demo", help="output folder")

@@ -14,9 +14,23 @@ from lnn_control.eval.evaluation import VIDEO_DIR, EvalRun, evaluate
 from lnn_control.eval.plan import EvalPlan, PolicySource, WorldSource, parse_conditions
 from lnn_control.eval.tables import console_table
 from lnn_control.exit_status import SUCCESS, failed, interrupted
+from lnn_control.policy import CheckpointError, read_header
+from lnn_control.policy.slow_down import SlowDown
 from lnn_control.rollout.runner import BackendUnavailableError
 
 COMMAND = "lnn-control eval"
+DEFAULT_CURVE = "default"   # --slow-down without a value
+
+
+def slowed_variants(policies: tuple[PolicySource, ...], curve: SlowDown) -> tuple[PolicySource, ...]:
+    """Each ensemble checkpoint among `policies` once more, flown with the slow-down `curve`;
+    ValueError when none is an ensemble (the others have no uncertainty to slow down on)."""
+    ensembles = tuple(p for p in policies
+                      if p.kind == "checkpoint" and read_header(p.path)["spec"].get("ensemble", 1) > 1)
+    if not ensembles:
+        raise ValueError("--slow-down needs an ensemble policy (train --ensemble K): none of the --policy "
+                         "checkpoints has an uncertainty to slow down on")
+    return tuple(p.slowed(curve.low, curve.stop) for p in ensembles)
 
 
 def run_cli(args) -> int:
@@ -27,7 +41,7 @@ def run_cli(args) -> int:
                                    video_conditions=[c.name for c in plan.conditions] if args.video else (),
                                    saliency=args.saliency,
                                    command=shlex.join(["lnn-control", *sys.argv[1:]])))
-    except (ValueError, FileNotFoundError, RunDirectoryError, BackendUnavailableError) as error:
+    except (ValueError, FileNotFoundError, CheckpointError, RunDirectoryError, BackendUnavailableError) as error:
         return failed(COMMAND, error)
     except KeyboardInterrupt:
         return interrupted(COMMAND, f"finished episodes are in {Path(args.out) / EPISODES}, continue with --resume")
@@ -38,7 +52,11 @@ def run_cli(args) -> int:
 
 
 def plan_from_args(args) -> EvalPlan:
-    return EvalPlan(policies=tuple(PolicySource.parse(p) for p in args.policy),
+    policies = tuple(PolicySource.parse(p) for p in args.policy)
+    if args.slow_down is not None:
+        policies += slowed_variants(policies, SlowDown() if args.slow_down == DEFAULT_CURVE
+                                    else SlowDown.parse(args.slow_down))
+    return EvalPlan(policies=policies,
                     worlds=tuple(WorldSource.parse(w) for w in (args.world or ["forest"])),
                     conditions=parse_conditions(args.shift, args.suite),
                     episodes=args.episodes, first_seed=args.seed)

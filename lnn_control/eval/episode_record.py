@@ -12,6 +12,9 @@ import numpy as np
 
 from lnn_control.envs.outcome import Outcome
 
+LOST_S = 2.0   # s: the target out of view this long (or longer) is lost
+TRACE_DIGITS = 4   # decimals of the uncertainty trace's values
+
 
 @dataclass(frozen=True)
 class EpisodeRecord:
@@ -27,7 +30,13 @@ class EpisodeRecord:
       written before they were kept): `target_in_view_fraction` of the decisions made with the
       target in the camera's view (`sim.visibility`), `target_out_of_view_at_end_s` since the
       target was last in view when the episode ended (0 if it was then), `max_tilt_deg` of the
-      body from level.
+      body from level, `target_lost_intervals_s`: [start, end] (simulated s) of every stretch
+      of `LOST_S` or more with the target out of view (start: the first decision without it,
+      end: the next with it, or the episode's end);
+    - the policy's uncertainty (`Policy.uncertainty`, dimensionless; None for a policy without
+      one, and in older records): `uncertainty_mean` and `uncertainty_max` over the decisions,
+      and `uncertainty_trace` = {"start_s", "period_s", "values"}: decision i, at simulated time
+      start_s + i * period_s, had uncertainty values[i] (rounded to `TRACE_DIGITS` decimals).
     """
 
     policy: str
@@ -47,6 +56,10 @@ class EpisodeRecord:
     target_in_view_fraction: float | None = None
     target_out_of_view_at_end_s: float | None = None
     max_tilt_deg: float | None = None
+    target_lost_intervals_s: list | None = None
+    uncertainty_mean: float | None = None
+    uncertainty_max: float | None = None
+    uncertainty_trace: dict | None = None
 
     @property
     def key(self) -> tuple[str, str, str, int]:
@@ -58,14 +71,14 @@ class EpisodeRecord:
 
     @classmethod
     def from_outcome(cls, outcome: Outcome, *, policy: str, world: str, condition: str, episode: int, seed: int,
-                     mean_abs_jerk_m_s3: float | None, wall_s: float, **sight: float) -> EpisodeRecord:
+                     mean_abs_jerk_m_s3: float | None, wall_s: float, **measured) -> EpisodeRecord:
         """The record of an episode that ended with `outcome` (evaluation never stops one early)."""
         if outcome.stopped:
             raise ValueError(f"episode {episode} of {policy} was stopped early: it has no evaluation record")
         return cls(policy=policy, world=world, condition=condition, episode=episode, seed=seed,
                    success=outcome.success, collision=outcome.collision, timeout=outcome.timeout,
                    time_s=outcome.time_s, path_length_m=outcome.path_length_m, mean_abs_jerk_m_s3=mean_abs_jerk_m_s3,
-                   distance_to_target_m=outcome.distance_to_target_m, steps=outcome.steps, wall_s=wall_s, **sight)
+                   distance_to_target_m=outcome.distance_to_target_m, steps=outcome.steps, wall_s=wall_s, **measured)
 
     @classmethod
     def from_dict(cls, values: dict) -> EpisodeRecord:
@@ -74,6 +87,18 @@ class EpisodeRecord:
         if missing:
             raise ValueError(f"episode record lacks field {missing[0]!r}")
         return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
+
+
+def uncertainty_fields(uncertainties: list[float | None], times_s: list[float]) -> dict:
+    """The record's uncertainty fields from each decision's uncertainty and simulated time (s,
+    evenly spaced by the control period); all None unless every decision had one."""
+    if not uncertainties or any(u is None for u in uncertainties):
+        return {"uncertainty_mean": None, "uncertainty_max": None, "uncertainty_trace": None}
+    values = np.asarray(uncertainties, np.float64)
+    period = round(float(np.median(np.diff(times_s))), 9) if len(times_s) > 1 else 0.0
+    return {"uncertainty_mean": float(values.mean()), "uncertainty_max": float(values.max()),
+            "uncertainty_trace": {"start_s": float(times_s[0]), "period_s": period,
+                                  "values": [round(float(v), TRACE_DIGITS) for v in values]}}
 
 
 def mean_abs_jerk(commands: np.ndarray, times_s: np.ndarray) -> float | None:

@@ -9,7 +9,7 @@ flown as a reference (its episodes are logged, but it gets no row of its own).
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lnn_control.envs.shifts import Condition, load_suite, parse_shift
@@ -19,17 +19,20 @@ from lnn_control.policy.digest import file_sha256
 BUILTIN_POLICIES = ("expert", "random")
 NO_SHIFT = Condition("none", ())
 REFERENCE = "expert"
+SLOWED_SUFFIX = "+slow_down"
 
 
 @dataclass(frozen=True)
 class PolicySource:
     """A policy to fly: `kind` "expert", "random" or "checkpoint" (then `path` and its `sha256`).
-    `label` names it in tables: the builtin name, or the checkpoint's file stem."""
+    `label` names it in tables: the builtin name, or the checkpoint's file stem. `slow_down`:
+    (low, stop) of the slow-down curve (`policy.slow_down`) to fly an ensemble with, or None."""
 
     label: str
     kind: str
     path: str | None = None
     sha256: str | None = None
+    slow_down: tuple[float, float] | None = None
 
     @classmethod
     def parse(cls, text: str) -> PolicySource:
@@ -41,8 +44,13 @@ class PolicySource:
                                     f"nor a checkpoint file ({path} not found)")
         return cls(label=path.stem, kind="checkpoint", path=str(path), sha256=file_sha256(path))
 
+    def slowed(self, low: float, stop: float) -> PolicySource:
+        """This checkpoint flown with the slow-down curve (low, stop), labelled LABEL+slow_down."""
+        return replace(self, label=f"{self.label}{SLOWED_SUFFIX}", slow_down=(float(low), float(stop)))
+
     def to_dict(self) -> dict:
-        return {"label": self.label, "kind": self.kind, "path": self.path, "sha256": self.sha256}
+        found = {"label": self.label, "kind": self.kind, "path": self.path, "sha256": self.sha256}
+        return {**found, "slow_down": list(self.slow_down)} if self.slow_down is not None else found
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ lengths relative to the expert on the same seed, smoothness, and paired tests.
   `median_max_tilt_deg` of the body from level;
 - comparisons: for each world x condition and each pair of policies, the exact McNemar test
   on the seeds both flew; shift effects: for each policy and world, each shifted condition
-  against no shift, paired on seeds the same way.
+  against no shift, paired on seeds the same way;
+- for policies with an uncertainty, `ood_detection` and `failure_prediction` (`eval.detection`).
 """
 from __future__ import annotations
 
@@ -21,15 +22,15 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 
-from lnn_control.eval.episode_record import EpisodeRecord
+from lnn_control.eval.detection import uncertainty_rows
+from lnn_control.eval.episode_record import LOST_S, EpisodeRecord
 from lnn_control.eval.plan import NO_SHIFT, REFERENCE, EvalPlan
 from lnn_control.eval.stats import mcnemar_exact, wilson_interval
 
-LOST_S = 2.0   # s: an episode that ends this long after the target was last in view ended with it lost
-
 
 def summarize(plan: EvalPlan, records: Iterable[EpisodeRecord]) -> dict:
-    """The content of results.json: {"rows": [...], "comparisons": [...], "shift_effects": [...]}."""
+    """The content of results.json: {"rows": [...], "comparisons": [...], "shift_effects": [...],
+    "ood_detection": [...], "failure_prediction": [...]}."""
     by_cell = _by_cell(plan, records)
     rows = []
     for world in plan.worlds:
@@ -38,7 +39,8 @@ def summarize(plan: EvalPlan, records: Iterable[EpisodeRecord]) -> dict:
             for policy in plan.policies:
                 episodes = by_cell.get((policy.label, world.label, condition.name), [])
                 rows.append(_row(policy.label, world.label, condition, episodes, expert))
-    return {"rows": rows, "comparisons": _comparisons(plan, by_cell), "shift_effects": _shift_effects(plan, by_cell)}
+    return {"rows": rows, "comparisons": _comparisons(plan, by_cell), "shift_effects": _shift_effects(plan, by_cell),
+            **uncertainty_rows(plan, by_cell)}
 
 
 def _by_cell(plan: EvalPlan, records: Iterable[EpisodeRecord]) -> dict[tuple, list[EpisodeRecord]]:

@@ -1,6 +1,8 @@
 """results.md: the evaluation as tables a person reads, saying how it was measured."""
 from __future__ import annotations
 
+from lnn_control.eval.detection import describe as describe_uncertainty
+
 SIGNIFICANCE = 0.05
 
 
@@ -50,7 +52,37 @@ def results_markdown(summary: dict, method: dict) -> str:
             lines.append(f"| {e['policy']} | {e['world']} | {e['condition']} | {e['success_a']} / {e['success_b']} "
                          f"of {e['pairs']} | {e['only_a']} | {e['only_b']} | {e['p_value']:.3g} "
                          f"| {_verdict(e, 'no shift', e['condition'])} |")
+    lines += _uncertainty_tables(summary)
     return "\n".join(lines) + "\n"
+
+
+def _uncertainty_tables(summary: dict) -> list[str]:
+    ood, failure = summary.get("ood_detection") or [], summary.get("failure_prediction") or []
+    if not ood and not failure:
+        return []
+    lines = ["", "## Uncertainty: out-of-distribution detection and failure prediction", "", describe_uncertainty()]
+    if ood:
+        lines += ["", "| policy | world | condition | episodes / reference | mean uncertainty / reference "
+                      "| AUROC [95% CI] |", "|---|---|---|---:|---:|---|"]
+        for row in ood:
+            lines.append(f"| {row['policy']} | {row['world']} | {row['condition']} "
+                         f"| {row['episodes']} / {row['reference_episodes']} "
+                         f"| {row['mean_uncertainty']:.3f} / {row['reference_mean_uncertainty']:.3f} "
+                         f"| {auroc_with_interval(row)} |")
+    if failure:
+        lines += ["", "| policy | world | condition | episodes | decisions (failure within "
+                      f"{failure[0]['horizon_s']:g} s) | AUROC [95% CI] |", "|---|---|---|---:|---:|---|"]
+        for row in failure:
+            lines.append(f"| {row['policy']} | {row['world']} | {row['condition']} | {row['episodes']} "
+                         f"| {row['steps']} ({row['positive_steps']}) | {auroc_with_interval(row)} |")
+    return lines
+
+
+def auroc_with_interval(row: dict) -> str:
+    """'0.93 [0.85, 0.99]', or '-' where one class had no sample."""
+    if row["auroc"] is None:
+        return "-"
+    return f"{row['auroc']:.2f} [{row['auroc_ci'][0]:.2f}, {row['auroc_ci'][1]:.2f}]"
 
 
 def console_table(summary: dict) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tempfile
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import gymnasium as gym
@@ -21,6 +21,7 @@ from lnn_control.eval.episode_record import EpisodeRecord
 from lnn_control.eval.plan import EpisodeJob, EvalPlan
 from lnn_control.policy import load_policy
 from lnn_control.policy.saliency import SaliencyMaker
+from lnn_control.policy.slow_down import SlowDown
 from lnn_control.rollout import ExpertPilot, Pilot, PolicyPilot, RandomPilot
 
 CACHED_ENVS = 4  # PyBullet worlds kept per worker (one per world x condition x render mode)
@@ -28,21 +29,24 @@ CACHED_ENVS = 4  # PyBullet worlds kept per worker (one per world x condition x 
 
 @dataclass(frozen=True)
 class WorkerSettings:
-    """What every worker needs besides the jobs: policy kinds, checkpoint bytes by label, an
-    optional time limit (s) replacing the worlds' own, and the saliency method drawn over the
-    camera pane of videos (None: none)."""
+    """What every worker needs besides the jobs: policy kinds, checkpoint bytes by label, the
+    slow-down curves (low, stop) of the policies flown with one, an optional time limit (s)
+    replacing the worlds' own, and the saliency method drawn over the camera pane of videos
+    (None: none)."""
 
     pilot_kinds: dict[str, str]
     checkpoints: dict[str, bytes]
     time_limit_s: float | None = None
     saliency: str | None = None
+    slow_downs: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @classmethod
     def for_plan(cls, plan: EvalPlan, time_limit_s: float | None = None, saliency: str | None = None) -> WorkerSettings:
         return cls(pilot_kinds={p.label: p.kind for p in plan.flown_policies},
                    checkpoints={p.label: Path(p.path).read_bytes()
                                 for p in plan.flown_policies if p.kind == "checkpoint"},
-                   time_limit_s=time_limit_s, saliency=saliency)
+                   time_limit_s=time_limit_s, saliency=saliency,
+                   slow_downs={p.label: p.slow_down for p in plan.flown_policies if p.slow_down is not None})
 
 
 @dataclass(frozen=True)
@@ -99,5 +103,6 @@ class EpisodeWorker:
                 with tempfile.TemporaryDirectory(prefix="lnn_eval_") as scratch:
                     path = Path(scratch) / f"{label}.pt"
                     path.write_bytes(self.settings.checkpoints[label])
-                    self._pilots[label] = PolicyPilot(load_policy(path))
+                    curve = self.settings.slow_downs.get(label)
+                    self._pilots[label] = PolicyPilot(load_policy(path), SlowDown(*curve) if curve else None)
         return self._pilots[label]

@@ -5,7 +5,9 @@ back with `torch.load(weights_only=True)`, which only rebuilds tensors and plain
 containers. The header says what the weights are: format version, model kind and sizes
 (the `PolicySpec`), the input spec, the normalisation, the command limits, the training
 configuration and the data provenance. A checkpoint whose `training` is null makes no
-claim that the weights were trained.
+claim that the weights were trained. An ensemble's members are all in the weights (member 0 as
+`core.*`/`head.*`, the others as `other_members.<i>.*`) and their number in the spec's
+`ensemble`; a header without it (every checkpoint from before ensembles) is a single policy.
 """
 from __future__ import annotations
 
@@ -42,7 +44,8 @@ def make_header(net: PolicyNetwork, training: dict | None = None, provenance: di
         "spec": spec.to_dict(),
         "parameter_count": net.parameter_count(),
         "core_parameter_count": net.core_parameter_count(),
-        "state_size": net.core.state_size,
+        "state_size": net.core.state_size,  # of one member
+        "ensemble_members": spec.ensemble,
         "input_spec": {
             "image": {"height": spec.image_height, "width": spec.image_width, "channels": 3,
                       "dtype": "uint8", "encoding": "rgb8"},

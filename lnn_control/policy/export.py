@@ -57,6 +57,9 @@ class PolicyStep(nn.Module):
 
     def __init__(self, net: PolicyNetwork):
         super().__init__()
+        if net.ensemble_size > 1:
+            raise ValueError(f"exporting an ensemble policy ({net.ensemble_size} members) is not supported yet: "
+                             f"the exported step has one core's state")
         self.net = net.eval()
         self.stateless = net.core.state_size == 0
 

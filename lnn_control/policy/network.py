@@ -12,6 +12,15 @@ from lnn_control.policy.spec import PolicySpec
 TOLERANCE = 0.10  # baselines are sized to the CfC's core parameter count within ±10%
 
 
+class Member(nn.Module):
+    """One more member of an ensemble policy: its own core and head (the encoder is shared)."""
+
+    def __init__(self, spec: PolicySpec):
+        super().__init__()
+        self.core = build_core(spec)
+        self.head = nn.Linear(self.core.output_size, 4)
+
+
 class PolicyNetwork(nn.Module):
     """Image encoder + IMU encoder + elapsed time → core → head, tanh-bounded by the limits.
 
@@ -21,6 +30,12 @@ class PolicyNetwork(nn.Module):
     the previous frame; cmd float32 [B, T, 4] = [vx, vy, vz] m/s, yaw_rate rad/s (heading
     frame), each within ±limit. dt / spec.nominal_dt is the CfC's (and LTC's) timespan and an
     input feature of every core.
+
+    An ensemble (`spec.ensemble` = K > 1) has K members, each a core and a head, on the one
+    shared encoder: member 0 is `core` + `head` (so a single policy's weights are named as they
+    always were), members 1..K-1 are `other_members`. Its command is the members' mean, its
+    state a tuple of the members' states; `forward(..., members=True)` gives the members'
+    commands [K, B, T, 4] (K = 1 included), what training fits member by member.
     """
 
     def __init__(self, spec: PolicySpec):
@@ -30,15 +45,36 @@ class PolicyNetwork(nn.Module):
         self.imu_encoder = ImuEncoder(spec.imu_features)
         self.core = build_core(spec)
         self.head = nn.Linear(self.core.output_size, 4)
+        self.other_members = nn.ModuleList(Member(spec) for _ in range(spec.ensemble - 1))
         self.register_buffer("limits", torch.tensor(spec.limits, dtype=torch.float32))
 
-    def forward(self, images: torch.Tensor, imu: torch.Tensor, dt: torch.Tensor, state=None):
+    @property
+    def ensemble_size(self) -> int:
+        """K, the number of members (1: a single policy)."""
+        return self.spec.ensemble
+
+    def members(self) -> list[tuple[nn.Module, nn.Linear]]:
+        """(core, head) of each member, member 0 first."""
+        return [(self.core, self.head)] + [(m.core, m.head) for m in self.other_members]
+
+    def forward(self, images: torch.Tensor, imu: torch.Tensor, dt: torch.Tensor, state=None, members: bool = False):
         batch, steps = images.shape[:2]
         features = self.encode(images.reshape(batch * steps, *images.shape[2:]),
                                imu.reshape(batch * steps, 6), dt.reshape(batch * steps))
+        features = features.reshape(batch, steps, -1)
         timespan = (dt / self.spec.nominal_dt).to(features.dtype)
-        y, state = self.core(features.reshape(batch, steps, -1), timespan, state)
-        return self.command(y), state
+        if self.ensemble_size == 1:
+            y, state = self.core(features, timespan, state)
+            cmd = self.command(y)
+            return (cmd[None] if members else cmd), state
+        states = state if state is not None else (None,) * self.ensemble_size
+        commands, new_states = [], []
+        for (core, head), member_state in zip(self.members(), states, strict=True):
+            y, member_state = core(features, timespan, member_state)
+            commands.append(self.command(y, head))
+            new_states.append(member_state)
+        commands = torch.stack(commands)
+        return (commands if members else commands.mean(dim=0)), tuple(new_states)
 
     def encode(self, images: torch.Tensor, imu: torch.Tensor, dt: torch.Tensor) -> torch.Tensor:
         """Per-frame core inputs [N, core_input_size] from images [N, H, W, 3], imu [N, 6], dt [N]."""
@@ -46,9 +82,9 @@ class PolicyNetwork(nn.Module):
         timespan = (dt / self.spec.nominal_dt).to(dtype)
         return torch.cat([self.image_encoder(images), self.imu_encoder(imu.to(dtype)), timespan[:, None]], dim=1)
 
-    def command(self, core_output: torch.Tensor) -> torch.Tensor:
-        """Head: core output → [vx, vy, vz, yaw_rate] = tanh(linear) × limits."""
-        return torch.tanh(self.head(core_output)) * self.limits
+    def command(self, core_output: torch.Tensor, head: nn.Linear | None = None) -> torch.Tensor:
+        """Head (member 0's unless given): core output → [vx, vy, vz, yaw_rate] = tanh(linear) × limits."""
+        return torch.tanh((self.head if head is None else head)(core_output)) * self.limits
 
     def set_imu_normalization(self, mean, std) -> None:
         """Standardise IMU inputs with these 6 means and standard deviations (training statistics)."""
@@ -63,8 +99,8 @@ class PolicyNetwork(nn.Module):
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
     def core_parameter_count(self) -> int:
-        """Trainable parameters of core + head: the part that differs between kinds."""
-        return sum(p.numel() for m in (self.core, self.head) for p in m.parameters() if p.requires_grad)
+        """Trainable parameters of the cores + heads (of all members): the part that differs between kinds."""
+        return sum(p.numel() for pair in self.members() for m in pair for p in m.parameters() if p.requires_grad)
 
     def initial_flat_state(self, batch_size: int = 1) -> torch.Tensor:
         """The zero recurrent state as one tensor [B, state_size] (the export interface)."""

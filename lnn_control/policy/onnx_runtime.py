@@ -38,6 +38,7 @@ class OnnxPolicy:
     """
 
     runtime = "onnx"
+    uncertainty: float | None = None   # an export is one policy (export refuses ensembles): no uncertainty
 
     def __init__(self, bundle: Bundle):
         self.bundle = bundle

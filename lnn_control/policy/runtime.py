@@ -24,6 +24,16 @@ class Policy:
 
     The network runs where its weights are (CPU is fastest at batch 1); `Policy` reads the
     network's current weights on every step, so it can follow a network being trained.
+
+    An ensemble (K > 1 members on one shared encoder) returns the members' mean command, and
+    after each step `uncertainty` is their disagreement, dimensionless:
+
+        uncertainty = mean over j of [ std over members k of cmd[k, j] ] / limit[j]
+
+    for the command components j = vx, vy, vz, yaw_rate (population std of the K members'
+    commands, each within ±limit[j], so 0 = all members agree and 1 is the most possible: half
+    at +limit, half at -limit). A single policy has no measure of it: `uncertainty` is None
+    (also before the first step and after `reset`).
     """
 
     runtime = "torch"
@@ -41,6 +51,7 @@ class Policy:
         """Forget the recurrent state and the last good IMU reading (start of an episode)."""
         self._state = None
         self._sanitize_imu.reset()
+        self.uncertainty: float | None = None
 
     def step(self, image, imu, dt) -> np.ndarray:
         image = check_image(image, self.spec.image_height, self.spec.image_width)
@@ -51,19 +62,37 @@ class Policy:
         with torch.inference_mode():
             features = self.net.encode(torch.from_numpy(image)[None].to(device), torch.from_numpy(imu)[None].to(device),
                                        torch.tensor([dt], dtype=torch.float64, device=device))
-            y, self._state = self.net.core.step(features.cpu().numpy(), timespan, self._state)
-            cmd = self.net.command(torch.from_numpy(y).to(device)).cpu().numpy()[0]
-        return cmd.astype(np.float32)
+            features = features.cpu().numpy()
+            if self.net.ensemble_size == 1:
+                y, self._state = self.net.core.step(features, timespan, self._state)
+                return self.net.command(torch.from_numpy(y).to(device)).cpu().numpy()[0].astype(np.float32)
+            states = self._state or (None,) * self.net.ensemble_size
+            commands, new_states = [], []
+            for (core, head), state in zip(self.net.members(), states, strict=True):
+                y, state = core.step(features, timespan, state)
+                commands.append(self.net.command(torch.from_numpy(y).to(device), head))
+                new_states.append(state)
+            self._state = tuple(new_states)
+            commands = torch.cat(commands).cpu().numpy()  # [K, 4]
+        self.uncertainty = disagreement(commands, self.spec.limits)
+        return commands.mean(axis=0).astype(np.float32)
 
     def state_vector(self) -> np.ndarray:
         """The recurrent state now as one float32 vector, in the order `neurons.state_labels` names
         (a CfC's neurons in state order; an LSTM's h then c; a GRU's h; empty for an MLP; zeros
-        before the first step)."""
+        before the first step); of member 0 for an ensemble."""
         if self._state is None:
             return np.zeros(self.net.core.state_size, np.float32)
-        parts = self._state if isinstance(self._state, tuple) else (self._state,)
+        state = self._state[0] if self.net.ensemble_size > 1 else self._state
+        parts = state if isinstance(state, tuple) else (state,)
         return np.concatenate([(p.detach().cpu().numpy() if isinstance(p, torch.Tensor) else np.asarray(p))
                                .astype(np.float32).reshape(-1) for p in parts])
+
+
+def disagreement(commands: np.ndarray, limits) -> float:
+    """The members' disagreement (see `Policy`): the mean over command components of the std
+    over members of `commands` [K, 4] divided by the component's limit; dimensionless, 0 = all agree."""
+    return float(np.mean(np.std(np.asarray(commands, np.float64), axis=0) / np.asarray(limits, np.float64)))
 
 
 def load_policy(path, map_location: str | None = "cpu") -> Policy:

@@ -9,6 +9,7 @@ WIRINGS = ("ncp", "fully_connected")
 CFC_MODES = ("default", "pure", "no_gate")
 COMMAND_FIELDS = ("vx", "vy", "vz", "yaw_rate")
 IMU_FIELDS = ("gx", "gy", "gz", "ax", "ay", "az")
+MAX_ENSEMBLE = 32  # members of an ensemble policy at most
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,11 @@ class PolicySpec:
     fully connected CfC with `wiring="fully_connected"`), "ltc" (ncps LTC, same wiring),
     "lstm", "gru", "mlp" (two hidden layers, no memory) with `hidden_size` units; a
     `hidden_size` of None is resolved by `match_parameter_count` to the CfC's size.
+
+    `ensemble`: the number of members K. Every member has its own core and head on the one
+    shared image + IMU encoder; the policy's command is the members' mean and their
+    disagreement its uncertainty (see `PolicyNetwork` and `Policy.uncertainty`). 1 (the
+    default, and what a checkpoint without the field holds) is a single policy.
     """
 
     kind: str = "cfc"
@@ -42,6 +48,7 @@ class PolicySpec:
     wiring_seed: int = 22222
     cfc_mode: str = "default"
     hidden_size: int | None = None
+    ensemble: int = 1
 
     def __post_init__(self):
         _choice("kind", self.kind, KINDS)
@@ -63,6 +70,10 @@ class PolicySpec:
         if self.kind in ("cfc", "ltc") and self.wiring == "ncp" and self.motor_neurons >= self.units - 2:
             raise ValueError(f"PolicySpec.motor_neurons ({self.motor_neurons}) must be less than units - 2 "
                              f"({self.units - 2}) for an NCP wiring")
+        members = self.ensemble
+        if not isinstance(members, int) or isinstance(members, bool) or not 1 <= members <= MAX_ENSEMBLE:
+            raise ValueError(f"PolicySpec.ensemble must be an integer from 1 to {MAX_ENSEMBLE} members, "
+                             f"got {self.ensemble!r}")
         if not 0.1 <= self.sparsity <= 0.9:
             raise ValueError(f"PolicySpec.sparsity must be in [0.1, 0.9], got {self.sparsity!r}")
 

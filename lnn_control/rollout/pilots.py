@@ -21,17 +21,21 @@ from lnn_control.envs import expert_action
 
 if TYPE_CHECKING:  # the policy's runtime (torch) is loaded only by those who fly one
     from lnn_control.policy import Policy
+    from lnn_control.policy.slow_down import SlowDown
 
 
 @dataclass(frozen=True)
 class Decision:
     """What a pilot decided for one observation: the `command` flown, the `label` a recording
-    keeps as the demonstration (None: the command itself), and whether an operator who had
-    taken over from the policy flew it (`intervention`)."""
+    keeps as the demonstration (None: the command itself), whether an operator who had
+    taken over from the policy flew it (`intervention`), and the policy's `uncertainty` about
+    it (`Policy.uncertainty`: dimensionless, 0 = an ensemble's members agree; None when the
+    pilot has no measure of it)."""
 
     command: np.ndarray
     label: np.ndarray | None = None
     intervention: bool = False
+    uncertainty: float | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "command", np.asarray(self.command, np.float32).reshape(4))
@@ -51,16 +55,26 @@ class Pilot(Protocol):
 
 
 class PolicyPilot:
-    """A trained policy, seeing only what a real drone would: camera, IMU and elapsed time."""
+    """A trained policy, seeing only what a real drone would: camera, IMU and elapsed time.
+    With `slow_down` (an ensemble's), its speed limits shrink as its uncertainty rises and it
+    hovers above the curve's `stop`, as `policy_node` does with `slow_down:=true`."""
 
-    def __init__(self, policy: Policy):
+    def __init__(self, policy: Policy, slow_down: SlowDown | None = None):
+        if slow_down is not None and policy.spec.ensemble == 1:
+            raise ValueError("slowing down needs a policy with an uncertainty: an ensemble (train --ensemble K)")
         self.policy = policy
+        self.slow_down = slow_down
 
     def reset(self, env: gym.Env, seed: int) -> None:
         self.policy.reset()
 
     def act(self, observation: dict, env: gym.Env) -> Decision:
-        return Decision(self.policy.step(observation["image"], observation["imu"], float(observation["dt"][0])))
+        command = self.policy.step(observation["image"], observation["imu"], float(observation["dt"][0]))
+        uncertainty = self.policy.uncertainty
+        if self.slow_down is not None:
+            spec = self.policy.spec
+            command = self.slow_down.limit(command, uncertainty, spec.max_linear_speed, spec.max_yaw_rate)
+        return Decision(command, uncertainty=uncertainty)
 
 
 class ExpertPilot:

@@ -19,6 +19,12 @@ Topics (relative, so namespaces and remaps apply):
   `~/debug/saliency` (`sensor_msgs/Image`, rgb8: the stepped frame with the policy's
   VisualBackProp map over it) and `~/debug/state` (`std_msgs/Float32MultiArray`: the recurrent
   state, one value per neuron, the layout's labels naming each neuron's role).
+- with an ensemble policy (`lnn-control train --ensemble K`), publishes `~/uncertainty`
+  (`std_msgs/Float32`, `Policy.uncertainty`: the members' disagreement, dimensionless, 0 = they
+  agree) with every command the policy makes; with `slow_down:=true` the linear speed limit
+  shrinks as it rises, from `uncertainty_low` to `uncertainty_stop`, and above that the node
+  hovers (zero velocity): the curve of `lnn_control.policy.slow_down`. A single policy has no
+  uncertainty: no topic, and `slow_down:=true` stops the node at start-up.
 
 Services: `~/reset` (`std_srvs/Trigger`: clears the recurrent state; the response says
 so) and `~/enable` (`std_srvs/SetBool`: false = zero commands until enabled again).
@@ -86,12 +92,13 @@ from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from rclpy.serialization import deserialize_message
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CompressedImage, Image, Imu
-from std_msgs.msg import Bool, Float32MultiArray
+from std_msgs.msg import Bool, Float32, Float32MultiArray
 from std_srvs.srv import SetBool, Trigger
 
 from lnn_control.codec import InvalidMessage, compressed_to_rgb, image_to_rgb, imu_to_vector, twist_to_command
 from lnn_control.paths import share_path
 from lnn_control.policy.bundle import is_export
+from lnn_control.policy.slow_down import DEFAULT_LOW, DEFAULT_STOP, SlowDown
 from lnn_control.ros.conversions import command_to_twist, command_to_twist_stamped, seconds_to_stamp, stamp_to_seconds
 from lnn_control.ros.diagnostics import WindowStats, diagnostic_array
 from lnn_control.ros.failsafe import Failsafe, InputMonitor, NodeState, bound_command
@@ -142,6 +149,13 @@ PARAMETERS = ParameterTable(
                        "~/debug/state (the recurrent state, one labelled value per neuron)", read_only=True),
     debug_rate=Param(5.0, "Hz: the most ~/debug/* messages per second (with debug:=true)", low=0.1, high=30.0,
                      read_only=True),
+    slow_down=Param(False, "slow down as the ensemble's uncertainty rises and hover above uncertainty_stop",
+                    read_only=True),
+    uncertainty_low=Param(DEFAULT_LOW, "uncertainty (dimensionless) up to which slow_down keeps the full speed "
+                                       "limit", low=0.0, high=1.0, read_only=True),
+    uncertainty_stop=Param(DEFAULT_STOP, "uncertainty (dimensionless, > uncertainty_low) from which slow_down "
+                                         "hovers; the speed limit falls linearly to 0 on the way", low=0.0, high=1.0,
+                           read_only=True),
 )
 TELEOP_QOS = 10   # reliable, depth 10: what teleop_twist_joy and joy_teleop publish with
 
@@ -170,6 +184,8 @@ class PolicyNode(Node):
         self._stamped = value["stamped"]
         self._model_path = _model_path(value["model_path"], value["runtime"])
         self._policy = load_runtime(self._model_path, value["runtime"])
+        self._slow_down = _slow_down(value, self._policy)
+        self._uncertainty: float | None = None
 
         self._failsafe = Failsafe(value["watchdog_timeout"])
         self._imu_history = ImuHistory()
@@ -196,6 +212,8 @@ class PolicyNode(Node):
             saliency = self.create_publisher(Image, "~/debug/saliency", 1)
             state = self.create_publisher(Float32MultiArray, "~/debug/state", 10)
             self._debug = DebugPublisher(self._policy, value["debug_rate"], saliency.publish, state.publish)
+        self._uncertainty_publisher = (self.create_publisher(Float32, "~/uncertainty", 10)
+                                       if self._policy.spec.ensemble > 1 else None)
         # IMU first: with both waiting, the executor takes the IMU readings before the frame they precede
         self.create_subscription(Imu, "imu/data", self._on_imu, IMU_QOS, raw=True)
         if value["image_transport"] == "compressed":
@@ -300,6 +318,7 @@ class PolicyNode(Node):
         if frame is not None:
             self._command = self._step(frame)
         self._publish(self._command)
+        self._publish_uncertainty()
 
     def _update_state(self) -> NodeState:
         state, reason = self._failsafe.state(self._now())
@@ -326,6 +345,7 @@ class PolicyNode(Node):
             return self._command
         imu = self._imu_history.at(frame.time, max_gap=self._failsafe.watchdog_timeout)
         started = time.perf_counter()
+        self._uncertainty = None
         try:
             raw = self._policy.step(frame.rgb, imu, dt)
         except Exception as exc:  # a policy failure must end in a zero command, not a dead node
@@ -334,6 +354,9 @@ class PolicyNode(Node):
             self._failsafe.request_reset()
             return ZERO_COMMAND
         self._step_stats.add((time.perf_counter() - started) * 1e3)
+        self._uncertainty = self._policy.uncertainty
+        if self._slow_down is not None:
+            raw = self._slow_down.limit(raw, self._uncertainty, self._max_linear_speed, self._max_yaw_rate)
         if self._debug is not None:
             self._debug.offer(frame.rgb, seconds_to_stamp(frame.time), frame.frame_id, self._policy.state_vector())
         command = bound_command(raw, self._max_linear_speed, self._max_yaw_rate)
@@ -379,6 +402,11 @@ class PolicyNode(Node):
             self._cmd_publisher.publish(command_to_twist_stamped(bounded, stamp, self._frame_id))
         else:
             self._cmd_publisher.publish(command_to_twist(bounded))
+
+    def _publish_uncertainty(self) -> None:
+        """Publish the uncertainty of the command just published (an ensemble's, when finite)."""
+        if self._uncertainty_publisher is not None and self._uncertainty is not None and np.isfinite(self._uncertainty):
+            self._uncertainty_publisher.publish(Float32(data=float(self._uncertainty)))
 
     def publish_stop(self) -> None:
         """One zero command, on shutdown. Fast DDS publishes from a writer thread of its own, so
@@ -507,6 +535,20 @@ def load_runtime(path: Path, runtime: str):
         return load_policy(path)
     except Exception as exc:  # any unreadable checkpoint is a start-up failure with one line
         raise StartupError(f"model_path {path}: cannot load the policy: {exc}") from exc
+
+
+def _slow_down(value: dict, policy) -> SlowDown | None:
+    """The slow-down curve of the parameters, None without `slow_down`; StartupError when the
+    thresholds are not low < stop or the policy has no uncertainty."""
+    if not value["slow_down"]:
+        return None
+    if policy.spec.ensemble == 1:
+        raise StartupError("slow_down:=true needs an ensemble policy (lnn-control train --ensemble K); "
+                           "this model has one member and no uncertainty")
+    if not value["uncertainty_low"] < value["uncertainty_stop"]:
+        raise StartupError(f"bad parameter uncertainty_stop: {value['uncertainty_stop']} must be greater than "
+                           f"uncertainty_low ({value['uncertainty_low']})")
+    return SlowDown(value["uncertainty_low"], value["uncertainty_stop"])
 
 
 def main(args: list[str] | None = None) -> int:

@@ -12,6 +12,13 @@ checkpoint at the best validation loss is kept (the training loss decides when t
 one bag), training stops early after `optim.patience` epochs without improvement, and a CSV
 log and a loss-curve PNG are written next to the checkpoint. The next batch is read and
 augmented on a background thread while the current one trains.
+
+An ensemble (`PolicySpec.ensemble` = K > 1) is trained as one network: every member's command
+is fitted, and member k's error on window w weighs b[w, k] ~ Poisson(1), drawn once per
+training call from the seed — each member sees its own bootstrap resample of the windows
+(Poisson(1) counts approximate drawing the windows with replacement) without copying any data.
+The loss is the weighted mean over members and real frames; the shared encoder learns from all
+members. Validation judges the ensemble's command, the members' mean.
 """
 from __future__ import annotations
 
@@ -112,25 +119,27 @@ def train_policy(bags: list[BagData], spec: PolicySpec, config: TrainConfig, out
     best_loss, best_epoch, stale = math.inf, 0, 0
     best_state = None
     generator = torch.Generator().manual_seed(config.seed * 1000 + ctx.rank)
+    member_weights = bootstrap_weights(len(train), net.ensemble_size, config.seed)
     imu_std_t = torch.as_tensor(imu_std)
     for epoch in range(1, epochs + 1):
         started = time.perf_counter()
         order = np.random.default_rng([config.seed, epoch]).permutation(len(train))
         order = np.resize(order, windows_per_rank * ctx.world_size)[ctx.rank::ctx.world_size]  # equal shards
         model.train()
-        loss_sum, frames = 0.0, 0.0
-        batches = _augmented_batches(train, order, optim.batch_size, batches_per_epoch,
+        loss_sum, weight_sum, frames = 0.0, 0.0, 0.0
+        batches = _augmented_batches(train, order, optim.batch_size, batches_per_epoch, member_weights,
                                      lambda batch: augment_batch(batch, config.augment, imu_std_t, generator))
         bar = tqdm(batches, total=batches_per_epoch, desc=f"epoch {epoch}/{epochs}", leave=False,
                    disable=None if progress and ctx.is_main else True, unit="batch")
         for batch in bar:
             batch = {k: v.to(ctx.device) for k, v in batch.items()}
-            batch_loss, batch_frames = _tbptt_step(model, net, batch, optimizer, scheduler, optim)
+            batch_loss, batch_weight, batch_frames = _tbptt_step(model, net, batch, optimizer, scheduler, optim)
             loss_sum += batch_loss
+            weight_sum += batch_weight
             frames += batch_frames
-            bar.set_postfix(loss=f"{batch_loss / max(batch_frames, 1):.4f}")
-        loss_sum, frames = all_reduce_sum([loss_sum, frames], ctx)
-        train_loss = loss_sum / max(frames, 1.0)
+            bar.set_postfix(loss=f"{batch_loss / max(batch_weight, 1e-9):.4f}")
+        loss_sum, weight_sum, frames = all_reduce_sum([loss_sum, weight_sum, frames], ctx)
+        train_loss = loss_sum / max(weight_sum, 1e-9)
         val_loss = _validate(net, val, ctx, optim.batch_size) if len(val) else math.nan
         seconds = time.perf_counter() - started
         judged = val_loss if len(val) else train_loss
@@ -170,16 +179,28 @@ def _start_at_mean_command(net: PolicyNetwork, sequences) -> None:
     mean = np.concatenate([np.asarray(s.cmd, np.float64) for s in sequences]).mean(axis=0)
     normalised = np.clip(mean / net.limits.cpu().numpy(), -0.9, 0.9)
     with torch.no_grad():
-        net.head.bias.copy_(torch.as_tensor(np.arctanh(normalised), dtype=net.head.bias.dtype))
+        for _, head in net.members():
+            head.bias.copy_(torch.as_tensor(np.arctanh(normalised), dtype=head.bias.dtype))
 
 
-def _augmented_batches(windows: SequenceWindows, order: np.ndarray, batch_size: int, count: int, augment):
-    """The epoch's `count` training batches (windows in `order`, augmented), each made on a
-    background thread while the one before it trains: reading and augmenting the next batch
-    overlaps the forward and backward passes (torch and numpy release the GIL in their loops).
-    One thread makes them all, in order, so the random draws are the same as made inline."""
+def bootstrap_weights(windows: int, members: int, seed: int) -> np.ndarray:
+    """float32 [windows, members]: how often each member sees each window, Poisson(1) counts
+    (a bootstrap resample each); all ones for a single policy, which trains on the data as it is."""
+    if members == 1:
+        return np.ones((windows, 1), np.float32)
+    return np.random.default_rng([seed, members, 0xB007]).poisson(1.0, (windows, members)).astype(np.float32)
+
+
+def _augmented_batches(windows: SequenceWindows, order: np.ndarray, batch_size: int, count: int,
+                       member_weights: np.ndarray, augment):
+    """The epoch's `count` training batches (windows in `order`, augmented, with their rows of
+    `member_weights` as "member_weight" [B, K]), each made on a background thread while the one
+    before it trains: reading and augmenting the next batch overlaps the forward and backward
+    passes (torch and numpy release the GIL in their loops). One thread makes them all, in
+    order, so the random draws are the same as made inline."""
     def make(number: int) -> dict[str, torch.Tensor]:
-        return augment(_to_torch(windows.batch(order[number * batch_size:(number + 1) * batch_size])))
+        ids = order[number * batch_size:(number + 1) * batch_size]
+        return augment(_to_torch({**windows.batch(ids), "member_weight": member_weights[ids]}))
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="batches") as pool:
         upcoming = pool.submit(make, 0) if count else None
@@ -193,34 +214,42 @@ def _to_torch(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
     return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in batch.items()}
 
 
-def _masked_error(net: PolicyNetwork, predicted: torch.Tensor, target: torch.Tensor, mask: torch.Tensor):
-    """(sum over real frames of the mean squared normalised command error, number of real frames)."""
+def _masked_error(net: PolicyNetwork, predicted: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
+                  member_weight: torch.Tensor | None = None):
+    """(weighted sum over real frames of the mean squared normalised command error, sum of the
+    weights). `predicted` is [B, T, 4], or the members' [K, B, T, 4] with `member_weight` [B, K]:
+    a frame's weight is its mask times its window's weight for that member."""
     limits = net.limits
     target = torch.maximum(torch.minimum(target, limits), -limits)
     error = (net.normalize_command(predicted) - net.normalize_command(target)).pow(2).mean(dim=-1)
-    return (error * mask).sum(), mask.sum()
+    weight = mask if member_weight is None else member_weight.T[:, :, None] * mask
+    return (error * weight).sum(), weight.sum()
 
 
-def _tbptt_step(model, net: PolicyNetwork, batch, optimizer, scheduler, optim) -> tuple[float, float]:
+def _tbptt_step(model, net: PolicyNetwork, batch, optimizer, scheduler, optim) -> tuple[float, float, float]:
+    """Train on one batch; (weighted error sum, weight sum, real frames) of its chunks."""
     state = None
-    loss_sum, frames = 0.0, 0.0
+    loss_sum, weight_sum, frames = 0.0, 0.0, 0.0
     steps = batch["images"].shape[1]
     for start in range(0, steps, optim.tbptt_steps):
         part = slice(start, start + optim.tbptt_steps)
-        predicted, state = model(batch["images"][:, part], batch["imu"][:, part], batch["dt"][:, part], state)
-        error, count = _masked_error(net, predicted, batch["cmd"][:, part], batch["mask"][:, part])
-        if count.item() == 0:  # no frame of this chunk counts (a stretch the policy flew itself, weight 0)
+        predicted, state = model(batch["images"][:, part], batch["imu"][:, part], batch["dt"][:, part], state,
+                                 members=True)
+        error, weight = _masked_error(net, predicted, batch["cmd"][:, part], batch["mask"][:, part],
+                                      batch["member_weight"])
+        if weight.item() == 0:  # no frame of this chunk counts (flown by the policy itself, or no member drew it)
             state = _detach(state)
             continue
         optimizer.zero_grad(set_to_none=True)
-        (error / count.clamp(min=1.0)).backward()
+        (error / weight).backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), optim.grad_clip)
         optimizer.step()
         scheduler.step()
         state = _detach(state)
         loss_sum += error.item()
-        frames += count.item()
-    return loss_sum, frames
+        weight_sum += weight.item()
+        frames += batch["mask"][:, part].gt(0).sum().item()
+    return loss_sum, weight_sum, frames
 
 
 def _detach(state):
@@ -265,7 +294,8 @@ def _training_header(config: TrainConfig, spec: PolicySpec, epochs: int, best_ep
         "best_loss": best_loss, "best_loss_is": "validation" if val_bags else "training",
         "train_bags": [str(b.path) for b in train_bags], "val_bags": [str(b.path) for b in val_bags],
         "train_frames": sum(b.frames for b in train_bags), "val_frames": sum(b.frames for b in val_bags),
-        "processes": ctx.world_size, "kind": spec.kind,
+        "processes": ctx.world_size, "kind": spec.kind, "ensemble": spec.ensemble,
+        "member_resampling": "Poisson(1) weight per window and member" if spec.ensemble > 1 else None,
     }
 
 

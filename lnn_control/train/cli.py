@@ -33,6 +33,10 @@ def config_from_args(args) -> TrainConfig:
         config = config.replace(seed=args.seed)
     if args.interventions and config.topics.intervention is None:
         config = config.replace("topics", intervention=config.interventions.topic)
+    if args.ensemble is not None:
+        if args.ensemble < 1:
+            raise ValueError(f"--ensemble must be at least 1 member, got {args.ensemble}")
+        config = config.replace(ensemble=args.ensemble)
     if args.lr is not None:
         if not args.lr > 0:
             raise ValueError(f"--lr must be a positive learning rate, got {args.lr}")
@@ -40,13 +44,14 @@ def config_from_args(args) -> TrainConfig:
     return config
 
 
-def parent_checkpoint(args) -> tuple[PolicySpec, dict | None, dict | None]:
+def parent_checkpoint(args, config: TrainConfig) -> tuple[PolicySpec, dict | None, dict | None]:
     """(the spec to train, the parent's weights or None, the parent for the provenance or None):
-    `--init` gives the parent's spec; `--model` must then name the parent's kind or be left out."""
+    `--init` gives the parent's spec; `--model` and the ensemble size (`--ensemble`, the config's
+    `ensemble`) must then be the parent's or be left out."""
     if args.init is None:
         if args.keep_normalization:
             raise ValueError("--keep-normalization needs --init (a parent checkpoint to keep it from)")
-        return PolicySpec(kind=args.model or "cfc"), None, None
+        return PolicySpec(kind=args.model or "cfc", ensemble=config.ensemble or 1), None, None
     from lnn_control.policy import load_checkpoint
     from lnn_control.policy.digest import file_sha256
 
@@ -54,6 +59,9 @@ def parent_checkpoint(args) -> tuple[PolicySpec, dict | None, dict | None]:
     if args.model is not None and args.model != net.spec.kind:
         raise ValueError(f"--init {args.init} is a {net.spec.kind} policy; --model {args.model} cannot start from it "
                          f"(leave --model out, or train a {args.model} from scratch)")
+    if config.ensemble is not None and config.ensemble != net.spec.ensemble:
+        raise ValueError(f"--init {args.init} has {net.spec.ensemble} ensemble member(s); an ensemble of "
+                         f"{config.ensemble} cannot start from it (leave the ensemble size out, or train from scratch)")
     parent = {"path": str(Path(args.init).resolve()), "sha256": file_sha256(args.init), "kind": net.spec.kind,
               "training": (header.get("training") or {}).get("method")}
     return net.spec, net.state_dict(), parent
@@ -95,7 +103,7 @@ def run_cli(args) -> int:
     ctx = DistContext()
     try:
         config = config_from_args(args)
-        spec, initial_state, parent = parent_checkpoint(args)
+        spec, initial_state, parent = parent_checkpoint(args, config)
         start = {"initial_state": initial_state, "keep_normalization": args.keep_normalization,
                  "freeze_encoder": args.freeze_encoder}
         ctx = setup_distributed()

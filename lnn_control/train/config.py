@@ -1,7 +1,7 @@
 """`TrainConfig`: the training configuration (config/train.yaml), validated at load.
 
-Sections mirror the YAML: topics, alignment, data, optim, augment, dagger (and a top-level
-seed). Every key is optional (a missing one keeps its default). The file is read and checked
+Sections mirror the YAML: topics, alignment, data, optim, augment, dagger (and the top-level
+seed and ensemble). Every key is optional (a missing one keeps its default). The file is read and checked
 with `lnn_control.config_file`: each key is a field of its section's dataclass, checked by the
 field's type and the bounds or options of its `setting(...)`; an unknown section or key, or a
 bad value, is a `ConfigError` (a ValueError) whose one-line message names the file and the
@@ -15,6 +15,7 @@ from typing import Any
 
 from lnn_control.config_file import Fields, read_yaml, setting
 from lnn_control.data import AlignmentConfig, BagTopics
+from lnn_control.policy.spec import MAX_ENSEMBLE
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,12 @@ class InterventionConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """`ensemble`: train K members on one shared encoder (`PolicySpec.ensemble`), each on its own
+    bootstrap resample of the training windows (see `behavior_cloning`); None: 1 member from
+    scratch, the parent's number when fine-tuning (`--init`)."""
+
     seed: int = 0
+    ensemble: int | None = setting(None, low=1, high=MAX_ENSEMBLE)
     topics: BagTopics = field(default_factory=BagTopics)
     alignment: AlignmentConfig = field(default_factory=AlignmentConfig)
     data: DataConfig = field(default_factory=DataConfig)

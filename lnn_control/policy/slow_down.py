@@ -1,0 +1,69 @@
+"""Slowing down where the policy is unsure: speed limits that shrink as its uncertainty rises.
+
+The curve, for an uncertainty u (`Policy.uncertainty`, dimensionless, 0 = an ensemble's
+members agree) and the two thresholds `low` < `stop`:
+
+    scale(u) = 1                         for u <= low
+             = (stop - u) / (stop - low) for low < u < stop   (linear, from 1 down to 0)
+             = 0                         for u >= stop, or u not finite
+
+The linear speed limit becomes scale(u) x max_linear_speed (each of |vx|, |vy|, |vz| is
+clipped to it), so the drone slows as the members disagree and has come to a stop by
+`stop`; the yaw-rate limit stays, so it may still turn to look around, until u reaches `stop`,
+where the whole command is zero (hover). Used by `policy_node` (`slow_down:=true`) and by
+evaluation's `PolicyPilot` (`lnn-control eval --slow-down`), so the same rule is measured in
+simulation that flies on the robot.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+# Defaults from the first K = 5 CfC ensemble (config/model_recipe.yaml, shortened): low a little above
+# the 95th percentile of its uncertainty in the forest without a shift, stop above the largest seen there.
+# The scale of disagreement depends on the model: calibrate both on your model's in-distribution flights
+# (lnn-control eval ... --seed 30000; the records' uncertainty_trace).
+DEFAULT_LOW = 0.03
+DEFAULT_STOP = 0.08
+
+
+@dataclass(frozen=True)
+class SlowDown:
+    """The slow-down curve between `low` and `stop` (dimensionless uncertainties, 0 <= low < stop)."""
+
+    low: float = DEFAULT_LOW
+    stop: float = DEFAULT_STOP
+
+    def __post_init__(self):
+        if not (math.isfinite(self.low) and math.isfinite(self.stop) and 0.0 <= self.low < self.stop):
+            raise ValueError(f"slow-down thresholds need 0 <= low < stop, got low {self.low!r} and stop {self.stop!r}")
+
+    @classmethod
+    def parse(cls, text: str) -> SlowDown:
+        """'LOW:STOP' (e.g. '0.05:0.25'); ValueError naming the text if it is not that."""
+        try:
+            low, stop = (float(part) for part in text.split(":"))
+        except ValueError:
+            raise ValueError(f"slow-down {text!r}: expected LOW:STOP, two uncertainties such as "
+                             f"{DEFAULT_LOW:g}:{DEFAULT_STOP:g}") from None
+        return cls(low, stop)
+
+    def scale(self, uncertainty: float) -> float:
+        """The factor on the linear speed limit, 1 (unsure of nothing) to 0 (stopped)."""
+        if not math.isfinite(uncertainty) or uncertainty >= self.stop:
+            return 0.0
+        if uncertainty <= self.low:
+            return 1.0
+        return (self.stop - uncertainty) / (self.stop - self.low)
+
+    def limit(self, command, uncertainty: float, max_linear_speed: float, max_yaw_rate: float) -> np.ndarray:
+        """`command` [vx, vy, vz, yaw_rate] (m/s, rad/s) within the limits this uncertainty leaves:
+        zero at or above `stop`."""
+        scale = self.scale(uncertainty)
+        if scale == 0.0:
+            return np.zeros(4, np.float32)
+        linear = scale * max_linear_speed
+        bounds = np.array([linear, linear, linear, max_yaw_rate], np.float64)
+        return np.clip(np.asarray(command, np.float64).reshape(4), -bounds, bounds).astype(np.float32)
