@@ -21,12 +21,10 @@ ones to quote.
 """
 from __future__ import annotations
 
-import io
 import os
 import signal
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from dataclasses import dataclass
@@ -40,7 +38,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, Imu
 
-from lnn_control.benchmarks import bench_arguments, report
+from lnn_control.benchmarks import bench_arguments, reference_tree, report
 from lnn_control.policy import PolicySpec, build_network, save_checkpoint
 from lnn_control.policy.export import export_policy
 from lnn_control.ros.conversions import rgb_to_image, seconds_to_stamp, vector_to_imu
@@ -90,18 +88,6 @@ class Feed:
     def publish_imu(self) -> None:
         imu = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 9.81]) + np.random.default_rng(len(self.published)).normal(0, 0.01, 6)
         self.imu_publisher.publish(vector_to_imu(imu, seconds_to_stamp(time.time()), "imu"))
-
-
-def reference_tree(revision: str, scratch: Path) -> Path | None:
-    """The package at `revision`, exported into `scratch` (None outside a git checkout)."""
-    try:
-        archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", revision, "lnn_control"],
-                                 capture_output=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(scratch, filter="data")
-    return scratch
 
 
 @dataclass(frozen=True)

@@ -12,16 +12,14 @@ Baselines are sized to the CfC's parameter budget (`match_parameter_count`).
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
-from lnn_control.benchmarks import bench_arguments, report
+from lnn_control.benchmarks import bench_arguments, reference_tree, report
 
 REFERENCE = "b9def0c"      # the training loop before the batches were made on a background thread
 KINDS = ["cfc", "ltc", "lstm", "gru", "mlp"]
@@ -43,18 +41,6 @@ config = load_config(sys.argv[5]).replace("optim", epochs=epochs, patience=epoch
 result = train_policy(bags, PolicySpec(kind=kind), config, out, progress=False)
 print(json.dumps(result.history))
 """
-
-
-def reference_tree(revision: str, scratch: Path) -> Path | None:
-    """The package at `revision`, exported into `scratch` (None outside a git checkout)."""
-    try:
-        archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", revision, "lnn_control"],
-                                 capture_output=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(scratch, filter="data")
-    return scratch
 
 
 def train(tree: Path, bags: Path, kind: str, out: Path, epochs: int, recipe: Path) -> list[dict]:

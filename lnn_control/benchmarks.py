@@ -7,11 +7,13 @@ Comparisons are ratios taken within one run, never against numbers from another 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import platform
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
@@ -54,6 +56,20 @@ def report(name: str, rows: list[dict], out_dir: str | Path, method: str) -> Pat
     path = out / f"{name}.json"
     path.write_text(json.dumps({"name": name, "method": method, "machine": machine_facts(), "rows": rows}, indent=2))
     return path
+
+
+def reference_tree(revision: str, scratch: Path) -> Path | None:
+    """The package `lnn_control` at git `revision` of this checkout, exported into `scratch`, for
+    a benchmark that runs it beside this tree's (None outside a git checkout or for an unknown
+    revision)."""
+    try:
+        archive = subprocess.run(["git", "-C", str(share_dir()), "archive", "--format=tar", revision, "lnn_control"],
+                                 capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(scratch, filter="data")
+    return scratch
 
 
 def bench_arguments(description: str, parents: tuple[argparse.ArgumentParser, ...] = ()) -> argparse.Namespace:
