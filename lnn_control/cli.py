@@ -137,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=None, help="training config of the fine-tuning (see config/train.yaml)")
     p.add_argument("--epochs", type=int, default=4, help="fine-tuning epochs per round")
     p.add_argument("--lr", type=float, default=3e-4, help="fine-tuning peak learning rate")
+    p.add_argument("--takeover-uncertainty", type=float, default=None, metavar="U",
+                   help="the operator also takes over when an ensemble policy's uncertainty is above U "
+                        "(dimensionless; default: the operator does not look at it)")
     p.add_argument("--policy-weight", type=float, default=0.0,
                    help="how much the frames the policy flew itself count (0: only the corrections, HG-DAgger)")
     p.add_argument("--time-limit", type=float, default=40.0, metavar="SECONDS",

@@ -52,6 +52,32 @@ def test_the_operator_takes_over_from_a_learner_in_trouble_and_the_bag_says_when
     np.testing.assert_allclose(sequence.cmd[flags][0], seen.decisions[first].command, atol=1e-6)
 
 
+class Doubter:
+    """A learner that hovers, sure of itself for 1 s, then unsure."""
+
+    def reset(self, env, seed):
+        self.steps = 0
+
+    def act(self, observation, env):
+        self.steps += 1
+        return Decision(np.zeros(4), uncertainty=0.01 if self.steps <= 20 else 0.2)
+
+
+def test_the_operator_takes_over_on_the_learners_uncertainty_when_told_to(tmp_path):
+    env = make_env("forest", time_limit_s=3.0)
+    watching = SimulatedOperator(Doubter(), OperatorRules(ttc_s=0.0, lost_s=60.0, reaction_s=0.4,
+                                                         uncertainty_above=0.1))
+    seen = Decisions()
+    fly(env, watching, 3, observers=[seen])
+    flags = np.array([d.intervention for d in seen.decisions])
+    assert watching.takeovers == 1 and not flags[:28].any() and flags[30:].all(), np.flatnonzero(flags)
+    assert [d.uncertainty for d in seen.decisions[:2]] == [0.01, 0.01], "the learner's uncertainty is kept"
+    blind = SimulatedOperator(Doubter(), OperatorRules(ttc_s=0.0, lost_s=60.0))
+    fly(env, blind, 3)
+    env.close()
+    assert blind.takeovers == 0
+
+
 def test_adapt_corrects_fine_tunes_and_reports(tmp_path, checkpoint, monkeypatch):
     monkeypatch.setenv("LNN_CONTROL_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "adapt"

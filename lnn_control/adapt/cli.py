@@ -11,6 +11,7 @@ from lnn_control.adapt.report import write_report
 from lnn_control.envs import parse_shift
 from lnn_control.exit_status import SUCCESS, failed, interrupted
 from lnn_control.policy import CheckpointError
+from lnn_control.rollout.operator import OperatorRules
 from lnn_control.train.config import load_config
 
 COMMAND = "lnn-control adapt"
@@ -30,9 +31,12 @@ def plan_from_args(args) -> AdaptPlan:
     policy = Path(args.policy)
     if not policy.is_file():
         raise FileNotFoundError(f"--policy {policy}: no such checkpoint")
+    if args.takeover_uncertainty is not None and not args.takeover_uncertainty >= 0:
+        raise ValueError(f"--takeover-uncertainty must be a number >= 0, got {args.takeover_uncertainty}")
     return AdaptPlan(policy=policy, world=args.world, shifts=tuple(parse_shift(s) for s in args.shift),
                      rounds=args.rounds, flights=args.episodes, heldout_episodes=args.heldout, first_seed=args.seed,
-                     config=config, workers=args.workers, max_seconds=args.time_limit)
+                     config=config, workers=args.workers, max_seconds=args.time_limit,
+                     rules=OperatorRules(uncertainty_above=args.takeover_uncertainty))
 
 
 def run_cli(args) -> int:

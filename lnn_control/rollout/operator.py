@@ -4,7 +4,9 @@ HG-DAgger's human, played by the privileged expert with a reaction delay. Every 
 learner decides (its recurrent state keeps following the flight, so it can take back
 smoothly) and the operator judges the situation: trouble is a time to collision under
 `ttc_s` (flying on at the present velocity, `sim.expert.ExpertPlanner.time_to_collision`) or
-the target out of the camera's view for longer than `lost_s` (`sim.visibility`). Trouble that
+the target out of the camera's view for longer than `lost_s` (`sim.visibility`) or, with
+`uncertainty_above` set and an ensemble learner, the learner's own uncertainty above it (an
+operator who watches the policy's alarm, as EnsembleDAgger asks for help). Trouble that
 lasts `reaction_s` makes the operator take over: the expert flies (the decision says
 `intervention=True`) for at least `hold_s`, and hands back once the trouble has passed. A
 takeover is counted when it starts.
@@ -28,6 +30,8 @@ class OperatorRules:
     lost_s: float = 1.5       # the target out of the camera's view longer than this is trouble
     reaction_s: float = 0.4   # trouble must last this long before the operator acts
     hold_s: float = 3.0       # the operator flies at least this long once it took over
+    uncertainty_above: float | None = None   # the learner's uncertainty (dimensionless) above this is
+                                             # trouble; None: the operator does not look at it
 
 
 class SimulatedOperator:
@@ -60,12 +64,15 @@ class SimulatedOperator:
 
     def act(self, observation: dict, env: gym.Env) -> Decision:
         learner = self.learner.act(observation, env)
-        operator = self.watch(env)
-        return operator if operator.intervention else Decision(learner.command)
+        operator = self.watch(env, learner.uncertainty)
+        if operator.intervention:
+            return Decision(operator.command, intervention=True, uncertainty=learner.uncertainty)
+        return Decision(learner.command, uncertainty=learner.uncertainty)
 
-    def watch(self, env: gym.Env) -> Decision:
-        """One step of the operator's watch over the present state of `env`: the expert's command,
-        with `intervention` true while the operator has taken over."""
+    def watch(self, env: gym.Env, uncertainty: float | None = None) -> Decision:
+        """One step of the operator's watch over the present state of `env` (and the learner's
+        `uncertainty` about its decision, if it has one): the expert's command, with
+        `intervention` true while the operator has taken over."""
         sim = env.unwrapped.sim
         now = sim.time
         step_s = 0.0 if self._last_time is None else now - self._last_time
@@ -73,8 +80,10 @@ class SimulatedOperator:
         expert = expert_action(env)          # every step, so that the expert's planner follows the flight
         if target_in_view(sim):
             self._last_seen = now
+        alarmed = (self.rules.uncertainty_above is not None and uncertainty is not None
+                   and not uncertainty <= self.rules.uncertainty_above)   # NaN alarms too
         trouble = (env.unwrapped.expert_planner().time_to_collision() < self.rules.ttc_s
-                   or now - self._last_seen > self.rules.lost_s)
+                   or now - self._last_seen > self.rules.lost_s or alarmed)
         self._trouble_since = (self._trouble_since if self._trouble_since is not None else now) if trouble else None
         if self._flying_since is None:
             if trouble and now - self._trouble_since >= self.rules.reaction_s:
