@@ -258,7 +258,8 @@ def test_sim_operator_takes_over_through_the_node_and_the_corrections_fine_tune_
                              "--bags", str(bag.parent), "--out", str(out), "--epochs", "1", "--seed", "0"],
                             capture_output=True, text=True, timeout=WAIT_S)
     assert result.returncode == 0, result.stdout + result.stderr
-    from lnn_control.policy.checkpoint import file_sha256, read_header
+    from lnn_control.policy.checkpoint import read_header
+    from lnn_control.policy.digest import file_sha256
 
     header = read_header(out)
     assert header["provenance"]["parent"]["sha256"] == file_sha256(SHIPPED_MODEL)

@@ -51,7 +51,7 @@ from lnn_control.ros.conversions import rgb_to_image, seconds_to_stamp, vector_t
 POLICY_NODE = Path(sys.executable).parent / "policy_node"
 IMU_AT_REST = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 9.81], np.float32)
 PERIOD = 50_000_000        # ns: the 20 Hz control period, and the failsafe's 20 Hz when control_rate is 0
-WAIT_S = 60.0              # wall s: the longest any one wait may take (it returns as soon as it can)
+WAIT_S = 300.0             # wall s: the longest any one wait may take (it returns as soon as it can)
 START_S = 180.0            # wall s for the node to start and DDS to match both ends
 RESEND_S = 1.0             # wall s: a wait sends its best-effort /clock (and frame) again this often
 
