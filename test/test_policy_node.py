@@ -54,6 +54,7 @@ PERIOD = 50_000_000        # ns: the 20 Hz control period, and the failsafe's 20
 WAIT_S = 300.0             # wall s: the longest any one wait may take (it returns as soon as it can)
 START_S = 180.0            # wall s for the node to start and DDS to match both ends
 RESEND_S = 1.0             # wall s: a wait sends its best-effort /clock (and frame) again this often
+BURST_PERIODS = 200        # /clock periods sent back to back by the burst test
 
 
 def _scene(seed: int, height: int = 48, width: int = 64) -> np.ndarray:
@@ -341,6 +342,22 @@ class TestRawImagesAtControlRate:
         robot.report_after(reports)
         robot.report_after(reports + 1)  # a whole diagnostics period (a wall second) later
         assert robot.count() == first + 30
+
+    def test_a_burst_of_clock_messages_never_runs_the_timer_twice_for_one_period(self, robot, inputs):
+        # /clock half and whole periods back to back, without waiting: the node may take several
+        # before its timer runs (then one command covers them), but a period never gets two, and
+        # the timer keeps its period afterwards (rclpy's events executor fails both)
+        inputs.until_running()
+        first, start = robot.count(), robot.clock_ns
+        for k in range(BURST_PERIODS):
+            robot.publish_clock(start + k * PERIOD + PERIOD // 2)
+            robot.publish_clock(start + (k + 1) * PERIOD)
+        end = robot.clock_ns
+        robot.command_at(end)
+        stamps = [c.stamp for c in robot.commands_since(first)]
+        assert stamps == sorted(set(stamps)), f"a period got two commands: {sorted(stamps)}"
+        assert all(start < s <= end for s in stamps)
+        assert robot.command_at(end + PERIOD) is not None, "the timer should run on the next period"
 
     @pytest.mark.parametrize("encoding, size", [("bgr8", (48, 64)), ("rgba8", (120, 160)), ("bgra8", (30, 40)),
                                                 ("mono8", (96, 128))])

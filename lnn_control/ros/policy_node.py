@@ -34,7 +34,8 @@ an export of `lnn-control export` (`model_path:=DIR` or DIR/policy.json, or `run
 runs with onnxruntime (`OnnxPolicy`), and then torch is never imported in this process: this
 module and everything it imports are torch-free, torch comes only with a checkpoint.
 
-Cost: callbacks run on rclpy's events executor (no wait set rebuilt per message); IMU messages
+Cost: on the wall clock, callbacks run on rclpy's events executor (no wait set rebuilt per message; on
+simulated time the single-threaded executor, see `_executor`); IMU messages
 arrive serialized and are read from their bytes (`imu_wire`), the 200 Hz stream's largest cost
 otherwise.
 
@@ -85,6 +86,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist, TwistStamped
 from rclpy.clock import Clock, ClockType
 from rclpy.duration import Duration
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.experimental import EventsExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -551,6 +553,20 @@ def _slow_down(value: dict, policy) -> SlowDown | None:
     return SlowDown(value["uncertainty_low"], value["uncertainty_stop"])
 
 
+def _executor(node: Node):
+    """The executor for the node's clock.
+
+    On the wall clock, rclpy's events executor: it runs each callback as its event comes, without
+    rebuilding a wait set of every subscription, timer and service on each turn (which cost the
+    node more CPU than the policy did: bench/bench_policy_node.py). On simulated time, the
+    single-threaded executor: the events executor (rclpy 9.1, Kilted) can call a ROS-time timer
+    twice for one period when two /clock messages are taken before it handles the first jump,
+    and the timer then skips the next period (test_policy_node.py's /clock bursts show it)."""
+    if node.get_parameter("use_sim_time").value:
+        return SingleThreadedExecutor()
+    return EventsExecutor()
+
+
 def main(args: list[str] | None = None) -> int:
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     stop = threading.Event()
@@ -562,10 +578,7 @@ def main(args: list[str] | None = None) -> int:
         rclpy.logging.get_logger(NODE_NAME).fatal(str(exc))
         rclpy.try_shutdown()
         return 1
-    # the events executor runs each callback as its event comes, without rebuilding a wait set
-    # of every subscription, timer and service on each turn (which cost the node more CPU than
-    # the policy did: bench/bench_policy_node.py)
-    executor = EventsExecutor()
+    executor = _executor(node)
     executor.add_node(node)
     while not stop.is_set():
         executor.spin_once(timeout_sec=0.1)
