@@ -11,8 +11,9 @@ import pytest
 
 from lnn_control.cli import main
 from lnn_control.envs.shifts import Condition
+from lnn_control.explain.report import success_prediction
 from lnn_control.explain.run import changes_only_the_image
-from lnn_control.explain.scores import attention_auc, cluster_bootstrap_interval, structural_similarity
+from lnn_control.explain.scores import attention_auc, centre_prior, cluster_bootstrap_interval, structural_similarity
 
 
 @pytest.fixture
@@ -45,6 +46,35 @@ def test_ssim_is_one_for_the_same_map_and_lower_for_another(mask):
     assert structural_similarity(saliency, saliency) == pytest.approx(1.0, abs=1e-5)
     assert structural_similarity(saliency, rng.random(mask.shape)) < 0.2
     assert structural_similarity(mask, np.roll(mask, 3, axis=1)) < structural_similarity(mask, np.roll(mask, 1, axis=1))
+
+
+def test_the_centre_prior_finds_a_centred_target_and_misses_one_in_a_corner(mask):
+    prior = centre_prior(*mask.shape)
+    assert prior.shape == mask.shape and prior.max() == prior[23, 31] == prior[24, 32]
+    assert attention_auc(prior, mask) > 0.9                              # the target near the middle
+    corner = np.zeros(mask.shape, bool)
+    corner[:5, :5] = True
+    assert attention_auc(prior, corner) < 0.05
+
+
+def _episode(condition: str, auc: float, outcome: str) -> dict:
+    return {"policy": "p", "condition": condition, "outcome": outcome, "attention_auc": {"vbp": auc}}
+
+
+def test_success_prediction_compares_episodes_within_a_condition_too():
+    # fog lowers attention and success alike: over all episodes attention seems to predict
+    # success, within each condition it predicts the opposite
+    episodes = [_episode("none", 0.9, "success"), _episode("none", 0.95, "timeout"), _episode("none", 0.92, "success"),
+                _episode("fog", 0.6, "collision"), _episode("fog", 0.5, "success"), _episode("fog", 0.55, "timeout"),
+                _episode("fog", 0.4, "timeout")]
+    episodes.append({**_episode("fog", 0.0, "timeout"), "attention_auc": {"vbp": None}})   # no frame in view
+    (row,) = success_prediction(episodes, ("vbp",))
+    assert (row["episodes"], row["successes"]) == (7, 3)
+    assert row["auroc"] == pytest.approx(7 / 12)         # of 3 x 4 pairs: 7 won
+    assert row["auroc"] and row["auroc_ci"][0] <= row["auroc"] <= row["auroc_ci"][1]
+    assert row["auroc_within_conditions"] == pytest.approx(1 / 5)   # none: 0 of 2 pairs won, fog: 1 of 3
+    (one_outcome,) = success_prediction([_episode("none", 0.9, "success")] * 3, ("vbp",))
+    assert one_outcome["auroc"] is None and one_outcome["auroc_within_conditions"] is None
 
 
 def test_the_bootstrap_resamples_whole_episodes():
@@ -82,14 +112,18 @@ def test_explain_scores_the_shipped_policies_and_draws_them(repo_root, tmp_path)
     for row in rows:
         assert row["world"] == "forest" and row["episodes"] == 2
         assert row["frames"] > 0, f"no explained frame with the target in view: {row}"
-        assert 0.0 <= row["attention_auc"] <= 1.0
+        assert 0.0 <= row["attention_auc"] <= 1.0 and 0.0 <= row["centre_prior_auc"] <= 1.0
         assert row["attention_auc_ci"] is None or row["attention_auc_ci"][0] <= row["attention_auc_ci"][1]
         fog = row["condition"] == "fog:0.5"
         assert (row["attention_ssim_vs_clean"] is not None) == fog
         if fog:
             assert -1.0 <= row["attention_ssim_vs_clean"] <= 1.0
     assert len(report["episodes"]) == 2 * 2 * 2 and report["method"]["seeds"] == [10000, 10001]
-    assert "| cfc_forest | fog:0.5 | ig |" in (out / "attention.md").read_text()
+    assert [(r["policy"], r["method"], r["episodes"]) for r in report["success_prediction"]] == [
+        (p, m, 4) for p in ("cfc_forest", "lstm_forest") for m in ("vbp", "ig")]
+    markdown = (out / "attention.md").read_text()
+    assert "| cfc_forest | fog:0.5 | ig |" in markdown
+    assert "## Does attention on the target predict success?" in markdown
     for figure in ("attention.png", "wiring.png", "neurons.png"):
         assert (out / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", figure
     assert "attention AUC" in result.stdout

@@ -23,7 +23,7 @@ from lnn_control.envs.shifts import SHIFTS, Condition, ImageShift, Stage
 from lnn_control.eval.plan import PolicySource, WorldSource
 from lnn_control.explain.figures import GridCell, plot_attention_grid, plot_neurons, plot_wiring
 from lnn_control.explain.observer import AttentionObserver, FlightRecord
-from lnn_control.explain.report import episode_row, summary_rows, write_report
+from lnn_control.explain.report import episode_row, success_prediction, summary_rows, write_report
 from lnn_control.policy import CheckpointError, Policy, PolicyNetwork, load_checkpoint
 from lnn_control.policy.neurons import trace_neurons
 from lnn_control.policy.saliency import DEFAULT_IG_STEPS, DEFAULT_WINDOW, METHODS, SaliencyMaker
@@ -112,7 +112,8 @@ def explain(run: ExplainRun) -> dict:
                         progress.update()
             finally:
                 env.close()
-    summary = {"rows": summary_rows(run, frames, episodes), "episodes": episodes}
+    summary = {"rows": summary_rows(run, frames, episodes), "episodes": episodes,
+               "success_prediction": success_prediction(episodes, run.methods)}
     method = _method(run, time.perf_counter() - started)
     out = Path(run.out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,9 @@
   pixels (every pixel one sample, the target mask the truth): 1 when every target pixel scores
   above every other pixel, 0.5 for a map that does not tell them apart (a constant one), 0 when
   it points everywhere but the target. Ties count half (the Mann-Whitney U statistic).
+- `centre_prior(height, width)`: the map of a viewer who only ever looks at the image centre (minus
+  each pixel's distance from it): the reference an attention map must beat, since a drone flying
+  to its target keeps it near the middle of the view.
 - `structural_similarity(a, b)`: SSIM (Wang et al. 2004) of two maps in [0, 1]: Gaussian window
   sigma 1.5 px (11 x 11), K1 = 0.01, K2 = 0.03, data range 1, mean over the image.
 - `cluster_bootstrap_interval(groups)`: a 95% percentile-bootstrap interval of the mean of all
@@ -35,6 +38,13 @@ def attention_auc(saliency: np.ndarray, mask: np.ndarray) -> float:
     average_rank = np.cumsum(counts) - (counts - 1) / 2.0          # 1-based ranks, ties averaged
     rank_sum = float(average_rank[inverse][truth].sum())
     return (rank_sum - positives * (positives + 1) / 2.0) / (positives * negatives)
+
+
+def centre_prior(height: int, width: int) -> np.ndarray:
+    """HxW map: minus each pixel centre's distance (px) from the image centre (any map that falls
+    with that distance ranks the pixels alike, so it has the same `attention_auc`)."""
+    rows, cols = np.mgrid[0:height, 0:width].astype(np.float64)
+    return -np.hypot(rows + 0.5 - height / 2.0, cols + 0.5 - width / 2.0)
 
 
 def structural_similarity(a: np.ndarray, b: np.ndarray) -> float:
