@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 REQS   := requirements/base.txt requirements/ros.txt requirements/dev.txt
 EXTRAS := $(VENV)/.extras-installed
 
-.PHONY: setup demo lint test test-loaded bench model study clean help
+.PHONY: setup demo lint test test-loaded bench model study attention clean help
 
 help:
 	@echo "make demo   set up, then fly the shipped CfC policy in the forest and under shifts"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench  set up, then run the benchmarks (tables + JSON in runs/bench)"
 	@echo "make model  set up, then collect, train (DAgger) and evaluate the shipped models"
 	@echo "make study  set up, then the out-of-distribution study (3 trainings per kind; hours, resumable)"
+	@echo "make attention  set up, then the attention study of the shipped policies (models/eval/attention/)"
 	@echo "make setup  only create .venv and install everything"
 
 setup: $(STAMP)
@@ -67,6 +68,15 @@ model: $(STAMP)
 # The out-of-distribution study (hours; resumable: the same command continues): models/study/
 study: $(STAMP)
 	$(BIN)/python -m lnn_control.make_model.study
+
+# The attention study (lnn-control explain) of the four shipped forest policies: the forest under
+# the study's shifts and the city, the same seeds for every policy; about an hour on 2 cores.
+POLICIES := $(foreach p,models/cfc_forest.pt $(addprefix models/baselines/,lstm_forest.pt gru_forest.pt mlp_forest.pt),--policy $(p))
+attention: $(STAMP)
+	$(BIN)/lnn-control explain $(POLICIES) --world forest --shift fog:0.5 --shift dim:0.5 \
+	  --shift camera_noise:0.5 --shift wind:0.5 --episodes 12 --time-limit 30 --out models/eval/attention/forest & \
+	$(BIN)/lnn-control explain $(POLICIES) --world urban --episodes 24 --time-limit 30 --out models/eval/attention/urban; \
+	status=$$?; wait $$! || status=1; exit $$status
 
 clean:
 	rm -rf $(VENV) build install log *.egg-info
