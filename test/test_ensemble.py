@@ -9,7 +9,7 @@ from bag_factory import write_bag
 
 from lnn_control.cli import main
 from lnn_control.policy import Policy, PolicySpec, build_network, load_checkpoint, load_policy, save_checkpoint
-from lnn_control.policy.runtime import disagreement
+from lnn_control.policy.disagreement import disagreement
 from lnn_control.train.behavior_cloning import bootstrap_weights
 
 TINY = """
@@ -123,10 +123,3 @@ def test_train_ensemble_trains_every_member_and_fine_tunes_only_the_same_size(tm
         f"(leave the ensemble size out, or train from scratch)")
     assert main(["train", *base, "--out", str(tmp_path / "child.pt"), "--init", str(out), "--epochs", "1"]) == 0
     assert load_checkpoint(tmp_path / "child.pt")[0].ensemble_size == 3
-
-
-def test_export_refuses_an_ensemble_with_the_reason(ensemble, tmp_path):
-    from lnn_control.policy.export import export_torchscript
-
-    with pytest.raises(ValueError, match="exporting an ensemble policy \\(3 members\\) is not supported"):
-        export_torchscript(ensemble, tmp_path / "step.pt")

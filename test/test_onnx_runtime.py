@@ -173,6 +173,29 @@ def test_the_shipped_export_is_the_shipped_model():
     load_onnx_policy(SHIPPED_EXPORT)
 
 
+@pytest.mark.parametrize("kind, members", [("cfc", 3), ("mlp", 2)])
+def test_an_ensemble_exports_with_its_members_and_its_uncertainty(tmp_path, kind, members):
+    """An exported ensemble steps every member: the mean command and the members' disagreement
+    equal the torch runtime's within 1e-5 (a stateless MLP ensemble included)."""
+    torch = pytest.importorskip("torch")
+    from lnn_control.policy import PolicySpec, build_network, save_checkpoint
+    from lnn_control.policy.export import compare_runtimes
+
+    torch.manual_seed(3)
+    path = save_checkpoint(tmp_path / f"{kind}_ensemble.pt", build_network(PolicySpec(kind=kind, ensemble=members)))
+    assert cli_main(["export", str(path), "--out", str(tmp_path / "export")]) == 0
+    exported, reference = load_onnx_policy(tmp_path / "export"), load_policy(path)
+    header = json.loads((tmp_path / "export" / HEADER_FILE).read_text())
+    assert header["spec"]["ensemble"] == members
+    assert header["export"]["outputs"]["cmd"].startswith(f"float32 [{members}, 4]")
+    assert exported.uncertainty is None                       # before the first step, as the torch runtime
+    assert compare_runtimes(reference, exported, episodes=2, steps=10, seed=5) <= TOLERANCE
+    assert exported.uncertainty is not None and exported.uncertainty > 0
+    assert exported.uncertainty == pytest.approx(reference.uncertainty, abs=TOLERANCE)
+    exported.reset()
+    assert exported.uncertainty is None
+
+
 def test_the_runtime_and_the_nodes_loader_run_without_torch(exported):
     """In a fresh interpreter: the exported policy loads and steps, policy_node's loader picks
     the onnx runtime for it, and neither imports torch (nor the torch half of the policy layer)."""

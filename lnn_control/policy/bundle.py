@@ -135,7 +135,7 @@ def check_graph(bundle: Bundle, session) -> None:
     expected_inputs = {"image": ("tensor(uint8)", [1, spec.image_height, spec.image_width, 3]),
                        "imu": ("tensor(float)", [1, 6]), "dt": ("tensor(float)", [1]),
                        "state": ("tensor(float)", [1, size])}
-    expected_outputs = {"cmd": ("tensor(float)", [1, 4]), "new_state": ("tensor(float)", [1, size])}
+    expected_outputs = {"cmd": ("tensor(float)", [spec.ensemble, 4]), "new_state": ("tensor(float)", [1, size])}
     for role, expected, actual in (("input", expected_inputs, session.get_inputs()),
                                    ("output", expected_outputs, session.get_outputs())):
         found = {arg.name: (arg.type, list(arg.shape)) for arg in actual}

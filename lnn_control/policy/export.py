@@ -7,8 +7,10 @@ the exported runtime (`OnnxPolicy`) against the torch one (`Policy`) before it s
 The exported function is `step(image, imu, dt, state) -> (cmd, new_state)`:
 image uint8 [1, H, W, 3] RGB at the spec's size (resize before calling), imu float32 [1, 6]
 (non-finite components are read as 0), dt float32 [1] seconds, state float32 [1, S]
-(zeros at the start of an episode; S = `export_state_size(net)`); cmd float32 [1, 4]
-[vx, vy, vz, yaw_rate] within the limits. Both exports are checked against eager PyTorch.
+(zeros at the start of an episode; S = `export_state_size(net)`); cmd float32 [K, 4]: each of
+the K members' [vx, vy, vz, yaw_rate] within the limits (K = 1 for a single policy; for an
+ensemble the runtime takes their mean and their disagreement, as `Policy` does, and the state is
+the members' states one after the other). Both exports are checked against eager PyTorch.
 """
 from __future__ import annotations
 
@@ -48,30 +50,35 @@ CHECK_EPISODES, CHECK_STEPS = 3, 40   # the export-time comparison of the two ru
 
 
 def export_state_size(net: PolicyNetwork) -> int:
-    """Width of the exported state tensor (a memoryless core still gets one unused slot)."""
-    return max(1, net.core.state_size)
+    """Width of the exported state tensor: every member's state (a memoryless core still gets one
+    unused slot)."""
+    return max(1, net.ensemble_size * net.core.state_size)
 
 
 class PolicyStep(nn.Module):
-    """One control step of `net` with the recurrent state as a single float tensor."""
+    """One control step of `net` with the recurrent state as a single float tensor: the
+    members' commands [K, 4] and their states side by side."""
 
     def __init__(self, net: PolicyNetwork):
         super().__init__()
-        if net.ensemble_size > 1:
-            raise ValueError(f"exporting an ensemble policy ({net.ensemble_size} members) is not supported yet: "
-                             f"the exported step has one core's state")
         self.net = net.eval()
-        self.stateless = net.core.state_size == 0
+        self.member_state_size = net.core.state_size
 
     def forward(self, image: torch.Tensor, imu: torch.Tensor, dt: torch.Tensor, state: torch.Tensor):
         imu = torch.where(torch.isfinite(imu), imu, torch.zeros_like(imu))
         features = self.net.encode(image, imu, dt)
         timespan = (dt / self.net.spec.nominal_dt)[:, None]
-        if self.stateless:
-            y, _ = self.net.core.flat_step(features, timespan, None)
-            return self.net.command(y), state
-        y, new_state = self.net.core.flat_step(features, timespan, state)
-        return self.net.command(y), new_state
+        if self.member_state_size == 0:
+            commands = [self.net.command(core.flat_step(features, timespan, None)[0], head)
+                        for core, head in self.net.members()]
+            return torch.cat(commands), state
+        commands, states = [], []
+        for (core, head), member_state in zip(self.net.members(), state.split(self.member_state_size, dim=1),
+                                              strict=True):
+            y, member_state = core.flat_step(features, timespan, member_state)
+            commands.append(self.net.command(y, head))
+            states.append(member_state)
+        return torch.cat(commands), torch.cat(states, dim=1)
 
 
 def example_inputs(net: PolicyNetwork, seed: int = 0) -> tuple[torch.Tensor, ...]:
@@ -167,7 +174,8 @@ def export_policy(checkpoint, out_dir) -> tuple[Path, float]:
         "inputs": {"image": f"uint8 [1, {net.spec.image_height}, {net.spec.image_width}, 3] RGB",
                    "imu": "float32 [1, 6] rad/s, m/s^2 (body FLU)", "dt": "float32 [1] s",
                    "state": f"float32 [1, {export_state_size(net)}] (zeros at the start of an episode)"},
-        "outputs": {"cmd": "float32 [1, 4] vx, vy, vz m/s, yaw_rate rad/s (heading frame)",
+        "outputs": {"cmd": f"float32 [{net.ensemble_size}, 4] each member's vx, vy, vz m/s, yaw_rate rad/s "
+                           f"(heading frame)",
                     "new_state": f"float32 [1, {export_state_size(net)}]"},
         "checkpoint": {"file": checkpoint.name, "sha256": file_sha256(checkpoint)},
         "lnn_control_version": lnn_control.__version__,
@@ -187,9 +195,10 @@ def export_policy(checkpoint, out_dir) -> tuple[Path, float]:
 
 def compare_runtimes(reference, exported, episodes: int = CHECK_EPISODES, steps: int = CHECK_STEPS,
                      seed: int = 0) -> float:
-    """The largest |command difference| between two runtimes stepped side by side over random
-    episodes: frames at the policy's size and twice it (the resize), IMU readings with an
-    occasional NaN component, dt from half to twice the nominal."""
+    """The largest |command difference| (and, for an ensemble, |uncertainty difference|) between
+    two runtimes stepped side by side over random episodes: frames at the policy's size and
+    twice it (the resize), IMU readings with an occasional NaN component, dt from half to twice
+    the nominal."""
     rng = np.random.default_rng(seed)
     spec = reference.spec
     worst = 0.0
@@ -204,6 +213,8 @@ def compare_runtimes(reference, exported, episodes: int = CHECK_EPISODES, steps:
                 imu[rng.integers(6)] = np.nan
             dt = spec.nominal_dt * rng.uniform(0.5, 2.0)
             worst = max(worst, float(np.abs(exported.step(image, imu, dt) - reference.step(image, imu, dt)).max()))
+            if reference.uncertainty is not None:
+                worst = max(worst, abs(exported.uncertainty - reference.uncertainty))
     return worst
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import onnxruntime
 
 from lnn_control.policy.bundle import Bundle, ExportError, check_graph, read_bundle
+from lnn_control.policy.disagreement import disagreement
 from lnn_control.policy.spec import PolicySpec
 from lnn_control.policy.step_inputs import ImuSanitizer, check_dt, check_image
 
@@ -35,10 +36,12 @@ class OnnxPolicy:
     with area averaging), imu [gx, gy, gz, ax, ay, az] (rad/s, m/s^2, body FLU; a non-finite
     component takes its last finite value), dt seconds (> 0); returns float32 [vx, vy, vz,
     yaw_rate] (m/s, rad/s, heading frame) within the header's limits. ValueError on bad input.
+
+    An exported ensemble gives the members' mean command and, after each step, `uncertainty`:
+    their disagreement (`disagreement`, as `Policy`'s); None for a single policy.
     """
 
     runtime = "onnx"
-    uncertainty: float | None = None   # an export is one policy (export refuses ensembles): no uncertainty
 
     def __init__(self, bundle: Bundle):
         self.bundle = bundle
@@ -61,14 +64,19 @@ class OnnxPolicy:
         """Forget the recurrent state and the last good IMU reading (start of an episode)."""
         self._state = np.zeros((1, self.bundle.state_size), np.float32)
         self._sanitize_imu.reset()
+        self.uncertainty: float | None = None
 
     def step(self, image, imu, dt) -> np.ndarray:
         image = check_image(image, self.spec.image_height, self.spec.image_width)
         imu = self._sanitize_imu(imu)
         self._dt[0] = check_dt(dt)
-        cmd, self._state = self._session.run(None, {"image": image[None], "imu": imu[None], "dt": self._dt,
-                                                    "state": self._state})
-        return np.clip(cmd[0], -self._limits, self._limits)
+        commands, self._state = self._session.run(None, {"image": image[None], "imu": imu[None], "dt": self._dt,
+                                                         "state": self._state})
+        commands = np.clip(commands, -self._limits, self._limits)
+        if len(commands) == 1:
+            return commands[0]
+        self.uncertainty = disagreement(commands, self._limits)
+        return commands.mean(axis=0).astype(np.float32)
 
 
 def load_onnx_policy(path) -> OnnxPolicy:

@@ -5,6 +5,7 @@ import numpy as np
 import torch
 
 from lnn_control.policy.checkpoint import load_checkpoint
+from lnn_control.policy.disagreement import disagreement
 from lnn_control.policy.network import PolicyNetwork
 from lnn_control.policy.spec import PolicySpec
 from lnn_control.policy.step_inputs import ImuSanitizer, check_dt, check_image
@@ -87,12 +88,6 @@ class Policy:
         parts = state if isinstance(state, tuple) else (state,)
         return np.concatenate([(p.detach().cpu().numpy() if isinstance(p, torch.Tensor) else np.asarray(p))
                                .astype(np.float32).reshape(-1) for p in parts])
-
-
-def disagreement(commands: np.ndarray, limits) -> float:
-    """The members' disagreement (see `Policy`): the mean over command components of the std
-    over members of `commands` [K, 4] divided by the component's limit; dimensionless, 0 = all agree."""
-    return float(np.mean(np.std(np.asarray(commands, np.float64), axis=0) / np.asarray(limits, np.float64)))
 
 
 def load_policy(path, map_location: str | None = "cpu") -> Policy:
