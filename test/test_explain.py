@@ -13,7 +13,13 @@ from lnn_control.cli import main
 from lnn_control.envs.shifts import Condition
 from lnn_control.explain.report import success_prediction
 from lnn_control.explain.run import changes_only_the_image
-from lnn_control.explain.scores import attention_auc, centre_prior, cluster_bootstrap_interval, structural_similarity
+from lnn_control.explain.scores import (
+    attention_auc,
+    centre_prior,
+    cluster_bootstrap_interval,
+    peak_on_target,
+    structural_similarity,
+)
 
 
 @pytest.fixture
@@ -55,6 +61,19 @@ def test_the_centre_prior_finds_a_centred_target_and_misses_one_in_a_corner(mask
     corner = np.zeros(mask.shape, bool)
     corner[:5, :5] = True
     assert attention_auc(prior, corner) < 0.05
+
+
+def test_the_pointing_game_asks_where_the_map_peaks(mask):
+    blob_beside = np.zeros(mask.shape)
+    blob_beside[20:26, 38:45] = 1.0                                      # a red car just right of the target
+    blob_beside[23, 41] = 2.0
+    spill = blob_beside + 0.5 * mask                                     # its blur spilling onto the target
+    assert attention_auc(spill, mask) > 0.95                             # the AUC says "on the target"...
+    assert not peak_on_target(spill, mask)                               # ...the peak says beside it
+    assert peak_on_target(mask.astype(float), mask)
+    near = np.zeros(mask.shape)
+    near[23, 37] = 1.0                                                   # one pixel right of the target
+    assert peak_on_target(near, mask) and not peak_on_target(near, mask, tolerance_px=0)
 
 
 def _episode(condition: str, auc: float, outcome: str) -> dict:
@@ -113,6 +132,7 @@ def test_explain_scores_the_shipped_policies_and_draws_them(repo_root, tmp_path)
         assert row["world"] == "forest" and row["episodes"] == 2
         assert row["frames"] > 0, f"no explained frame with the target in view: {row}"
         assert 0.0 <= row["attention_auc"] <= 1.0 and 0.0 <= row["centre_prior_auc"] <= 1.0
+        assert 0.0 <= row["peak_on_target"] <= 1.0 and 0.0 <= row["centre_prior_peak_on_target"] <= 1.0
         assert row["attention_auc_ci"] is None or row["attention_auc_ci"][0] <= row["attention_auc_ci"][1]
         fog = row["condition"] == "fog:0.5"
         assert (row["attention_ssim_vs_clean"] is not None) == fog

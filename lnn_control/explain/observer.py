@@ -4,8 +4,8 @@ saliency map of every `every`-th frame with the target in view, scored against t
 For each decision it pushes the observation (what the policy sees, shifts included) into the
 saliency methods' frame window, asks the simulator for the target mask of the current view
 (`Simulator.target_mask`), and when the target covers some but not all of the image and the frame
-is due, makes each method's map and scores it (`attention_auc`), and scores the centre prior on the
-same frame (`centre_prior`: the reference a map must beat). With `compare_clean` (a condition
+is due, makes each method's map and scores it (`attention_auc`, `peak_on_target`), and scores the
+centre prior on the same frame (`centre_prior`: the reference a map must beat). With `compare_clean` (a condition
 that changes only the image: fog, light, blur, camera noise) it also makes the map of the frame the
 camera would have given without the shift, at the same state, and their SSIM. With `record` it
 keeps the whole flight (frames, IMU, dt, masks) for the figures.
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lnn_control.explain.scores import attention_auc, centre_prior, structural_similarity
+from lnn_control.explain.scores import attention_auc, centre_prior, peak_on_target, structural_similarity
 from lnn_control.policy import PolicyNetwork
 from lnn_control.policy.saliency import DEFAULT_IG_STEPS, DEFAULT_WINDOW, SaliencyMaker
 from lnn_control.rollout import ObserverBase
@@ -25,13 +25,15 @@ from lnn_control.rollout import ObserverBase
 @dataclass
 class ExplainedFrame:
     """One explained decision: its index in the flight, simulated time (s), per method the
-    attention AUC, the centre prior's AUC on the same frame, and (with a clean comparison) the SSIM
-    of the clean and shifted maps."""
+    attention AUC and whether the map's peak is on the target, the centre prior's AUC and peak on
+    the same frame, and (with a clean comparison) the SSIM of the clean and shifted maps."""
 
     step: int
     time_s: float
     auc: dict[str, float]
+    on_target: dict[str, bool]
     centre_prior_auc: float
+    centre_prior_on_target: bool
     ssim_vs_clean: dict[str, float] = field(default_factory=dict)
 
 
@@ -88,9 +90,11 @@ class AttentionObserver(ObserverBase):
         if (self._visible - 1) % self.every:
             return
         maps = self.shifted.maps()
+        prior = centre_prior(*mask.shape)
         frame = ExplainedFrame(self._step - 1, float(info["sim_time"]),
                                {m: attention_auc(saliency, mask) for m, saliency in maps.items()},
-                               attention_auc(centre_prior(*mask.shape), mask))
+                               {m: peak_on_target(saliency, mask) for m, saliency in maps.items()},
+                               attention_auc(prior, mask), peak_on_target(prior, mask))
         if self.clean is not None:
             clean_maps = self.clean.maps()
             frame.ssim_vs_clean = {m: structural_similarity(clean_maps[m], saliency) for m, saliency in maps.items()}

@@ -1,16 +1,17 @@
 """attention.json and attention.md: the attention scores of an explain run, with how they were measured.
 
-attention.json is `{"rows": [...], "episodes": [...], "method": {...}}`. A row is one policy x
-world x condition x saliency method: `frames` (explained frames with the target in view),
-`episodes`, `attention_auc` (mean over the frames) with `attention_auc_ci` (95%, bootstrap over
-episodes), `attention_ssim_vs_clean` with its interval where the condition changes only the image
-(null otherwise), `centre_prior_auc` with its interval (the centre prior's AUC on the same frames:
-what a map must beat) and `success_rate`. An episode is one flight: its outcome, its explained
-frames and each method's mean AUC over them. `success_prediction` answers whether attention
-predicts success episode by episode: per policy and method, the AUROC of the episodes' mean
-attention AUC for "the flight succeeded", over all the run's episodes (with a bootstrap interval)
-and within conditions (only pairs of one condition compared, so a shift that lowers both attention
-and success does not make the answer).
+attention.json is `{"rows": [...], "episodes": [...], "method": {...}}`. A row is one policy x world
+x condition x saliency method: `frames` (explained frames with the target in view), `episodes`,
+`attention_auc` (mean over the frames) with `attention_auc_ci` (95%, bootstrap over episodes),
+`attention_ssim_vs_clean` with its interval where the condition changes only the image (null
+otherwise), `peak_on_target` (the share of frames whose map peaks on the target, the pointing game)
+with its interval, `centre_prior_auc` and `centre_prior_peak_on_target` with intervals (the centre
+prior on the same frames: what a map must beat) and `success_rate`. An episode is one flight: its
+outcome, its explained frames and each method's mean AUC over them. `success_prediction` answers
+whether attention predicts success episode by episode: per policy and method, the AUROC of the
+episodes' mean attention AUC for "the flight succeeded", over all the run's episodes (with a
+bootstrap interval) and within conditions (only pairs of one condition compared, so a shift that
+lowers both attention and success does not make the answer).
 """
 from __future__ import annotations
 
@@ -45,6 +46,8 @@ def summary_rows(run, frames: dict, episodes: list[dict]) -> list[dict]:
             for method in run.methods:
                 aucs = [[f.auc[method] for f in flight] for flight in flights]
                 priors = [[f.centre_prior_auc for f in flight] for flight in flights]
+                pointing = [[float(f.on_target[method]) for f in flight] for flight in flights]
+                prior_pointing = [[float(f.centre_prior_on_target) for f in flight] for flight in flights]
                 ssims = [[f.ssim_vs_clean[method] for f in flight if method in f.ssim_vs_clean] for flight in flights]
                 compared = any(ssims)
                 rows.append({
@@ -54,8 +57,12 @@ def summary_rows(run, frames: dict, episodes: list[dict]) -> list[dict]:
                     "attention_auc_ci": _interval(aucs),
                     "attention_ssim_vs_clean": _pooled_mean(ssims) if compared else None,
                     "attention_ssim_ci": _interval(ssims) if compared else None,
+                    "peak_on_target": _pooled_mean(pointing),
+                    "peak_on_target_ci": _interval(pointing),
                     "centre_prior_auc": _pooled_mean(priors),
                     "centre_prior_auc_ci": _interval(priors),
+                    "centre_prior_peak_on_target": _pooled_mean(prior_pointing),
+                    "centre_prior_peak_on_target_ci": _interval(prior_pointing),
                     "success_rate": outcomes.count("success") / len(outcomes),
                 })
     return rows
@@ -107,16 +114,18 @@ def attention_markdown(summary: dict, method: dict) -> str:
              f"frames, {method['ig_steps']} points).", "",
              f"Attention AUC: {method['attention_auc']} (1: all on the target, 0.5: no better than chance). "
              f"Interval: {method['interval']}. SSIM vs clean: {method['ssim_vs_clean']}.", "",
-             "Centre prior: the AUC, on the same frames, of a map that only ever looks at the image centre; "
-             "a policy's attention is on the target beyond where the target sits in the view only where "
-             "its AUC is above the prior's.", "",
-             "| policy | condition | method | episodes | frames | attention AUC [95% CI] | centre prior [95% CI] "
-             "| SSIM vs clean [95% CI] | success |",
-             "|---|---|---|---:|---:|---|---|---|---:|"]
+             f"Peak on target: {method['peak_on_target']}. Centre prior: the same scores, on the same frames, "
+             "of a map that only ever looks at the image centre; a policy's attention is on the target beyond "
+             "where the target sits in the view only where it scores above the prior.", "",
+             "| policy | condition | method | episodes | frames | attention AUC [95% CI] | centre prior AUC "
+             "| peak on target [95% CI] | centre prior peak | SSIM vs clean [95% CI] | success |",
+             "|---|---|---|---:|---:|---|---|---|---|---|---:|"]
     for row in summary["rows"]:
         lines.append(f"| {row['policy']} | {row['condition']} | {row['method']} | {row['episodes']} | {row['frames']} "
                      f"| {_with_interval(row['attention_auc'], row['attention_auc_ci'])} "
-                     f"| {_with_interval(row['centre_prior_auc'], row['centre_prior_auc_ci'])} "
+                     f"| {_with_interval(row['centre_prior_auc'], None)} "
+                     f"| {_share_with_interval(row['peak_on_target'], row['peak_on_target_ci'])} "
+                     f"| {_share_with_interval(row['centre_prior_peak_on_target'], None)} "
                      f"| {_with_interval(row['attention_ssim_vs_clean'], row['attention_ssim_ci'])} "
                      f"| {row['success_rate']:.0%} |")
     lines += ["", "## Does attention on the target predict success?", "",
@@ -148,6 +157,12 @@ def _pooled_mean(groups: list[list[float]]) -> float | None:
 def _interval(groups: list[list[float]]) -> list[float] | None:
     interval = cluster_bootstrap_interval(groups)
     return list(interval) if interval else None
+
+
+def _share_with_interval(value: float | None, interval: list[float] | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0%}" + (f" [{interval[0]:.0%}, {interval[1]:.0%}]" if interval else "")
 
 
 def _with_interval(value: float | None, interval: list[float] | None) -> str:

@@ -24,6 +24,7 @@ from lnn_control.eval.plan import PolicySource, WorldSource
 from lnn_control.explain.figures import GridCell, plot_attention_grid, plot_neurons, plot_wiring
 from lnn_control.explain.observer import AttentionObserver, FlightRecord
 from lnn_control.explain.report import episode_row, success_prediction, summary_rows, write_report
+from lnn_control.explain.scores import POINTING_TOLERANCE_PX
 from lnn_control.policy import CheckpointError, Policy, PolicyNetwork, load_checkpoint
 from lnn_control.policy.neurons import trace_neurons
 from lnn_control.policy.saliency import DEFAULT_IG_STEPS, DEFAULT_WINDOW, METHODS, SaliencyMaker
@@ -178,5 +179,7 @@ def _method(run: ExplainRun, wall_s: float) -> dict:
                              "mask), per explained frame; the row's value is the mean over its frames",
             "interval": "95% percentile bootstrap over episodes (2000 resamples of whole episodes; frames of "
                         "one flight are not independent); null with fewer than two episodes with frames",
+            "peak_on_target": f"the share of explained frames whose map peaks on the target's pixels (within "
+                              f"{POINTING_TOLERANCE_PX} px; the pointing game)",
             "ssim_vs_clean": "mean SSIM between the map of the shifted frame and of the unshifted frame of the "
                              "same state, where the condition changes only the image"}

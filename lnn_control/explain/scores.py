@@ -4,6 +4,10 @@
   pixels (every pixel one sample, the target mask the truth): 1 when every target pixel scores
   above every other pixel, 0.5 for a map that does not tell them apart (a constant one), 0 when
   it points everywhere but the target. Ties count half (the Mann-Whitney U statistic).
+- `peak_on_target(saliency, mask)`: the pointing game (Zhang et al. 2016): whether the map's
+  highest pixel lies on the target (or within `POINTING_TOLERANCE_PX` of it). The AUC ranks every
+  pixel, so a map whose blur spills from a nearby red object onto the target still scores high;
+  the peak says where the map points.
 - `centre_prior(height, width)`: the map of a viewer who only ever looks at the image centre (minus
   each pixel's distance from it): the reference an attention map must beat, since a drone flying
   to its target keeps it near the middle of the view.
@@ -20,6 +24,7 @@ import cv2
 import numpy as np
 
 BOOTSTRAP_RESAMPLES = 2000
+POINTING_TOLERANCE_PX = 1   # the peak may miss the target's pixels by this much (the camera is 64 x 48)
 
 
 def attention_auc(saliency: np.ndarray, mask: np.ndarray) -> float:
@@ -38,6 +43,17 @@ def attention_auc(saliency: np.ndarray, mask: np.ndarray) -> float:
     average_rank = np.cumsum(counts) - (counts - 1) / 2.0          # 1-based ranks, ties averaged
     rank_sum = float(average_rank[inverse][truth].sum())
     return (rank_sum - positives * (positives + 1) / 2.0) / (positives * negatives)
+
+
+def peak_on_target(saliency: np.ndarray, mask: np.ndarray, tolerance_px: int = POINTING_TOLERANCE_PX) -> bool:
+    """Whether the highest value of `saliency` (HxW; the first of equal highest) is on `mask`
+    (HxW bool) grown by `tolerance_px` pixels in every direction."""
+    saliency, mask = np.asarray(saliency), np.asarray(mask, bool)
+    if saliency.shape != mask.shape:
+        raise ValueError(f"peak_on_target: map of shape {saliency.shape} and mask of shape {mask.shape}")
+    row, col = np.unravel_index(int(np.argmax(saliency)), saliency.shape)
+    t = tolerance_px
+    return bool(mask[max(0, row - t):row + t + 1, max(0, col - t):col + t + 1].any())
 
 
 def centre_prior(height: int, width: int) -> np.ndarray:
