@@ -110,8 +110,9 @@ def attention_markdown(summary: dict, method: dict) -> str:
     lines = ["# Attention on the target", "",
              f"`{method['command']}` ({method['date']}; {len(method['seeds'])} episodes per policy and condition, "
              f"seeds {method['seeds'][0]}-{method['seeds'][-1]}, world {method['world']}; a map for every "
-             f"{method['every']}th frame with the target in view; integrated gradients over {method['ig_window']} "
-             f"frames, {method['ig_steps']} points).", "",
+             f"{method['every']}th frame with the target in view"
+             + (f"; integrated gradients over {method['ig_window']} frames, {method['ig_steps']} points"
+                if "ig" in method["methods"] else "") + ").", "",
              f"Attention AUC: {method['attention_auc']} (1: all on the target, 0.5: no better than chance). "
              f"Interval: {method['interval']}. SSIM vs clean: {method['ssim_vs_clean']}.", "",
              f"Peak on target: {method['peak_on_target']}. Centre prior: the same scores, on the same frames, "
