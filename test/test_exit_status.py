@@ -46,13 +46,15 @@ def test_bad_input_is_status_1_with_one_line_naming_it(tmp_path, capsys, argv, n
 
 def test_ctrl_c_is_status_130_and_says_what_was_kept(tmp_path):
     out = tmp_path / "eval"
+    # far more episodes than can be flown before the interrupt, however fast or busy the machine
     process = subprocess.Popen([sys.executable, "-m", "lnn_control.cli", "eval", "--policy", "expert", "--episodes",
-                                "50", "--time-limit", "2", "--out", str(out)],
+                                "5000", "--time-limit", "2", "--out", str(out)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     log = out / "episodes.jsonl"
-    deadline = time.monotonic() + 60
-    while not (log.is_file() and log.read_text()) and time.monotonic() < deadline:
+    deadline = time.monotonic() + 300
+    while not (log.is_file() and log.read_text()) and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)
+    assert process.poll() is None and log.read_text(), "eval should be flying, with an episode kept"
     os.kill(process.pid, signal.SIGINT)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130
