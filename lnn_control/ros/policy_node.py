@@ -415,9 +415,12 @@ class PolicyNode(Node):
         destroying the node right after `publish` could lose the zero and leave the robot on its
         last command: wait (at most 0.3 s) for the subscribers' acknowledgements, which also
         gives the writer the time to send it (a later heartbeat brings the acknowledgements, so
-        the wait often runs out; that is not an error)."""
+        the wait often runs out; that is not an error). With teleop, the last `~/intervention`
+        (false) gets the same wait, so a recorder sees one flag for every command to the end."""
         self._publish(ZERO_COMMAND, operator_may_fly=False)
         self._cmd_publisher.wait_for_all_acked(Duration(seconds=0.3))
+        if self._teleop is not None:
+            self._intervention_publisher.wait_for_all_acked(Duration(seconds=0.3))
 
     # -- services, parameters, diagnostics ----------------------------------------------------
 
