@@ -43,11 +43,15 @@ def summary_rows(run, frames: dict, episodes: list[dict]) -> list[dict]:
             flights = [frames[(policy.label, condition.name, seed)] for seed in run.seeds]
             outcomes = [e["outcome"] for e in episodes if e["policy"] == policy.label
                         and e["condition"] == condition.name]
+            # the centre prior scores the same frames whatever the method: once per policy and condition
+            priors = [[f.centre_prior_auc for f in flight] for flight in flights]
+            prior_pointing = [[float(f.centre_prior_on_target) for f in flight] for flight in flights]
+            prior = {"centre_prior_auc": _pooled_mean(priors), "centre_prior_auc_ci": _interval(priors),
+                     "centre_prior_peak_on_target": _pooled_mean(prior_pointing),
+                     "centre_prior_peak_on_target_ci": _interval(prior_pointing)}
             for method in run.methods:
                 aucs = [[f.auc[method] for f in flight] for flight in flights]
-                priors = [[f.centre_prior_auc for f in flight] for flight in flights]
                 pointing = [[float(f.on_target[method]) for f in flight] for flight in flights]
-                prior_pointing = [[float(f.centre_prior_on_target) for f in flight] for flight in flights]
                 ssims = [[f.ssim_vs_clean[method] for f in flight if method in f.ssim_vs_clean] for flight in flights]
                 compared = any(ssims)
                 rows.append({
@@ -59,10 +63,7 @@ def summary_rows(run, frames: dict, episodes: list[dict]) -> list[dict]:
                     "attention_ssim_ci": _interval(ssims) if compared else None,
                     "peak_on_target": _pooled_mean(pointing),
                     "peak_on_target_ci": _interval(pointing),
-                    "centre_prior_auc": _pooled_mean(priors),
-                    "centre_prior_auc_ci": _interval(priors),
-                    "centre_prior_peak_on_target": _pooled_mean(prior_pointing),
-                    "centre_prior_peak_on_target_ci": _interval(prior_pointing),
+                    **prior,
                     "success_rate": outcomes.count("success") / len(outcomes),
                 })
     return rows
