@@ -808,5 +808,5 @@ def test_the_launch_file_starts_the_node_with_the_parameter_file(ros_domain_id, 
         returncode = stop_processes({"policy_node": process})["policy_node"]
     text = log_path.read_text()
     assert returncode == 0, text
-    assert (f"policy {checkpoint} loaded (torch runtime); stepping on every frame, limits 2 m/s, 0.5 rad/s, "
-            "watchdog 0.5 s") in text
+    assert (f"policy {checkpoint} loaded (torch runtime) for the drone; stepping on every frame, limits 2 m/s, "
+            "0.5 rad/s, watchdog 0.5 s") in text

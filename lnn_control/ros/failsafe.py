@@ -109,9 +109,12 @@ class Failsafe:
         return NodeState.RUNNING, "running"
 
 
-def bound_command(cmd: np.ndarray, max_linear_speed: float, max_yaw_rate: float) -> np.ndarray | None:
+def bound_command(cmd: np.ndarray, max_linear_speed: float, max_yaw_rate: float,
+                  ignored_axes: tuple[int, ...] = ()) -> np.ndarray | None:
     """`cmd` [vx, vy, vz, yaw_rate] clipped per axis to ±max_linear_speed (m/s) and
-    ±max_yaw_rate (rad/s); None if it is not 4 finite numbers.
+    ±max_yaw_rate (rad/s), the components in `ignored_axes` (indices: a vehicle's
+    `lnn_control.vehicles.IGNORED_COMMAND_AXES`, a rover's vy and vz) set to exactly 0; None if
+    it is not 4 finite numbers.
 
     float64, the type of `geometry_msgs/Twist`, so a clipped value equals its limit exactly.
     """
@@ -119,4 +122,6 @@ def bound_command(cmd: np.ndarray, max_linear_speed: float, max_yaw_rate: float)
     if cmd.shape != (4,) or not np.all(np.isfinite(cmd)):
         return None
     limits = np.array([max_linear_speed] * 3 + [max_yaw_rate])
-    return np.clip(cmd, -limits, limits)
+    bounded = np.clip(cmd, -limits, limits)
+    bounded[list(ignored_axes)] = 0.0
+    return bounded

@@ -55,10 +55,14 @@ class Param:
         if self.low is not None and not self.low <= value <= self.high:
             return f"{value} is out of range [{self.low:g}, {self.high:g}]"
         if self.choices and value not in self.choices:
-            return f"{value!r} is not one of {', '.join(self.choices)}"
+            return f"{value!r} is not one of {self._choices_text()}"
         if self.nonempty and value == "":
             return "must not be empty"
         return None
+
+    def _choices_text(self) -> str:
+        """The choices, comma-separated, the empty string shown as ''."""
+        return ", ".join(choice or "''" for choice in self.choices)
 
     def typed(self, value):
         """`value` as the parameter's type (an integer given for a float becomes a float)."""
@@ -67,7 +71,7 @@ class Param:
     def descriptor(self) -> ParameterDescriptor:
         constraints = ", ".join(filter(None, [
             f"{self.low:g} to {self.high:g}" if self.low is not None else "",
-            f"one of {', '.join(self.choices)}" if self.choices else "",
+            f"one of {self._choices_text()}" if self.choices else "",
             "not empty" if self.nonempty else ""]))
         # ranges are checked here, not by rclpy, so that a refusal reads the same at start-up and later
         return ParameterDescriptor(description=self.description, read_only=self.read_only,

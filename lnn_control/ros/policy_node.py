@@ -8,7 +8,8 @@ Topics (relative, so namespaces and remaps apply):
   a burst of IMU readings delivered together, as drivers and sim_node send them, is kept whole);
 - publishes `cmd_vel` (`geometry_msgs/Twist`, or `TwistStamped` in `frame_id` with
   `stamped:=true`): linear x, y, z in m/s and angular z (yaw rate) in rad/s in the
-  heading frame (x forward, z up), each within ±max_linear_speed / ±max_yaw_rate;
+  heading frame (x forward, z up), each within ±max_linear_speed / ±max_yaw_rate
+  (angular x and y always 0); for a rover, planar (see Vehicles below);
 - publishes `/diagnostics` (`diagnostic_msgs/DiagnosticArray`) once a second;
 - with `teleop:=true` only (no operator topic exists otherwise): subscribes `teleop/cmd_vel`
   (`geometry_msgs/Twist`, or `TwistStamped` with `teleop_stamped:=true`) and the deadman
@@ -25,6 +26,20 @@ Topics (relative, so namespaces and remaps apply):
   shrinks as it rises, from `uncertainty_low` to `uncertainty_stop`, and above that the node
   hovers (zero velocity): the curve of `lnn_control.policy.slow_down`. A single policy has no
   uncertainty: no topic, and `slow_down:=true` stops the node at start-up.
+
+Vehicles (`lnn_control.vehicles`): `vehicle:=drone` flies all four command components;
+`vehicle:=rover` drives a wheeled ground robot: every `cmd_vel` carries only linear.x (forward
+speed, m/s) and angular.z (yaw rate, rad/s), linear.y and linear.z are exactly 0, whoever made
+the command (the policy, the operator's teleop/cmd_vel, the failsafe's zero). `vehicle:=''`
+(the default) takes the model's own (`PolicySpec.vehicle`, in a checkpoint's header and an
+export's policy.json); a model of the other vehicle stops the node at start-up, naming both.
+The limits are the same two parameters for both: for a rover `max_linear_speed` bounds |vx|
+(forward and back) and `max_yaw_rate` |yaw_rate|. Their defaults are not changed by the
+vehicle (one parameter file and one `ros2 param describe` for both): the policy's own
+commands are already within the model's limits (its head is tanh-scaled by
+`PolicySpec.max_linear_speed` / `max_yaw_rate`, those it was trained at), and a ground robot
+slower than that, or an operator's joystick, is bounded by setting the two parameters to the
+robot's limits (README, "Driving a real rover").
 
 Services: `~/reset` (`std_srvs/Trigger`: clears the recurrent state; the response says
 so) and `~/enable` (`std_srvs/SetBool`: false = zero commands until enabled again).
@@ -108,10 +123,12 @@ from lnn_control.ros.imu_history import ImuHistory
 from lnn_control.ros.imu_wire import read_imu
 from lnn_control.ros.parameters import Param, ParameterTable, StartupError, declare_parameters
 from lnn_control.ros.teleop import TeleopMux
+from lnn_control.vehicles import IGNORED_COMMAND_AXES, VEHICLES
 
 NODE_NAME = "policy_node"
-DEFAULT_MODEL = ("models", "cfc_forest.pt")
-DEFAULT_EXPORT = ("models", "cfc_forest_onnx")   # `lnn-control export models/cfc_forest.pt --out ...`
+#: The shipped model of each vehicle (models/NAME.pt) for an empty model_path; its export is
+#: models/NAME_onnx (`lnn-control export models/NAME.pt --out models/NAME_onnx`).
+SHIPPED_MODELS = {"drone": "cfc_forest", "rover": "cfc_rover_forest"}
 RUNTIMES = ("auto", "torch", "onnx")
 FAILSAFE_RATE_HZ = 20.0        # zero commands when control_rate is 0 and input is stale
 DIAGNOSTICS_PERIOD_S = 1.0
@@ -128,13 +145,18 @@ IMU_QOS = QoSProfile(reliability=qos_profile_sensor_data.reliability,
 #: Read-only ones are fixed at start-up; the others may change at run time.
 PARAMETERS = ParameterTable(
     model_path=Param("", "policy checkpoint (.pt) or export (a directory from `lnn-control export`, or its "
-                         "policy.json); empty = the shipped share/lnn_control/models/cfc_forest.pt (its export "
-                         "models/cfc_forest_onnx with runtime:=onnx)", read_only=True),
+                         "policy.json); empty = the shipped share/lnn_control/models/cfc_forest.pt "
+                         "(cfc_rover_forest.pt with vehicle:=rover; their exports NAME_onnx with runtime:=onnx)",
+                     read_only=True),
     runtime=Param("auto", "torch: run a checkpoint with torch; onnx: run an export with onnxruntime, torch never "
                           "loaded; auto: onnx for an export, torch for a checkpoint", choices=RUNTIMES, read_only=True),
+    vehicle=Param("", "drone: all of vx, vy, vz, yaw_rate; rover: cmd_vel carries only linear.x and angular.z "
+                      "(linear.y, linear.z 0); '' = the model's own (its spec's vehicle); a model of the other "
+                      "vehicle stops the node", choices=("", *VEHICLES), read_only=True),
     control_rate=Param(0.0, "Hz: step on the newest frame and publish at this fixed rate; 0 = step and publish on "
                             "every camera frame (lowest latency)", low=0.0, high=1000.0),
-    max_linear_speed=Param(2.0, "m/s: bound on each of |vx|, |vy|, |vz| of the commands", low=0.0, high=20.0),
+    max_linear_speed=Param(2.0, "m/s: bound on each of |vx|, |vy|, |vz| of the commands (a rover's: |vx|)",
+                           low=0.0, high=20.0),
     max_yaw_rate=Param(1.0, "rad/s: bound on |yaw_rate| of the commands", low=0.0, high=10.0),
     watchdog_timeout=Param(0.5, "s: camera or IMU older than this -> zero velocity", low=0.01, high=10.0),
     stamped=Param(False, "publish geometry_msgs/TwistStamped instead of Twist", read_only=True),
@@ -184,8 +206,10 @@ class PolicyNode(Node):
         self._max_yaw_rate = value["max_yaw_rate"]
         self._frame_id = value["frame_id"]
         self._stamped = value["stamped"]
-        self._model_path = _model_path(value["model_path"], value["runtime"])
+        self._model_path = _model_path(value["model_path"], value["runtime"], value["vehicle"])
         self._policy = load_runtime(self._model_path, value["runtime"])
+        self._vehicle = _vehicle(value["vehicle"], self._policy, self._model_path)
+        self._ignored_axes = IGNORED_COMMAND_AXES[self._vehicle]
         self._slow_down = _slow_down(value, self._policy)
         self._uncertainty: float | None = None
 
@@ -231,9 +255,10 @@ class PolicyNode(Node):
         self.add_post_set_parameters_callback(self._apply_parameters)
         stepping = "stepping on every frame" if self._control_rate == 0 else f"{self._control_rate:g} Hz"
         teleop = "off" if self._teleop is None else f"on (timeout {self._teleop.timeout:g} s)"
+        planar = " (vx only: linear.y, linear.z 0)" if self._ignored_axes else ""
         self.get_logger().info(
-            f"policy {self._model_path} loaded ({self._policy.runtime} runtime); {stepping}, "
-            f"limits {self._max_linear_speed:g} m/s, {self._max_yaw_rate:g} rad/s, "
+            f"policy {self._model_path} loaded ({self._policy.runtime} runtime) for the {self._vehicle}; {stepping}, "
+            f"limits {self._max_linear_speed:g} m/s{planar}, {self._max_yaw_rate:g} rad/s, "
             f"watchdog {self._failsafe.watchdog_timeout:g} s, teleop {teleop}")
 
     def _connect_teleop(self, value: dict) -> TeleopMux:
@@ -361,7 +386,7 @@ class PolicyNode(Node):
             raw = self._slow_down.limit(raw, self._uncertainty, self._max_linear_speed, self._max_yaw_rate)
         if self._debug is not None:
             self._debug.offer(frame.rgb, seconds_to_stamp(frame.time), frame.frame_id, self._policy.state_vector())
-        command = bound_command(raw, self._max_linear_speed, self._max_yaw_rate)
+        command = bound_command(raw, self._max_linear_speed, self._max_yaw_rate, self._ignored_axes)
         if command is None:
             self.get_logger().warning(f"policy produced a non-finite command {raw!r}, commanding zero velocity",
                                    throttle_duration_sec=WARN_PERIOD_S)
@@ -392,11 +417,12 @@ class PolicyNode(Node):
 
     def _publish(self, command: np.ndarray, operator_may_fly: bool = True) -> None:
         """Publish `command`, or the operator's while they fly (if they may), bounded by the current
-        limits (zero if not finite); with teleop, `~/intervention` says whose it was."""
+        limits and planar for a rover (zero if not finite); with teleop, `~/intervention` says whose
+        it was."""
         if self._teleop is not None:
             command, operator = self._teleop.select(command, self._now(), allowed=operator_may_fly)
             self._intervention_publisher.publish(Bool(data=operator))
-        bounded = bound_command(command, self._max_linear_speed, self._max_yaw_rate)
+        bounded = bound_command(command, self._max_linear_speed, self._max_yaw_rate, self._ignored_axes)
         if bounded is None:
             bounded = ZERO_COMMAND
         if self._stamped:
@@ -498,12 +524,14 @@ def _seconds(clock: Clock) -> float:
     return clock.now().nanoseconds * 1e-9
 
 
-def _model_path(parameter: str, runtime: str) -> Path:
-    """`model_path`, or the shipped model (its export for runtime onnx) when it is empty."""
+def _model_path(parameter: str, runtime: str, vehicle: str) -> Path:
+    """`model_path`, or when it is empty the shipped model of `vehicle` (the drone's for '';
+    its export for runtime onnx)."""
     if parameter:
         return Path(parameter)
+    name = SHIPPED_MODELS[vehicle or "drone"]
     try:
-        return share_path(*(DEFAULT_EXPORT if runtime == "onnx" else DEFAULT_MODEL))
+        return share_path("models", f"{name}_onnx" if runtime == "onnx" else f"{name}.pt")
     except FileNotFoundError as exc:
         raise StartupError(f"model_path is empty and the shipped model cannot be found: {exc}") from exc
 
@@ -540,6 +568,17 @@ def load_runtime(path: Path, runtime: str):
         return load_policy(path)
     except Exception as exc:  # any unreadable checkpoint is a start-up failure with one line
         raise StartupError(f"model_path {path}: cannot load the policy: {exc}") from exc
+
+
+def _vehicle(parameter: str, policy, path: Path) -> str:
+    """The vehicle the node drives: the model's (`PolicySpec.vehicle`); StartupError naming both
+    when the `vehicle` parameter names the other one."""
+    model = policy.spec.vehicle
+    if parameter and parameter != model:
+        raise StartupError(f"bad parameter vehicle: {parameter!r}, but model_path {path} is a {model} policy "
+                           f"(its spec's vehicle is {model!r}): give vehicle:={model}, or vehicle:='' to take "
+                           f"the model's")
+    return model
 
 
 def _slow_down(value: dict, policy) -> SlowDown | None:
