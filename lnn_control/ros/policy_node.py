@@ -15,7 +15,9 @@ Topics (relative, so namespaces and remaps apply):
   (`geometry_msgs/Twist`, or `TwistStamped` with `teleop_stamped:=true`) and the deadman
   `teleop/enable` (`std_msgs/Bool`), both reliable, depth 10 (as teleop_twist_joy and
   joy_teleop publish), and publishes `~/intervention` (`std_msgs/Bool`): one message with
-  every `cmd_vel`, True when that command is the operator's.
+  every `cmd_vel`, True when that command is the operator's (published just before it, so the
+  k-th flag and the k-th command carry the same DDS publication sequence number, by which a
+  subscriber that lost some of either pairs the rest: test_launch_sim.py does).
 - with `debug:=true`, off the command path at most `debug_rate` Hz (`lnn_control.ros.debug`):
   `~/debug/saliency` (`sensor_msgs/Image`, rgb8: the stepped frame with the policy's
   VisualBackProp map over it) and `~/debug/state` (`std_msgs/Float32MultiArray`: the recurrent
