@@ -20,6 +20,10 @@ wait returns as soon as its condition holds).
   paired with its flag by their DDS publication sequence numbers, see `Launched`), the test records
   camera, IMU, cmd_vel and the takeover flag to a bag, and `lnn-control train --init
   models/cfc_forest.pt --interventions` fine-tunes the shipped model on it;
+- the rover: launch/rover_sim.launch.xml (sim_node and policy_node both vehicle:=rover) with an
+  untrained rover checkpoint whose head drives vy and vz hard (test/rover_checkpoint.py): whole
+  episodes are driven over DDS, their outcomes say rover, every cmd_vel is planar (linear.y,
+  linear.z 0) and the rover drives along the ground;
 - shipped-model path: sim_node + policy_node with models/cfc_forest.pt, nothing else: the
   policy reaches the target over DDS on an evaluation seed it reached in `lnn-control eval`
   (the episode is started with ~/reset_episode once the policy flies, so that how long the
@@ -41,6 +45,7 @@ from rcl_interfaces.srv import SetParameters
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from ros_harness import NodesUnderTest, matched, parameter_request
 from rosgraph_msgs.msg import Clock
+from rover_checkpoint import sideways_rover_checkpoint
 from sensor_msgs.msg import Image, Imu
 from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
@@ -247,6 +252,51 @@ def test_sim_launch_with_the_expert_reaches_the_target_over_dds(ros_domain_id, r
     assert 0 < success["time_s"] < 60 and success["path_length_m"] > 5.0
     odometry = [m.pose.pose.position for m in launched.odoms]
     assert len(odometry) > 20
+
+
+def test_rover_sim_launch_drives_whole_episodes_with_planar_commands(ros_domain_id, repo_root, tmp_path):
+    rover = sideways_rover_checkpoint(tmp_path / "sideways_rover.pt")
+    launched = Launched(repo_root / "launch" / "rover_sim.launch.xml",
+                        {"model_path": str(rover), "seed": "5", "time_limit": "3.0"}, tmp_path, repo_root,
+                        ros_domain_id)
+    try:
+        launched.wait_until_listening()
+        launched.wait_for(lambda: any(twist_to_command(m).any() for m in launched.commands), "the policy to drive")
+        with launched.lock:
+            ended = len(launched.outcomes)
+        # the episode under way may have begun before the policy drove; the one after it is all the policy's
+        launched.wait_for(lambda: len(launched.outcomes) >= ended + 2, "a whole episode driven by the policy")
+    finally:
+        codes = launched.stop()
+    assert codes == {"sim_node": 0, "policy_node": 0}, codes
+    assert "for the rover" in launched.log("policy_node") and "serving forest for the rover" in launched.log("sim_node")
+    driven = launched.outcomes[ended + 1]
+    assert driven["vehicle"] == "rover" and driven["steps"] > 0 and driven["path_length_m"] > 0.3, driven
+    assert driven["success"] + driven["collision"] + driven["timeout"] == 1 and driven["time_s"] <= 3.0 + 1e-6
+    twists = [(m.linear.x, m.linear.y, m.linear.z, m.angular.x, m.angular.y, m.angular.z) for m in launched.commands]
+    assert all(t[1:5] == (0.0, 0.0, 0.0, 0.0) for t in twists), [t for t in twists if t[1:5] != (0.0,) * 4][:5]
+    assert max(t[0] for t in twists) > 0.5, "the policy drives forward"
+    positions = np.array([[m.pose.pose.position.x, m.pose.pose.position.y, m.pose.pose.position.z]
+                          for m in launched.odoms])
+    assert np.linalg.norm(positions[:, :2] - positions[0, :2], axis=1).max() > 0.3
+    assert np.abs(positions[:, 2] - positions[0, 2]).max() < 0.05, "on the ground, whatever vz the policy wanted"
+
+
+def test_rover_launch_puts_both_nodes_on_the_rover(repo_root):
+    """Both nodes vehicle rover; an empty model_path goes through as it is (policy_node resolves it
+    to the shipped rover model, see test_policy_node_rover.py)."""
+    share = {"lnn_control": repo_root}
+    nodes = {n.name: n for n in read_launch(repo_root / "launch" / "rover_sim.launch.xml", share)}
+    assert nodes["sim_node"].params["vehicle"] == nodes["policy_node"].params["vehicle"] == "rover"
+    assert nodes["policy_node"].params["model_path"] == "" and nodes["sim_node"].params["time_limit"] == 0.0
+    nodes = {n.name: n for n in read_launch(repo_root / "launch" / "rover_sim.launch.xml", share,
+                                             {"teleop": "true", "operator": "true", "world": "urban"})}
+    assert nodes["policy_node"].params["teleop"] is True and nodes["sim_node"].params["operator"] is True
+    assert nodes["sim_node"].params["world"] == "urban"
+    [node] = read_launch(repo_root / "launch" / "policy.launch.xml", share, {"vehicle": "rover"})
+    assert node.params["vehicle"] == "rover"
+    [node] = read_launch(repo_root / "launch" / "policy.launch.xml", share)
+    assert node.params["vehicle"] == ""
 
 
 SHIPPED_MODEL = share_path("models", "cfc_forest.pt")

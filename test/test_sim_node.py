@@ -1,6 +1,6 @@
 """sim_node as `ros2 run` starts it, over real DDS: TwistStamped and Twist commands, stale command ->
 hover, episode outcomes (time limit), ~/reset_episode with a chosen seed, the IMU stream between
-frames (imu_rate), dropped frames, bad parameters.
+frames (imu_rate), dropped frames, the rover (vehicle:=rover), bad parameters.
 
 The node runs in its own process; this process plays the policy (publishes cmd_vel) and listens.
 The sim starts publishing as soon as it is up, so a test looks only at what comes after its
@@ -49,6 +49,7 @@ class SimSide(NodesUnderTest):
         self.stamped = bool(parameters.get("stamped", False))
         self.lockstep = bool(parameters.get("lockstep", True))
         self.odometry: list[tuple[float, float, float]] = []   # (sim time, body vx, wall s at arrival)
+        self.positions: list[tuple[float, float, float, float]] = []   # (sim time, x, y, z in the world frame, m)
         self.imu_stamps: list[float] = []                      # in arrival order
         self.frame_stamps: list[float] = []
         self.outcomes: list[dict] = []
@@ -75,7 +76,10 @@ class SimSide(NodesUnderTest):
 
     def _on_odometry(self, msg: Odometry) -> None:
         t = stamp_to_seconds(msg.header.stamp)
-        self._record(self.odometry, (t, msg.twist.twist.linear.x, time.monotonic()))
+        position = msg.pose.pose.position
+        with self.lock:
+            self.positions.append((t, position.x, position.y, position.z))
+            self._record(self.odometry, (t, msg.twist.twist.linear.x, time.monotonic()))
         if self.on_odometry is not None:
             self.send(self.on_odometry, msg.header.stamp)
 
@@ -141,6 +145,8 @@ def test_a_bad_parameter_stops_the_node_with_one_line(ros_domain_id):
     assert result.returncode == 1
     assert "bad parameter operator: the simulated operator takes over from policy_node, so it needs autopilot " \
            "none, not 'expert'" in result.stderr
+    result = run("vehicle:=boat")
+    assert result.returncode == 1 and "bad parameter vehicle: 'boat' is not one of '', drone, rover" in result.stderr
     result = run("imu_rate:=50")
     assert result.returncode == 1
     assert "bad parameter imu_rate: 50 Hz must divide the physics rate 240 Hz and be a multiple of camera_rate 20 Hz" \
@@ -259,3 +265,29 @@ def test_dropped_frames_leave_gaps_in_the_frames_not_in_the_imu_stream(ros_domai
     assert np.all(gaps > 0) and set(np.round(gaps[gaps < 0.5], 6)) == {round(1 / 120, 6)}  # no reading dropped
     for frame in frame_stamps:
         assert np.min(np.abs(imu - frame)) < 1e-6 or frame == frame_stamps[0]   # a reading at every frame
+
+
+def test_the_rover_drives_forward_on_linear_x_and_stays_on_the_ground(ros_domain_id, tmp_path):
+    """vehicle:=rover, in lockstep with the test, which answers every frame with 1 m/s forward and
+    as much sideways and up (a rover drives only the first): frames, IMU and odometry come as for
+    the drone, and the rover drives forward along the ground."""
+    sim = _sim({"vehicle": "rover", "lockstep_timeout": 30.0, "real_time_factor": 0.0, "seed": 5, "time_limit": 3.0},
+               tmp_path, ros_domain_id)
+    try:
+        sim.answer = np.array([1.0, 1.0, 1.0, 0.0])
+        sim.start()
+        sim.wait_for(lambda: sim.outcomes, "the first episode's outcome")
+    finally:
+        returncode = sim.stop()
+    assert returncode == 0, sim.log()
+    assert "serving forest for the rover" in sim.log()
+    [outcome] = sim.outcomes[:1]
+    assert outcome["vehicle"] == "rover" and outcome["episode"] == 0 and outcome["path_length_m"] > 1.0, outcome
+    # episode 0: the sim waited for the test's first answer, so the test drove all of it
+    episode = [p for p in sim.positions if p[0] <= outcome["time_s"] + 1e-6]
+    t, x, y, z = np.array(episode).T
+    assert np.all(np.diff(t) > 0) and np.median(np.diff(t)) == pytest.approx(0.05)
+    assert x[-1] - x[0] > 1.0, episode[::10]
+    assert np.abs(z - z[0]).max() < 0.05, "a rover stays on the ground (it cannot drive up)"
+    assert abs(y[-1] - y[0]) < (x[-1] - x[0]) / 2, "mostly forward: it cannot drive sideways"
+    assert len(sim.frame_stamps) >= len(episode) - 1 and len(sim.imu_stamps) > 10 * len(episode)

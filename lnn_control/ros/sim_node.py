@@ -1,5 +1,11 @@
 """sim_node: a PyBullet world (lnn_control.envs, shifts included) served over ROS 2 topics.
 
+The vehicle (`vehicle`, `lnn_control.vehicles`): the world's own (its YAML's `vehicle:`, a drone
+for the shipped worlds) by default, or `drone` / `rover` (a wheeled ground robot, which drives
+only linear.x and angular.z of `cmd_vel`: the simulator ignores linear.y and linear.z). Both are
+served alike: the same topics, frames and stamps; the rover's camera, IMU and odometry are its
+own (the simulator's rover body, on the ground).
+
 Publishes (relative names, so namespaces and remaps apply), every frame, stamped in
 simulated time (seconds since the node started; monotonic across episodes, with a gap of
 `EPISODE_GAP_S` between episodes so that a policy_node on simulated time restarts its
@@ -12,7 +18,7 @@ recurrent state):
 - `odom` (`nav_msgs/Odometry`: pose in `world_frame`, twist in the body frame `base_link`);
 - `/clock` (`rosgraph_msgs/Clock`), so nodes with `use_sim_time` run on simulated time;
 - `episode/outcome` (`std_msgs/String`, JSON, transient-local QoS depth 10, one message per
-  finished episode): {"episode", "seed", "world", "shifts"} and the episode's `Outcome`
+  finished episode): {"episode", "seed", "world", "vehicle", "shifts"} and the episode's `Outcome`
   ("success", "collision", "timeout", "time_s", "distance_to_target_m", "path_length_m",
   "steps"; s, m).
 
@@ -75,6 +81,7 @@ from lnn_control.rollout.recording import odometry
 from lnn_control.ros.conversions import command_to_twist, rgb_to_image, seconds_to_stamp, vector_to_imu
 from lnn_control.ros.parameters import Param, ParameterTable, StartupError, declare_parameters
 from lnn_control.sim import PHYSICS_HZ, CameraConfig
+from lnn_control.vehicles import VEHICLES
 
 NODE_NAME = "sim_node"
 WARN_PERIOD_S = 2.0
@@ -83,6 +90,8 @@ EPISODE_GAP_S = 1.0   # simulated time skipped between episodes: a policy_node r
 #: All are fixed at start-up except `seed` (read at each reset).
 PARAMETERS = ParameterTable(
     world=Param("forest", "world name in sim_worlds/ or a world YAML path", nonempty=True, read_only=True),
+    vehicle=Param("", "drone, or rover (drives only linear.x and angular.z of cmd_vel); '' = the world's own "
+                      "(its YAML's vehicle:, drone if none)", choices=("", *VEHICLES), read_only=True),
     seed=Param(0, "layout seed of the first episode; episode i uses seed + i (set it before ~/reset_episode)"),
     shifts=Param("", "distribution shifts, comma-separated 'name:severity' (e.g. 'fog:0.5,imu_bias:0.3'); "
                      "'' = none", read_only=True),
@@ -132,9 +141,10 @@ class SimNode(Node):
             self.env = make_env(self.world_name, self.shifts, control_hz=camera_rate, imu_rate_hz=imu_rate,
                                 camera=CameraConfig(width=value["camera_width"], height=value["camera_height"]),
                                 max_linear_speed=value["max_linear_speed"], max_yaw_rate=value["max_yaw_rate"],
-                                time_limit_s=value["time_limit"] or None)
+                                time_limit_s=value["time_limit"] or None, vehicle=value["vehicle"] or None)
         except (ValueError, FileNotFoundError) as exc:
             raise StartupError(f"cannot build the world: {exc}") from exc
+        self.vehicle = self.env.unwrapped.vehicle
         self.real_time_factor = value["real_time_factor"]
         self.auto_reset = value["auto_reset"]
         self.episode = -1
@@ -160,8 +170,8 @@ class SimNode(Node):
         self.add_post_set_parameters_callback(self._on_parameters_set)
         pace = "as fast as possible" if self.real_time_factor == 0 else f"real-time factor {self.real_time_factor:g}"
         self.get_logger().info(
-            f"serving {self.world_name} (shifts {self.shifts or 'none'}) at {camera_rate:g} Hz, {pace}, "
-            f"{'lockstep' if value['lockstep'] else 'free-running'}, autopilot {value['autopilot']}"
+            f"serving {self.world_name} for the {self.vehicle} (shifts {self.shifts or 'none'}) at {camera_rate:g} Hz, "
+            f"{pace}, {'lockstep' if value['lockstep'] else 'free-running'}, autopilot {value['autopilot']}"
             f"{', simulated operator on teleop/*' if self.operator else ''}")
 
     def _on_reset_episode(self, request, response):
@@ -195,7 +205,7 @@ class SimNode(Node):
 
     def _publish_outcome(self, outcome) -> None:
         fields = {key: value for key, value in outcome.to_dict().items() if key != "stopped"}
-        message = {"episode": self.episode, "seed": self.seed, "world": self.world_name,
+        message = {"episode": self.episode, "seed": self.seed, "world": self.world_name, "vehicle": self.vehicle,
                    "shifts": [f"{name}:{severity:g}" for name, severity in self.shifts], **fields}
         if self.operator is not None:
             message |= {"takeovers": self.operator.operator.takeovers,
@@ -205,7 +215,7 @@ class SimNode(Node):
 
 
 class SensorPublisher(ObserverBase):
-    """Publishes what the drone senses before each decision: /clock, the IMU readings of the
+    """Publishes what the vehicle senses before each decision: /clock, the IMU readings of the
     control period (each at its own stamp), odometry, and the camera frame last (it triggers
     the policy). With a real-time factor, waits until wall time catches up first.
 
