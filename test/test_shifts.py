@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pybullet as pb
 import pytest
 from gymnasium.utils.env_checker import check_env
 
@@ -160,10 +161,19 @@ def camera_with_depth(env):
 
 @pytest.mark.parametrize("name", sorted(SHIFTS))
 def test_severity_zero_changes_nothing(name, baseline):
-    shifted = fly([(name, 0.0)])
+    vehicle = "drone" if "drone" in SHIFTS[name].vehicles else "rover"
+    reference = baseline if vehicle == "drone" else fly(vehicle="rover")
+    shifted = fly([(name, 0.0)], vehicle=vehicle)
     for key in ("image", "imu", "dt"):
-        np.testing.assert_array_equal(stacked(shifted, key), stacked(baseline, key), err_msg=f"{name}: {key}")
-    np.testing.assert_array_equal(positions(shifted), positions(baseline))
+        np.testing.assert_array_equal(stacked(shifted, key), stacked(reference, key), err_msg=f"{name}: {key}")
+    np.testing.assert_array_equal(positions(shifted), positions(reference))
+
+
+@pytest.mark.parametrize("vehicle", ["drone", "rover"])
+def test_a_shift_for_another_vehicle_is_refused_by_name(vehicle):
+    other = next(name for name, shift in SHIFTS.items() if vehicle not in shift.vehicles)
+    with pytest.raises(ValueError, match=f"shift '{other}' does not apply to a {vehicle}"):
+        make_env("forest", shifts=[(other, 0.5)], vehicle=vehicle)
 
 
 def test_shifted_episode_is_deterministic_given_the_seed_and_independent_of_order():
@@ -177,8 +187,10 @@ def test_shifted_episode_is_deterministic_given_the_seed_and_independent_of_orde
     assert not np.array_equal(stacked(first, "imu"), stacked(other_seed, "imu"))
 
 
-def test_every_shift_at_once_passes_the_gymnasium_checker():
-    env = make_env("forest", shifts=[(name, 0.5) for name in SHIFTS])
+@pytest.mark.parametrize("vehicle", ["drone", "rover"])
+def test_every_shift_at_once_passes_the_gymnasium_checker(vehicle):
+    env = make_env("forest", shifts=[(name, 0.5) for name, shift in SHIFTS.items() if vehicle in shift.vehicles],
+                   vehicle=vehicle)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the checker's advice on wrapped envs and unbounded IMU boxes
         check_env(env, skip_render_check=True)
@@ -403,6 +415,23 @@ def test_wind_pushes_the_drone_off_the_same_trajectory(baseline):
     assert drift_m[0] == 0.0 and drift_m[-1] > 0.05
     sim = shifted.env.unwrapped.sim
     assert 0.02 < np.linalg.norm(sim.external_force_n) / (sim.mass_kg * 9.81) < 0.8
+
+
+def test_slip_takes_the_rovers_grip_and_its_wheels_spin():
+    calm, slipping = fly(vehicle="rover"), fly([("slip", 1.0)], vehicle="rover")
+    np.testing.assert_array_equal(slipping.observations[0]["image"], calm.observations[0]["image"])
+    drift_m = np.linalg.norm(positions(slipping) - positions(calm), axis=1)
+    assert drift_m[0] == 0.0 and drift_m[-1] > 0.05
+    for episode, spin_at_most in ((calm, 0.15), (slipping, None)):
+        sim = episode.env.unwrapped.sim
+        wheel_speed = np.mean([state[1] for state in pb.getJointStates(sim.body, [0, 1], physicsClientId=sim.client)])
+        # wheel rim speed over ground speed: ~1 when rolling, more when spinning on a slippery ground
+        spin = wheel_speed * sim.rover.wheel_radius_m / max(float(sim.heading_velocity[0]), 1e-3) - 1.0
+        if spin_at_most is not None:
+            assert abs(spin) < spin_at_most
+            calm_spin = spin
+        else:
+            assert spin > calm_spin + 0.05
 
 
 def test_wind_force_is_the_change_of_drag_on_airspeed():

@@ -163,7 +163,7 @@ def test_camera_image_depth_and_configuration(open_world):
     tan_half_v = math.tan(math.radians(camera.vertical_fov_deg) / 2)
     below_axis = math.atan(tan_half_v * (row + 0.5 - 30) / 30)
     below_horizon = below_axis + math.radians(10.0)
-    eye_height = sim.position[2] + camera.position_m[2]
+    eye_height = sim.position[2] + sim.camera_config.position_m[2]  # the drone's mount (left out above)
     expected = eye_height / math.sin(below_horizon) * math.cos(below_axis)
     assert depth[row, 40] == pytest.approx(expected, rel=0.05)
     assert np.array_equal(sim.render_camera(), rgb)

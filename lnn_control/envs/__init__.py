@@ -2,6 +2,7 @@
 
     import gymnasium as gym, lnn_control.envs
     env = gym.make("lnn_control/ForestNav-v0")            # or lnn_control/UrbanNav-v0
+    env = gym.make("lnn_control/ForestRover-v0")          # a rover (or UrbanRover-v0)
     env = make_env("forest", shifts=[("fog", 0.5)])       # world name or YAML path, with shifts
     obs, info = env.reset(seed=3)
     obs, reward, terminated, truncated, info = env.step(expert_action(env))
@@ -19,16 +20,20 @@ from lnn_control.envs.shifts import SHIFTS, Condition, apply_shifts, load_suite,
 from lnn_control.sim import TEACHERS, WorldConfig
 
 ENV_IDS = {"forest": "lnn_control/ForestNav-v0", "urban": "lnn_control/UrbanNav-v0"}
+ROVER_ENV_IDS = {"forest": "lnn_control/ForestRover-v0", "urban": "lnn_control/UrbanRover-v0"}
 
-for _world, _env_id in ENV_IDS.items():
-    if _env_id not in gym.registry:
-        gym.register(id=_env_id, entry_point="lnn_control.envs.nav_env:NavEnv", kwargs={"world": _world})
+for _ids, _vehicle in ((ENV_IDS, "drone"), (ROVER_ENV_IDS, "rover")):
+    for _world, _env_id in _ids.items():
+        if _env_id not in gym.registry:
+            gym.register(id=_env_id, entry_point="lnn_control.envs.nav_env:NavEnv",
+                         kwargs={"world": _world, "vehicle": _vehicle})
 
 
 def make_env(world: WorldConfig | str | Path = "forest", shifts: Sequence[tuple[str, float]] = (),
              render_mode: str | None = None, **kwargs) -> gym.Env:
     """A NavEnv for `world` ("forest", "urban", a YAML path or a WorldConfig), wrapped in `shifts`
-    [(name, severity), ...] (see lnn_control.envs.shifts). kwargs go to NavEnv (camera, imu, ...)."""
+    [(name, severity), ...] (see lnn_control.envs.shifts). kwargs go to NavEnv (camera, imu,
+    vehicle, ...)."""
     return apply_shifts(NavEnv(world, render_mode=render_mode, **kwargs), list(shifts))
 
 
@@ -38,5 +43,6 @@ def expert_action(env: gym.Env) -> np.ndarray:
     return env.unwrapped.expert_action()
 
 
-__all__ = ["Condition", "ENV_IDS", "NavEnv", "SHIFTS", "TEACHERS", "apply_shifts", "expert_action", "load_suite",
+__all__ = ["Condition", "ENV_IDS", "NavEnv", "ROVER_ENV_IDS", "SHIFTS", "TEACHERS", "apply_shifts", "expert_action",
+           "load_suite",
            "make_env", "parse_shift"]

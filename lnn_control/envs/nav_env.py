@@ -1,4 +1,9 @@
-"""NavEnv: fly to the target through a forest or urban world, as a gymnasium environment.
+"""NavEnv: fly (or drive) to the target through a forest or urban world, as a gymnasium environment.
+
+The vehicle is the world's (`vehicle:` in its YAML, drone by default) or `vehicle=` ("drone",
+"rover"; `lnn_control.vehicles`). A rover has the same observation and action; it drives only
+vx and yaw_rate (vy and vz are ignored), its camera sits 0.25 m above the ground, and its
+target rests on the ground.
 
 Observation (every control step, 20 Hz by default), a dict:
   "image": uint8 HxWx3 RGB from the forward camera (48x64 by default),
@@ -34,6 +39,7 @@ import gymnasium as gym
 import numpy as np
 
 from lnn_control.sim import PHYSICS_HZ, TEACHERS, CameraConfig, ExpertPlanner, ImuConfig, Simulator, WorldConfig
+from lnn_control.vehicles import check_vehicle
 
 
 class NavEnv(gym.Env):
@@ -44,7 +50,7 @@ class NavEnv(gym.Env):
     def __init__(self, world: WorldConfig | str | Path = "forest", render_mode: str | None = None,
                  camera: CameraConfig | None = None, imu: ImuConfig | None = None, control_hz: float = 20.0,
                  max_linear_speed: float = 2.0, max_yaw_rate: float = 1.0, imu_rate_hz: float | None = None,
-                 time_limit_s: float | None = None, teacher: str = "privileged"):
+                 time_limit_s: float | None = None, teacher: str = "privileged", vehicle: str | None = None):
         if teacher not in TEACHERS:
             raise ValueError(f"teacher {teacher!r} is not one of {', '.join(TEACHERS)}")
         self.teacher = teacher
@@ -64,6 +70,9 @@ class NavEnv(gym.Env):
         self.base_world = world if isinstance(world, WorldConfig) else WorldConfig.load(world)
         if time_limit_s is not None:
             self.base_world = self.base_world.with_overrides(time_limit_s=time_limit_s)
+        if vehicle is not None:
+            self.base_world = self.base_world.with_overrides(vehicle=check_vehicle(vehicle, "NavEnv vehicle"))
+        self.vehicle = self.base_world.vehicle
         self.world_overrides: dict[str, dict] = {}
         self.physics_steps_per_control = int(round(physics_steps))
         self.control_period_s = self.physics_steps_per_control / PHYSICS_HZ

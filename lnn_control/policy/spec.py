@@ -4,6 +4,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields, replace
 
+from lnn_control.vehicles import check_vehicle
+
 KINDS = ("cfc", "lstm", "gru", "mlp", "ltc")
 WIRINGS = ("ncp", "fully_connected")
 CFC_MODES = ("default", "pure", "no_gate")
@@ -31,6 +33,9 @@ class PolicySpec:
     shared image + IMU encoder; the policy's command is the members' mean and their
     disagreement its uncertainty (see `PolicyNetwork` and `Policy.uncertainty`). 1 (the
     default, and what a checkpoint without the field holds) is a single policy.
+
+    `vehicle`: what the commands drive (`lnn_control.vehicles`): "drone" (the default, and what
+    a checkpoint without the field holds) or "rover" (only vx and yaw_rate are driven).
     """
 
     kind: str = "cfc"
@@ -49,6 +54,7 @@ class PolicySpec:
     cfc_mode: str = "default"
     hidden_size: int | None = None
     ensemble: int = 1
+    vehicle: str = "drone"
 
     def __post_init__(self):
         _choice("kind", self.kind, KINDS)
@@ -74,6 +80,7 @@ class PolicySpec:
         if not isinstance(members, int) or isinstance(members, bool) or not 1 <= members <= MAX_ENSEMBLE:
             raise ValueError(f"PolicySpec.ensemble must be an integer from 1 to {MAX_ENSEMBLE} members, "
                              f"got {self.ensemble!r}")
+        check_vehicle(self.vehicle, "PolicySpec.vehicle")
         if not 0.1 <= self.sparsity <= 0.9:
             raise ValueError(f"PolicySpec.sparsity must be in [0.1, 0.9], got {self.sparsity!r}")
 

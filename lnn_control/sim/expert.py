@@ -12,12 +12,18 @@ slow final approach a learner can correct), altitude is held at the target's, th
 towards the direction of motion (within `target_view_deg` of the target's bearing), and the
 command is low-pass filtered.
 
+A rover (the simulator's vehicle, `lnn_control.vehicles`) plans on the outlines at its own
+height (`GROUND_BAND_M`: trunks, not canopies) and drives as a differential drive can: it turns
+towards the chosen direction at up to `max_yaw_rate_rad_s` and drives forward at the planned
+speed times the square of the cosine of its heading error (turning on the spot when the
+direction is behind it), vy = vz = 0; its nose is its direction of motion.
+
 With `lost_target_s` set, the expert behaves as a camera pilot could when the target is out of
 its camera's view (`sim.visibility.target_in_view`: outside the field of view, or hidden) for
 longer than that: it slows to `search_speed_m_s` and turns its nose to the heading along which
 it last saw the target (from where it was then; the start heading before the first sighting),
 until it sees the target again — what a policy can infer from what it saw and how it turned
-since. Without it (None) the expert always flies at the target it knows.
+since (a rover turns towards that heading). Without it (None) the expert always flies at the target it knows.
 """
 from __future__ import annotations
 
@@ -27,10 +33,15 @@ import numpy as np
 
 from lnn_control.sim.simulator import Simulator
 from lnn_control.sim.visibility import target_in_view
+from lnn_control.sim.world.geometry import GROUND_BAND_M
 
 #: The experts a demonstration or a DAgger label can come from: "privileged" always flies at the
 #: target it knows; "imitable" searches as a camera pilot could once it has lost sight of it.
 TEACHERS = {"privileged": {}, "imitable": {"lost_target_s": 1.0}}
+
+#: m/s: the expert's cruise speed per vehicle (a rover keeps to the pace of a TurtleBot-class robot
+#: on rough ground, where a turn at speed would skid).
+CRUISE_SPEED_M_S = {"drone": 1.8, "rover": 1.2}
 
 _NEIGHBOURS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
 
@@ -38,14 +49,14 @@ _NEIGHBOURS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) !=
 class ExpertPlanner:
     """Privileged planner-follower for a Simulator; `reset()` after every `sim.reset()`."""
 
-    def __init__(self, sim: Simulator, cruise_speed_m_s: float = 1.8, max_linear_speed_m_s: float = 2.0,
+    def __init__(self, sim: Simulator, cruise_speed_m_s: float | None = None, max_linear_speed_m_s: float = 2.0,
                  max_yaw_rate_rad_s: float = 1.0, resolution_m: float = 0.25, lookahead_m: float = 1.5,
                  headings: int = 48, blocked_clearance_m: float = 0.45, preferred_clearance_m: float = 1.3,
                  smoothing_time_s: float = 0.15, target_view_deg: float = 25.0,
                  approach_gain_per_s: float = 0.5, lost_target_s: float | None = None,
                  search_speed_m_s: float = 0.4):
         self.sim = sim
-        self.cruise_speed = cruise_speed_m_s
+        self.cruise_speed = CRUISE_SPEED_M_S[sim.vehicle] if cruise_speed_m_s is None else cruise_speed_m_s
         self.max_speed = max_linear_speed_m_s
         self.max_yaw_rate = max_yaw_rate_rad_s
         self.resolution = resolution_m
@@ -79,7 +90,9 @@ class ExpertPlanner:
         ys = self.origin[1] + np.arange(ny) * self.resolution
         gx, gy = np.meshgrid(xs, ys)  # [ny, nx]
         clearance = np.full(gx.shape, 50.0)
-        for fp in layout.flight_band_footprints():
+        footprints = (layout.footprints_in_band(GROUND_BAND_M) if self.sim.vehicle == "rover"
+                      else layout.flight_band_footprints())
+        for fp in footprints:
             if fp.is_disc:
                 d = np.hypot(gx - fp.x, gy - fp.y) - fp.radius
             else:
@@ -121,16 +134,14 @@ class ExpertPlanner:
         speed = self.cruise_speed * min(1.0, max(0.35, (clearance_here - self.blocked_clearance) / 0.8))
         speed = min(speed, self.approach_gain * horizontal_distance + 0.3)
         nose = self._nose_heading(direction, to_target)
-        if self._searching(to_target):
+        searching = self._searching(to_target)
+        if searching:
             speed = min(speed, self.search_speed)
             nose = self._last_seen_heading
-        velocity_w = np.array([*(direction * speed), np.clip(1.2 * to_target[2], -0.6, 0.6)])
-
-        yaw_error = math.remainder(nose - sim.yaw, math.tau)
-        yaw_rate = float(np.clip(2.0 * yaw_error, -self.max_yaw_rate, self.max_yaw_rate))
-        c, s = math.cos(sim.yaw), math.sin(sim.yaw)
-        command = np.array([c * velocity_w[0] + s * velocity_w[1], -s * velocity_w[0] + c * velocity_w[1],
-                            velocity_w[2], yaw_rate])
+        if sim.vehicle == "rover":
+            command = self._drive(direction, speed, nose if searching else math.atan2(direction[1], direction[0]))
+        else:
+            command = self._fly(direction, speed, nose, to_target)
         command[:3] = np.clip(command[:3], -self.max_speed, self.max_speed)
 
         dt = 0.05 if self._last_time is None else max(sim.time - self._last_time, 1e-3)
@@ -139,9 +150,28 @@ class ExpertPlanner:
         self._command += alpha * (command - self._command)
         return self._command.astype(np.float32)
 
+    def _fly(self, direction: np.ndarray, speed: float, nose: float, to_target: np.ndarray) -> np.ndarray:
+        """A drone's command: move along `direction` (world, unit) at `speed`, hold the target's
+        altitude, turn the nose to `nose` (world yaw, rad)."""
+        sim = self.sim
+        velocity_w = np.array([*(direction * speed), np.clip(1.2 * to_target[2], -0.6, 0.6)])
+        yaw_rate = float(np.clip(2.0 * math.remainder(nose - sim.yaw, math.tau), -self.max_yaw_rate,
+                                 self.max_yaw_rate))
+        c, s = math.cos(sim.yaw), math.sin(sim.yaw)
+        return np.array([c * velocity_w[0] + s * velocity_w[1], -s * velocity_w[0] + c * velocity_w[1],
+                         velocity_w[2], yaw_rate])
+
+    def _drive(self, direction: np.ndarray, speed: float, heading: float) -> np.ndarray:
+        """A rover's command: turn towards `heading` (world yaw, rad), forward at `speed` x
+        cos^2 of the heading error (none while it points more than 90 degrees away)."""
+        error = math.remainder(heading - self.sim.yaw, math.tau)
+        yaw_rate = float(np.clip(2.0 * error, -self.max_yaw_rate, self.max_yaw_rate))
+        forward = speed * max(math.cos(error), 0.0) ** 2
+        return np.array([forward, 0.0, 0.0, yaw_rate])
+
     def time_to_collision(self, horizon_s: float = 3.0) -> float:
         """Seconds until the drone, flying on at its present horizontal velocity, comes closer
-        than `blocked_clearance_m` to an obstacle (or descends to 0.3 m above the ground);
+        than `blocked_clearance_m` to an obstacle (or, a drone, descends to 0.3 m above the ground);
         inf when neither happens within `horizon_s`."""
         sim = self.sim
         if sim.layout is not self._layout:
@@ -150,7 +180,8 @@ class ExpertPlanner:
         times = np.linspace(0.1, horizon_s, 30)
         points = sim.position[:2] + velocity[:2] * times[:, None]
         blocked = self._lookup(self.clearance, points) < self.blocked_clearance
-        blocked |= sim.position[2] + velocity[2] * times < 0.3
+        if sim.vehicle == "drone":
+            blocked |= sim.position[2] + velocity[2] * times < 0.3
         return float(times[np.argmax(blocked)]) if blocked.any() else math.inf
 
     def _searching(self, to_target: np.ndarray) -> bool:

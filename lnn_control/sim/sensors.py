@@ -1,9 +1,11 @@
-"""The drone's sensors: a forward camera fixed to the body and an IMU, with their configs.
+"""The vehicles' sensors: a forward camera fixed to the body and an IMU, with their configs.
 
 Camera: pinhole, rendered by PyBullet (TinyRenderer by default; `renderer="egl"` loads the
 EGL plugin for hardware OpenGL and fails loudly if it cannot). Mounted at `position_m` in
 the body frame (FLU), looking along body +x, pitched up by `pitch_deg`; it moves and tilts
-with the body. Pixels PyBullet leaves empty (nothing within `far_m`) show the sky colour.
+with the body. Left out (None), the mount is the vehicle's (`CAMERA_MOUNTS`: the drone's at
+its nose, the rover's at the front of its chassis, 0.25 m above the ground); `mounted` fills it
+in. Pixels PyBullet leaves empty (nothing within `far_m`) show the sky colour.
 
 IMU: gyro (rad/s) and accelerometer specific force (m/s^2), body frame FLU, from the
 simulated motion: the body's angular velocity, and the finite difference of its velocity
@@ -13,7 +15,7 @@ constant bias drawn per episode (`*_bias_std`) and white noise per reading (`*_n
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pybullet as pb
@@ -21,6 +23,8 @@ import pybullet as pb
 from lnn_control.sim.quadrotor import GRAVITY_M_S2
 
 RENDERERS = ("tiny", "egl")
+#: The camera mount of each vehicle: (position m, body frame FLU; pitch deg, positive looks up).
+CAMERA_MOUNTS = {"drone": ((0.13, 0.0, 0.02), 5.0), "rover": ((0.2, 0.0, 0.14), 5.0)}
 
 
 @dataclass(frozen=True)
@@ -30,8 +34,8 @@ class CameraConfig:
     width: int = 64
     height: int = 48
     horizontal_fov_deg: float = 90.0
-    pitch_deg: float = 5.0                       # mount pitch, positive looks up
-    position_m: tuple[float, float, float] = (0.13, 0.0, 0.02)   # body frame FLU
+    pitch_deg: float | None = None               # mount pitch, positive looks up; None: the vehicle's
+    position_m: tuple[float, float, float] | None = None   # body frame FLU; None: the vehicle's
     near_m: float = 0.05
     far_m: float = 60.0
     renderer: str = "tiny"
@@ -68,10 +72,19 @@ class ImuConfig:
                 raise ValueError(f"ImuConfig.{name}: expected a number >= 0, got {value!r}")
 
 
+def mounted(config: CameraConfig, vehicle: str) -> CameraConfig:
+    """`config` with the mount it leaves out (None) taken from `CAMERA_MOUNTS[vehicle]`."""
+    position, pitch = CAMERA_MOUNTS[vehicle]
+    return replace(config, position_m=position if config.position_m is None else tuple(config.position_m),
+                   pitch_deg=pitch if config.pitch_deg is None else config.pitch_deg)
+
+
 class Camera:
     """Renders RGB (uint8 HxWx3) and metric depth (float32 HxW, m along the optical axis)."""
 
     def __init__(self, config: CameraConfig, client: int):
+        if config.position_m is None or config.pitch_deg is None:
+            raise ValueError("Camera: the mount must be given (see `mounted`)")
         self.config = config
         self.client = client
         self.projection = pb.computeProjectionMatrixFOV(

@@ -1,22 +1,29 @@
-"""The simulator: a PyBullet world (from a WorldConfig and a seed) with the quadrotor in it.
+"""The simulator: a PyBullet world (from a WorldConfig and a seed) with the vehicle in it.
 
-One `Simulator` owns one PyBullet DIRECT client. Physics runs at 240 Hz; every physics step
-the cascaded controller turns the held heading-frame velocity command into rotor thrusts.
-Each rotor's thrust acts as a force along the body z axis at its hub; the rotors' drag
-torques act about body z; the body's air drag and any external force
-(`apply_external_force`, e.g. wind) act at the centre of mass.
+The vehicle is the world's `vehicle` (`lnn_control.vehicles`): a quadrotor (`sim.quadrotor`) or
+a differential-drive rover (`sim.rover`). One `Simulator` owns one PyBullet DIRECT client.
+Physics runs at 240 Hz; every physics step the vehicle's controller turns the held
+heading-frame velocity command into actuation. A drone: each rotor's thrust acts as a force
+along the body z axis at its hub; the rotors' drag torques act about body z; the body's air
+drag and any external force (`apply_external_force`, e.g. wind) act at the centre of mass. A
+rover: its two wheels' velocity motors drive it over the ground through friction (vx and
+yaw_rate only); an external force acts at its centre of mass too.
 
-Collisions come from PyBullet contact points between the drone and anything else, the ground
-included: the drone starts in the air (hovering at the start altitude), so there is no
-take-off or landing contact to ignore, and touching the ground is a crash. The target has no
-collision shape (flying through it is reaching it). Once a collision or success happened it
-stays in `outcome()` until the next reset.
+Collisions come from PyBullet contact points between the vehicle and anything else. For a
+drone the ground counts: it starts in the air (hovering at the start altitude), so there is no
+take-off or landing contact to ignore, and touching the ground is a crash. A rover drives on
+the ground: contacts with it do not count, tipping over (its up axis more than 60 degrees from
+vertical) does. The target has no collision shape (flying or driving through it is reaching
+it); a drone reaches it within the success radius of its centre, a rover within the success
+radius in plan view (it rests on the ground, its centre above the rover's). Once a collision
+or success happened it stays in `outcome()` until the next reset.
 
 Hooks for distribution-shift wrappers (lnn_control/envs/shifts.py):
 - `render_camera(with_depth=True)` -> (rgb uint8 HxWx3, depth float32 HxW in metres);
 - `target_mask()` -> bool HxW, the target's pixels in that view (the score of attention maps);
 - `apply_external_force(force_world_n)`: a world-frame force (N) applied at every physics
   step until changed (zero at reset);
+- `set_wheel_friction(left, right)` (rover): the tyres' friction until the next reset;
 - `reset(world=world.with_overrides(...))`: palette, density, target look, distractors;
 - `mass_kg`, `camera_config`, `imu_config` (frozen dataclasses; change with `configure_sensors`).
 """
@@ -30,28 +37,34 @@ import numpy as np
 import pybullet as pb
 
 from lnn_control.sim.quadrotor import CascadedController, QuadrotorParams, Rotors
-from lnn_control.sim.sensors import Camera, CameraConfig, Imu, ImuConfig, render_view
+from lnn_control.sim.rover import DifferentialDrive, RoverParams, create_rover, set_wheel_friction
+from lnn_control.sim.sensors import Camera, CameraConfig, Imu, ImuConfig, mounted, render_view
 from lnn_control.sim.world import Layout, Part, WorldConfig, generate_layout
 
 PHYSICS_HZ = 240
 _GROUND_HALF_EXTENT_M = 200.0
+_ROVER_TIPPED_UP_Z = 0.5   # cos 60 deg: the rover's up axis this far from vertical is a crash
 
 
 class Simulator:
-    """A quadrotor in a PyBullet world. See the module docstring for frames, hooks and collisions.
+    """A vehicle in a PyBullet world. See the module docstring for frames, hooks and collisions.
 
-    world: a WorldConfig, or a world name/YAML path for `WorldConfig.load`.
+    world: a WorldConfig, or a world name/YAML path for `WorldConfig.load`; its `vehicle` is
+    the vehicle (fixed for the simulator's life).
     seed: the layout seed of the first episode; `reset(seed=None)` draws the next one from it.
+    camera: a camera without a mount gets the vehicle's (`sensors.CAMERA_MOUNTS`).
     """
 
     def __init__(self, world: WorldConfig | str | Path = "forest", seed: int = 0,
                  camera: CameraConfig | None = None, imu: ImuConfig | None = None,
-                 quadrotor: QuadrotorParams | None = None):
+                 quadrotor: QuadrotorParams | None = None, rover: RoverParams | None = None):
         self.world = world if isinstance(world, WorldConfig) else WorldConfig.load(world)
+        self.vehicle = self.world.vehicle
         self.quadrotor = quadrotor or QuadrotorParams()
+        self.rover = rover or RoverParams()
         self.physics_dt = 1.0 / PHYSICS_HZ
         self.client = pb.connect(pb.DIRECT)
-        self.camera_config = camera or CameraConfig()
+        self.camera_config = mounted(camera or CameraConfig(), self.vehicle)
         if self.camera_config.renderer == "egl":
             self._load_egl()
         self.imu_config = imu or ImuConfig()
@@ -59,6 +72,7 @@ class Simulator:
         self._imu = Imu(self.imu_config)
         self._controller = CascadedController(self.quadrotor)
         self._rotors = Rotors(self.quadrotor)
+        self._drive = DifferentialDrive(self.rover)
         self._seed_sequence = np.random.default_rng(int(seed))
         self.layout: Layout | None = None
         self.reset(seed=seed)
@@ -66,13 +80,16 @@ class Simulator:
     # -- episode --------------------------------------------------------------------------
 
     def reset(self, seed: int | None = None, world: WorldConfig | None = None) -> None:
-        """Build a new world and put the drone, hovering, at the start.
+        """Build a new world and put the vehicle at the start (a drone hovering, a rover at rest).
 
         seed: layout seed (same world + seed, same layout, same sensor noise); None takes the
         next seed of the sequence started by the constructor's seed.
         world: replaces the world description from now on (e.g. `world.with_overrides(...)`).
         """
         if world is not None:
+            if world.vehicle != self.vehicle:
+                raise ValueError(f"Simulator.reset: world {world.name!r} is for a {world.vehicle}, this simulator "
+                                 f"drives a {self.vehicle} (make a new Simulator)")
             self.world = world
         if seed is None:
             seed = int(self._seed_sequence.integers(2**31 - 1))
@@ -87,6 +104,7 @@ class Simulator:
         yaw = self.layout.start_yaw
         self._controller.reset(yaw)
         self._rotors.reset(self.quadrotor.mass_kg * 9.81 / 4)
+        self._drive.reset()
         self._imu.reset(self._noise_rng)
         self._read_state()
         self._accel_w = np.zeros(3)
@@ -95,6 +113,7 @@ class Simulator:
         """Replace the camera and/or IMU configuration (takes effect at once; a switch between
         TinyRenderer and EGL draws spheres the renderer's way from the next reset on)."""
         if camera is not None:
+            camera = mounted(camera, self.vehicle)
             if camera.renderer == "egl" and self.camera_config.renderer != "egl":
                 self._load_egl()
             self.camera_config = camera
@@ -128,8 +147,22 @@ class Simulator:
             raise ValueError(f"external force must be finite, got {force}")
         self.external_force_n = force
 
+    def set_wheel_friction(self, left: float, right: float | None = None) -> None:
+        """Rover: the left and right tyres' lateral friction coefficients (right = left if left
+        out) until the next reset (nominal `RoverParams.wheel_friction`; the `slip` shift lowers them)."""
+        if self.vehicle != "rover":
+            raise ValueError(f"set_wheel_friction: the vehicle is a {self.vehicle}, not a rover")
+        right = left if right is None else right
+        for value in (left, right):
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"wheel friction must be a positive number, got {value!r}")
+        set_wheel_friction(self.client, self.body, (float(left), float(right)))
+
     def step_physics(self, n: int = 1) -> None:
         """Advance n physics steps (1/240 s each); the controller runs inside every step."""
+        if self.vehicle == "rover":
+            self._step_rover(n)
+            return
         dt = self.physics_dt
         p = self.quadrotor
         for _ in range(n):
@@ -140,27 +173,51 @@ class Simulator:
             thrust_axis = rotation[:, 2]
             rotor_positions_w = self.position + self._rotors.positions_m @ rotation.T
             for thrust, rotor_position in zip(thrusts, rotor_positions_w, strict=True):
-                pb.applyExternalForce(self.drone, -1, thrust_axis * thrust, rotor_position, pb.WORLD_FRAME,
+                pb.applyExternalForce(self.body, -1, thrust_axis * thrust, rotor_position, pb.WORLD_FRAME,
                                       physicsClientId=self.client)
             speed = math.sqrt(float(self.velocity @ self.velocity))
             body_force_w = self.external_force_n - p.body_drag_coefficient * speed * self.velocity
-            pb.applyExternalForce(self.drone, -1, body_force_w, self.position, pb.WORLD_FRAME,
+            pb.applyExternalForce(self.body, -1, body_force_w, self.position, pb.WORLD_FRAME,
                                   physicsClientId=self.client)
-            pb.applyExternalTorque(self.drone, -1, thrust_axis * self._rotors.drag_torque_n_m(thrusts),
+            pb.applyExternalTorque(self.body, -1, thrust_axis * self._rotors.drag_torque_n_m(thrusts),
                                    pb.WORLD_FRAME, physicsClientId=self.client)
             pb.stepSimulation(physicsClientId=self.client)
             previous_velocity = self.velocity
             self._read_state()
             self._accel_w = (self.velocity - previous_velocity) / dt
             self.time += dt
-            if not self._collided and pb.getContactPoints(bodyA=self.drone, physicsClientId=self.client):
+            if not self._collided and pb.getContactPoints(bodyA=self.body, physicsClientId=self.client):
                 self._collided = True
-            if self._reached_at is None and self.distance_to_target <= self.world.target.success_radius_m:
-                self._reached_at = self.time
+            self._check_reached()
+
+    def _step_rover(self, n: int) -> None:
+        dt = self.physics_dt
+        for _ in range(n):
+            speeds = self._drive.wheel_speeds(self.command, float(self.heading_velocity[0]), float(self.body_rates[2]),
+                                              dt)
+            pb.setJointMotorControlArray(self.body, self._wheels, pb.VELOCITY_CONTROL, targetVelocities=speeds,
+                                         forces=[self.rover.max_wheel_torque_n_m] * 2, physicsClientId=self.client)
+            if self.external_force_n.any():
+                pb.applyExternalForce(self.body, -1, self.external_force_n, self.position, pb.WORLD_FRAME,
+                                      physicsClientId=self.client)
+            pb.stepSimulation(physicsClientId=self.client)
+            previous_velocity = self.velocity
+            self._read_state()
+            self._accel_w = (self.velocity - previous_velocity) / dt
+            self.time += dt
+            if not self._collided and (self.rotation[2, 2] < _ROVER_TIPPED_UP_Z or any(
+                    contact[2] != self.ground
+                    for contact in pb.getContactPoints(bodyA=self.body, physicsClientId=self.client))):
+                self._collided = True
+            self._check_reached()
+
+    def _check_reached(self) -> None:
+        if self._reached_at is None and self.distance_to_target <= self.world.target.success_radius_m:
+            self._reached_at = self.time
 
     def _read_state(self) -> None:
-        position, quaternion = pb.getBasePositionAndOrientation(self.drone, physicsClientId=self.client)
-        velocity, angular_velocity = pb.getBaseVelocity(self.drone, physicsClientId=self.client)
+        position, quaternion = pb.getBasePositionAndOrientation(self.body, physicsClientId=self.client)
+        velocity, angular_velocity = pb.getBaseVelocity(self.body, physicsClientId=self.client)
         self.position = np.array(position)
         self.orientation = np.array(quaternion)
         self.rotation = np.array(pb.getMatrixFromQuaternion(quaternion)).reshape(3, 3)
@@ -171,6 +228,8 @@ class Simulator:
 
     @property
     def mass_kg(self) -> float:
+        if self.vehicle == "rover":
+            return self.rover.mass_kg + 2 * self.rover.wheel_mass_kg
         return self.quadrotor.mass_kg
 
     @property
@@ -188,7 +247,11 @@ class Simulator:
 
     @property
     def distance_to_target(self) -> float:
-        return float(np.linalg.norm(self.target_position - self.position))
+        """m: from the drone's centre to the target's; for a rover in plan view."""
+        offset = self.target_position - self.position
+        if self.vehicle == "rover":
+            offset = offset[:2]
+        return float(np.linalg.norm(offset))
 
     @property
     def heading_velocity(self) -> np.ndarray:
@@ -228,9 +291,11 @@ class Simulator:
         return self._imu.read(self.rotation, self.body_rates, self._accel_w)
 
     def render_chase(self, width: int = 320, height: int = 240) -> np.ndarray:
-        """A view from 3 m behind and 1.2 m above the drone, along its yaw (for videos)."""
+        """A view from behind and above the vehicle, along its yaw (for videos): 3 m and 1.2 m
+        for a drone, 1.5 m and 0.8 m for a rover."""
         c, s = math.cos(self.yaw), math.sin(self.yaw)
-        eye = self.position + np.array([-3.0 * c, -3.0 * s, 1.2])
+        back, up = (1.5, 0.8) if self.vehicle == "rover" else (3.0, 1.2)
+        eye = self.position + np.array([-back * c, -back * s, up])
         view = pb.computeViewMatrix(eye, self.position + np.array([2.0 * c, 2.0 * s, 0.0]), [0, 0, 1])
         projection = pb.computeProjectionMatrixFOV(60.0, width / height, 0.1, 80.0)
         return render_view(self.client, width, height, view, projection, self._camera.renderer, 0.1, 80.0,
@@ -266,7 +331,10 @@ class Simulator:
         self.distractor_ids = [_create_part(c, part, collide=False, egl=egl) for part in layout.distractors]
         for patch in layout.ground_patches:
             _create_part(c, patch, collide=False)
-        self.drone = self._create_drone(layout)
+        if self.vehicle == "rover":
+            self.body, self._wheels = create_rover(c, self.rover, layout.start_position, layout.start_yaw)
+        else:
+            self.body = self._create_drone(layout)
 
     def _create_drone(self, layout: Layout) -> int:
         c, q = self.client, self.quadrotor

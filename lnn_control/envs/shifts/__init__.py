@@ -15,7 +15,7 @@ Modules, one family each:
 - `world`: autumn, winter, density, target_appearance, distractors (a new world description);
 - `image`: dim, bright, warm_light, cool_light, fog, motion_blur, camera_noise;
 - `imu`: imu_noise, imu_bias;
-- `dynamics`: wind;
+- `dynamics`: wind (a drone), slip (a rover's wheels);
 - `timing`: frame_drops, latency;
 - `hooks`: what shifts read from the NavEnv and Simulator under the wrappers;
 - `registry`: SHIFTS by name, parse_shift, apply_shifts;
@@ -30,7 +30,7 @@ from lnn_control.envs.shifts.base import (
     WorldShift,
     check_severity,
 )
-from lnn_control.envs.shifts.dynamics import Wind, wind_force_n
+from lnn_control.envs.shifts.dynamics import Slip, Wind, wind_force_n
 from lnn_control.envs.shifts.image import (
     Bright,
     CameraNoise,
@@ -57,7 +57,7 @@ from lnn_control.envs.shifts.world import (
 __all__ = [
     "Autumn", "Bright", "CameraNoise", "ChannelGain", "Condition", "CoolLight", "DEFAULT_SEVERITY", "Density",
     "Dim", "Distractors", "Fog", "FrameDrops", "IMU_STREAM_KEYS", "ImageShift", "ImuBias", "ImuNoise", "ImuShift",
-    "Latency", "MotionBlur", "SHIFTS", "Season", "Shift", "Stage", "TargetAppearance", "WarmLight", "Wind",
+    "Latency", "MotionBlur", "SHIFTS", "Season", "Shift", "Slip", "Stage", "TargetAppearance", "WarmLight", "Wind",
     "Winter", "WorldShift", "apply_shifts", "check_severity", "imu_stream", "load_suite", "parse_shift",
     "wind_force_n",
 ]

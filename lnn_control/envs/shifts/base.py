@@ -55,9 +55,15 @@ class Shift(gym.Wrapper, abc.ABC):
 
     name: ClassVar[str]
     stage: ClassVar[Stage]
+    #: The vehicles (`lnn_control.vehicles`) the shift means something for; another is an error.
+    vehicles: ClassVar[tuple[str, ...]] = ("drone", "rover")
 
     def __init__(self, env: gym.Env, severity: float = DEFAULT_SEVERITY):
         super().__init__(env)
+        vehicle = env.unwrapped.vehicle
+        if vehicle not in self.vehicles:
+            raise ValueError(f"shift {self.name!r} does not apply to a {vehicle} (it is for a "
+                             f"{' or '.join(self.vehicles)}; see lnn_control.envs.shifts)")
         self.severity = check_severity(self.name, severity)
         self.rng = np.random.default_rng()
 

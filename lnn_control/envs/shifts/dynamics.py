@@ -1,5 +1,7 @@
-"""Dynamics shifts: wind, acting on the body through its quadratic air drag.
+"""Dynamics shifts: wind on a drone (through its quadratic air drag), wheel slip on a rover.
 
+Wind means little to a 7 kg rover on its wheels (a 6 m/s wind pushes it with under 1% of its
+weight), and slip means nothing to a drone, so each vehicle has its own (`Shift.vehicles`).
 Forces in newtons and velocities in m/s, world frame (z up).
 """
 from __future__ import annotations
@@ -26,6 +28,7 @@ class Wind(Shift):
 
     name = "wind"
     stage = Stage.DYNAMICS
+    vehicles = ("drone",)
     steady_speed_at_full_m_s = 6.0
     gust_sigma_at_full_m_s = np.array([2.0, 2.0, 2.0 / 3.0])
     gust_time_constant_s = 1.0
@@ -46,6 +49,41 @@ class Wind(Shift):
             sim.apply_external_force(wind_force_n(sim.velocity, self.steady_wind_m_s + self.gust_m_s,
                                                   drag_coefficient(self.env)))
         return super().step(action)
+
+
+class Slip(Shift):
+    """Wheel slip (a rover on wet grass, mud or ice): the tyres' friction coefficient drops to
+    nominal x (1 - 0.9 * severity) on average, and each tyre's varies about that on its own
+    (patches of ground: an Ornstein-Uhlenbeck process per wheel, time constant 1 s, standard
+    deviation 0.3 * severity of the nominal, kept within [0.05, 1] of it), set every control
+    step. Less grip makes the wheels spin and skid, uneven grip makes the rover veer; its speed
+    controller (PI on forward speed and yaw rate) fights both as far as the grip allows.
+    """
+
+    name = "slip"
+    stage = Stage.DYNAMICS
+    vehicles = ("rover",)
+    time_constant_s = 1.0
+
+    def start_episode(self):
+        self.mean_fraction = 1.0 - 0.9 * self.severity
+        self.sigma = 0.3 * self.severity
+        self.deviation = self.rng.normal(0.0, 1.0, size=2) * self.sigma
+        self._apply()
+
+    def step(self, action):
+        if self.severity > 0.0:
+            decay = math.exp(-nominal_dt_s(self.env) / self.time_constant_s)
+            innovation = self.rng.normal(0.0, 1.0, size=2) * self.sigma * math.sqrt(1.0 - decay**2)
+            self.deviation = decay * self.deviation + innovation
+            self._apply()
+        return super().step(action)
+
+    def _apply(self):
+        if self.severity > 0.0:
+            sim = simulator(self.env)
+            fractions = np.clip(self.mean_fraction + self.deviation, 0.05, 1.0)
+            sim.set_wheel_friction(*(sim.rover.wheel_friction * fractions))
 
 
 def wind_force_n(velocity_m_s: np.ndarray, wind_m_s: np.ndarray, drag_n_per_m2_s2: float) -> np.ndarray:

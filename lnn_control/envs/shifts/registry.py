@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import gymnasium as gym
 
 from lnn_control.envs.shifts.base import DEFAULT_SEVERITY, Shift, check_severity
-from lnn_control.envs.shifts.dynamics import Wind
+from lnn_control.envs.shifts.dynamics import Slip, Wind
 from lnn_control.envs.shifts.image import Bright, CameraNoise, CoolLight, Dim, Fog, MotionBlur, WarmLight
 from lnn_control.envs.shifts.imu import ImuBias, ImuNoise
 from lnn_control.envs.shifts.timing import FrameDrops, Latency
@@ -34,6 +34,7 @@ SHIFTS: dict[str, type[Shift]] = {
         ImuNoise,
         ImuBias,
         Wind,
+        Slip,
         FrameDrops,
         Latency,
     )

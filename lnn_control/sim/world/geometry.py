@@ -18,6 +18,10 @@ from lnn_control.config_file import RGB, Range
 #: Heights (m) that the drone flies through: a part overlapping this band is an obstacle
 #: in the plan view (expert planner, spacing of the generator).
 FLIGHT_BAND_M = (0.2, 3.2)
+#: Heights (m) a rover's body occupies: for its expert, a part is an obstacle if it reaches
+#: into this band (a tree's trunk, not its canopy). Layouts are spaced by the flight band for
+#: every vehicle, so a world and seed give the same layout to a drone and a rover.
+GROUND_BAND_M = (0.0, 0.6)
 
 
 @dataclass(frozen=True)
@@ -56,8 +60,12 @@ class Part:
 
     def in_flight_band(self) -> bool:
         """Whether the part reaches into `FLIGHT_BAND_M` (and so is an obstacle in the plan view)."""
+        return self.in_band(FLIGHT_BAND_M)
+
+    def in_band(self, band: Range) -> bool:
+        """Whether the part reaches into the heights `band` (low, high), m."""
         low, high = self.z_extent()
-        return low < FLIGHT_BAND_M[1] and high > FLIGHT_BAND_M[0]
+        return low < band[1] and high > band[0]
 
 
 @dataclass(frozen=True)

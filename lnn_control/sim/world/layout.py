@@ -41,7 +41,7 @@ class Layout:
 
     seed: int
     obstacles: tuple[Obstacle, ...]
-    start_position: tuple[float, float, float]
+    start_position: tuple[float, float, float]   # a rover's is on the ground (z = 0)
     start_yaw: float
     target_position: tuple[float, float, float]
     distractors: tuple[Part, ...]
@@ -52,6 +52,10 @@ class Layout:
 
     def flight_band_footprints(self) -> list[Footprint]:
         return [fp for obstacle in self.obstacles for fp in obstacle.footprints]
+
+    def footprints_in_band(self, band: Range) -> list[Footprint]:
+        """The outlines of the obstacles' parts that reach into the heights `band` (low, high), m."""
+        return [part.footprint() for obstacle in self.obstacles for part in obstacle.parts if part.in_band(band)]
 
 
 def generate_layout(world: WorldConfig, seed: int) -> Layout:
@@ -85,10 +89,18 @@ def _draw_start_and_target(world: WorldConfig, rng: np.random.Generator):
     tc = world.target
     distance = rng.uniform(*tc.distance_m)
     bearing = math.radians(rng.uniform(*tc.bearing_deg))
-    target = (distance * math.cos(bearing), distance * math.sin(bearing), rng.uniform(*tc.altitude_m))
-    start = (0.0, 0.0, world.start_altitude_m)
+    target = (distance * math.cos(bearing), distance * math.sin(bearing), _target_height(world, rng))
+    start = (0.0, 0.0, 0.0 if world.vehicle == "rover" else world.start_altitude_m)
     start_yaw = bearing + math.radians(rng.uniform(-1.0, 1.0) * world.start_yaw_jitter_deg)
     return start, start_yaw, target
+
+
+def _target_height(world: WorldConfig, rng: np.random.Generator) -> float:
+    """z (m) of the target's (or a look-alike's) centre: drawn from the target's altitude for a
+    drone; resting on the ground for a rover (the draw is made anyway, so that the rest of the
+    layout is the drone's)."""
+    altitude = rng.uniform(*world.target.altitude_m)
+    return world.target.size_m / 2 if world.vehicle == "rover" else altitude
 
 
 def _place_obstacles(world: WorldConfig, rng: np.random.Generator, bounds, area_100m2: float, sight_line,
@@ -226,7 +238,7 @@ def _distractor(world: WorldConfig, rng: np.random.Generator, bounds, avoid: lis
     position = (0.0, 0.0, 0.0)
     for _attempt in range(50):
         x, y = rng.uniform(bounds[0] + 5.0, bounds[1]), rng.uniform(bounds[2], bounds[3])
-        position = (x, y, rng.uniform(*tc.altitude_m))
+        position = (x, y, _target_height(world, rng))
         if all(Footprint(x, y, radius=r).gap_to(fp) > 0.5 for fp in avoid):
             break
     size = {"sphere": (r,), "box": (r, r, r), "cylinder": (r, tc.size_m)}[tc.shape]

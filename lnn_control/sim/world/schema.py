@@ -19,6 +19,7 @@ from typing import Any
 
 from lnn_control.config_file import RGB, ConfigError, Fields, Range, read_yaml
 from lnn_control.paths import share_path
+from lnn_control.vehicles import VEHICLES
 
 #: Obstacle kinds and the ranges of their sizes (m) when the YAML leaves them out; the parts
 #: each kind is made of are in lnn_control.sim.world.layout.
@@ -81,6 +82,7 @@ class WorldConfig:
 
     name: str
     file: str
+    vehicle: str
     field_length_m: float
     field_half_width_m: float
     field_behind_m: float
@@ -136,7 +138,7 @@ def _deep_merge(base: dict, update: dict) -> dict:
 
 
 def _parse_world(f: Fields, doc: Any) -> WorldConfig:
-    top = {"name", "field", "start", "target", "time_limit_s", "palette", "obstacles", "distractors",
+    top = {"name", "vehicle", "field", "start", "target", "time_limit_s", "palette", "obstacles", "distractors",
            "density_scale"}
     doc = f.mapping("", doc, top, {"name", "field", "start", "target", "time_limit_s", "palette", "obstacles"})
     name = f.text("name", doc["name"])
@@ -156,6 +158,7 @@ def _parse_world(f: Fields, doc: Any) -> WorldConfig:
     return WorldConfig(
         name=name,
         file=f.file,
+        vehicle=f.choice("vehicle", doc.get("vehicle", "drone"), VEHICLES),
         field_length_m=length,
         field_half_width_m=f.number("field.half_width", fld["half_width"], 1.0, 500.0),
         field_behind_m=f.number("field.behind", fld.get("behind", 3.0), 0.0, 100.0),
