@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 REQS   := requirements/base.txt requirements/ros.txt requirements/dev.txt
 EXTRAS := $(VENV)/.extras-installed
 
-.PHONY: setup demo lint test test-loaded bench model study attention clean help
+.PHONY: setup demo lint test test-loaded bench model rover study attention clean help
 
 help:
 	@echo "make demo   set up, then fly the shipped CfC policy in the forest and under shifts"
@@ -16,6 +16,7 @@ help:
 	@echo "make test-loaded  the same suite while every core is kept busy by another process"
 	@echo "make bench  set up, then run the benchmarks (tables + JSON in runs/bench)"
 	@echo "make model  set up, then collect, train (DAgger) and evaluate the shipped models"
+	@echo "make rover  set up, then collect, train and evaluate the rover's CfC and MLP (models/cfc_rover_forest.*)"
 	@echo "make study  set up, then the out-of-distribution study (3 trainings per kind; hours, resumable)"
 	@echo "make attention  set up, then the attention study of the shipped policies (models/eval/attention/)"
 	@echo "make setup  only create .venv and install everything"
@@ -64,6 +65,12 @@ bench: $(STAMP)
 
 model: $(STAMP)
 	$(BIN)/python -m lnn_control.make_model
+
+# The rover (a wheeled robot in the same worlds): its CfC and same-size MLP, card and evaluations in
+# models/ (cfc_rover_forest.pt, cfc_rover_forest.md, eval/rover_*); about 1.5 h on 2 cores, resumable.
+rover: $(STAMP)
+	$(BIN)/python -m lnn_control.make_model --vehicle rover --kinds cfc,mlp --config config/rover_recipe.yaml \
+	  --episodes 120 --dagger 2 --eval-episodes 40 --suite-episodes 4 --work runs/make_rover
 
 # The out-of-distribution study (hours; resumable: the same command continues): models/study/
 study: $(STAMP)

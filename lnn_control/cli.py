@@ -13,6 +13,7 @@ import sys
 
 from lnn_control import seeds
 from lnn_control.exit_status import failed, help_text, interrupted
+from lnn_control.vehicles import VEHICLES
 
 # subcommand -> "module:function"; the function takes the parsed args, returns an exit code.
 _HANDLERS = {
@@ -47,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shift", action="append", default=[], metavar="NAME[:SEVERITY]",
                    help="distribution shift applied while collecting (repeatable)")
     p.add_argument("--storage", choices=["mcap", "sqlite3"], default="mcap", help="rosbag2 storage plugin")
+    p.add_argument("--vehicle", choices=VEHICLES, default=None,
+                   help="drone or rover (a wheeled robot: vx and yaw_rate only); default: the world's own (drone)")
     p.add_argument("--max-seconds", type=float, default=None,
                    help="end each episode after this much simulated time (default: the world's time limit)")
     p.add_argument("--teacher", default="privileged", metavar="privileged|imitable",
@@ -58,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bag directories, or folders holding bag directories")
     p.add_argument("--model", choices=["cfc", "lstm", "gru", "mlp", "ltc"], default=None,
                    help="the kind of policy (default cfc; with --init, the parent's)")
+    p.add_argument("--vehicle", choices=VEHICLES, default=None,
+                   help="what the policy drives, kept in the checkpoint (default drone; with --init, the parent's); "
+                        "DAgger rollouts drive it")
     p.add_argument("--out", required=True, metavar="FILE.pt", help="checkpoint to write")
     p.add_argument("--image-topic", default=None, help="camera topic (default camera/image_raw)")
     p.add_argument("--imu-topic", default=None, help="IMU topic (default imu/data)")
@@ -107,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "a cluster)")
     p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
                    help="episode time limit in simulated seconds (default: each world's own)")
+    p.add_argument("--vehicle", choices=VEHICLES, default=None,
+                   help="drone or rover (default: what the --policy checkpoints drive, else drone)")
     p.add_argument("--slow-down", nargs="?", const="default", default=None, metavar="LOW:STOP",
                    help="also fly each ensemble policy slowing down as its uncertainty rises, labelled "
                         "NAME+slow_down: linear speed limit x1 at uncertainty LOW down to 0 at STOP, hover above "

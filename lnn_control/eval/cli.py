@@ -59,4 +59,17 @@ def plan_from_args(args) -> EvalPlan:
     return EvalPlan(policies=policies,
                     worlds=tuple(WorldSource.parse(w) for w in (args.world or ["forest"])),
                     conditions=parse_conditions(args.shift, args.suite),
-                    episodes=args.episodes, first_seed=args.seed)
+                    episodes=args.episodes, first_seed=args.seed, vehicle=plan_vehicle(policies, args.vehicle))
+
+
+def plan_vehicle(policies: tuple[PolicySource, ...], requested: str | None) -> str:
+    """The vehicle of an evaluation: the checkpoints' (`PolicySpec.vehicle`; they must agree,
+    and agree with `requested` if given), else `requested`, else a drone."""
+    drives = {read_header(p.path)["spec"].get("vehicle", "drone"): p.label for p in policies if p.kind == "checkpoint"}
+    if len(drives) > 1:
+        raise ValueError("the --policy checkpoints drive different vehicles: "
+                         + ", ".join(f"{label} a {vehicle}" for vehicle, label in drives.items()))
+    if requested is not None and drives and requested not in drives:
+        vehicle, label = next(iter(drives.items()))
+        raise ValueError(f"--vehicle {requested}: policy {label} drives a {vehicle}")
+    return next(iter(drives), requested or "drone")

@@ -118,7 +118,8 @@ def _check_checkpoints(plan: EvalPlan) -> None:
 def _method(run: EvalRun, jobs: list[EpisodeJob], wall_s: float) -> dict:
     """results.json's `method`: how the results were measured (`wall_s`: this invocation's seconds)."""
     return {"command": run.command, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "episodes": run.plan.episodes,
-            "seeds": list(run.plan.seeds), "time_limit_s": run.time_limit_s, "workers": run.workers,
+            "seeds": list(run.plan.seeds), "vehicle": run.plan.vehicle, "time_limit_s": run.time_limit_s,
+            "workers": run.workers,
             "backend": run.backend, "episodes_flown_now": len(jobs), "wall_s": wall_s,
             "policies": [p.to_dict() for p in run.plan.flown_policies],
             "reference": "expert (path length yardstick, same seeds and conditions)"}

@@ -97,13 +97,15 @@ class EpisodeJob:
 
 @dataclass(frozen=True)
 class EvalPlan:
-    """Policies x worlds x conditions x `episodes` seeds, starting at `first_seed`."""
+    """Policies x worlds x conditions x `episodes` seeds, starting at `first_seed`, all driving
+    `vehicle` (`lnn_control.vehicles`)."""
 
     policies: tuple[PolicySource, ...]
     worlds: tuple[WorldSource, ...]
     conditions: tuple[Condition, ...]
     episodes: int
     first_seed: int
+    vehicle: str = "drone"
 
     def __post_init__(self):
         if self.episodes < 1:
@@ -143,7 +145,7 @@ class EvalPlan:
         return {"policies": [p.to_dict() for p in self.flown_policies],
                 "worlds": [{"label": w.label, "spec": w.spec} for w in self.worlds],
                 "conditions": [{"name": c.name, "shifts": [list(s) for s in c.shifts]} for c in self.conditions],
-                "first_seed": self.first_seed}
+                "first_seed": self.first_seed, "vehicle": self.vehicle}
 
 
 def parse_conditions(shifts: Sequence[str], suites: Sequence[str]) -> tuple[Condition, ...]:

@@ -31,14 +31,15 @@ CACHED_ENVS = 4  # PyBullet worlds kept per worker (one per world x condition x 
 class WorkerSettings:
     """What every worker needs besides the jobs: policy kinds, checkpoint bytes by label, the
     slow-down curves (low, stop) of the policies flown with one, an optional time limit (s)
-    replacing the worlds' own, and the saliency method drawn over the camera pane of videos
-    (None: none)."""
+    replacing the worlds' own, the saliency method drawn over the camera pane of videos
+    (None: none), and the vehicle every episode drives."""
 
     pilot_kinds: dict[str, str]
     checkpoints: dict[str, bytes]
     time_limit_s: float | None = None
     saliency: str | None = None
     slow_downs: dict[str, tuple[float, float]] = field(default_factory=dict)
+    vehicle: str = "drone"
 
     @classmethod
     def for_plan(cls, plan: EvalPlan, time_limit_s: float | None = None, saliency: str | None = None) -> WorkerSettings:
@@ -46,7 +47,8 @@ class WorkerSettings:
                    checkpoints={p.label: Path(p.path).read_bytes()
                                 for p in plan.flown_policies if p.kind == "checkpoint"},
                    time_limit_s=time_limit_s, saliency=saliency,
-                   slow_downs={p.label: p.slow_down for p in plan.flown_policies if p.slow_down is not None})
+                   slow_downs={p.label: p.slow_down for p in plan.flown_policies if p.slow_down is not None},
+                   vehicle=plan.vehicle)
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ class EpisodeWorker:
             self._envs.move_to_end(key)
             return self._envs[key]
         self._envs[key] = make_env(world_spec, shifts=list(shifts), render_mode="rgb_array" if render else None,
-                                   time_limit_s=self.settings.time_limit_s)
+                                   time_limit_s=self.settings.time_limit_s, vehicle=self.settings.vehicle)
         while len(self._envs) > CACHED_ENVS:
             self._envs.popitem(last=False)[1].close()
         return self._envs[key]

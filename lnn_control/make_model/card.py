@@ -1,4 +1,5 @@
-"""The model card (--out/cfc_forest.md) and the out-of-distribution study (--out/ood_study.md).
+"""The model card (--out/cfc_forest.md) and the out-of-distribution study (--out/ood_study.md);
+a rover's are --out/cfc_rover_forest.md and --out/rover_ood_study.md.
 
 Both are made from this run's files only (`MadeRun.read`): --work/steps.json (the commands,
 their wall seconds, the machine, the recipe), the evaluations' results.json and episode logs
@@ -18,25 +19,26 @@ from lnn_control.eval.results import RESULTS_JSON
 from lnn_control.eval.stats import mcnemar_exact, wilson_interval
 from lnn_control.eval.tables import percent, rate_with_interval
 from lnn_control.make_model.pipeline import (
-    SHIFT_SUITE,
+    SHIFT_SUITES,
     SHIPPED_EVALUATIONS,
     SHIPPED_PLOTS,
     STEPS,
     eval_dir,
     eval_step,
+    model_name,
     shipped_checkpoint,
 )
-from lnn_control.make_model.recipe import KINDS, Recipe
+from lnn_control.make_model.recipe import Recipe
 from lnn_control.paths import share_path
 from lnn_control.policy import read_header
 from lnn_control.train.behavior_cloning import artifact_paths
 from lnn_control.train.provenance import bag_fact
 
-CARD = "cfc_forest.md"
 STUDY = "ood_study.md"
 TRIALS = ("models", "TRIALS.md")  # the history of the recipe's trials, in the share folder
-BARS = {"forest": 0.90, "urban": 0.60}  # least success rate the shipped CfC must reach, per world
-REFERENCE = "cfc_forest"  # the policy the others are compared with
+#: Least success rate the shipped CfC must reach, per vehicle and world (the rover has none yet).
+BARS = {"drone": {"forest": 0.90, "urban": 0.60}}
+REFERENCE = "cfc_forest"  # the drone's policy the others are compared with (a run's: `MadeRun.reference`)
 
 
 @dataclass(frozen=True)
@@ -54,12 +56,22 @@ class MadeRun:
         steps = json.loads((work / STEPS).read_text())
         results = {run: json.loads((eval_dir(work, run) / RESULTS_JSON).read_text())
                    for run in SHIPPED_EVALUATIONS if eval_step(run) in steps["latest"]["steps"]}
-        headers = {kind: read_header(shipped_checkpoint(out, kind)) for kind in KINDS}
+        recipe = Recipe(**steps["latest"]["recipe"])
+        headers = {kind: read_header(shipped_checkpoint(out, kind, recipe)) for kind in recipe.kinds}
         return cls(work, out, steps, headers, results)
 
     @property
     def recipe(self) -> Recipe:
         return Recipe(**self.steps["latest"]["recipe"])
+
+    @property
+    def reference(self) -> str:
+        """The CfC's label in the evaluations: the policy the others are compared with."""
+        return model_name("cfc", self.recipe)
+
+    def shipped(self, name: str) -> str:
+        """A shipped file's name (SHIPPED_PLOTS, SHIPPED_EVALUATIONS) with the recipe's prefix."""
+        return self.recipe.prefix + name
 
     def study_rows(self) -> list[dict]:
         """The result rows of the study: forest and urban without shift, then the suite's shifts."""
@@ -68,13 +80,13 @@ class MadeRun:
 
     def shown(self, kind: str) -> Path:
         """The shipped checkpoint of `kind`, relative to the folder holding --out when inside it."""
-        path = shipped_checkpoint(self.out, kind)
+        path = shipped_checkpoint(self.out, kind, self.recipe)
         return path.relative_to(self.out.parent) if path.is_relative_to(self.out.parent) else path
 
 
 def write_cards(run: MadeRun) -> list[Path]:
     """Write the model card and the study table into --out; their paths."""
-    card, study = run.out / CARD, run.out / STUDY
+    card, study = run.out / f"{run.reference}.md", run.out / run.shipped(STUDY)
     card.write_text(model_card(run))
     study.write_text(ood_table(run.study_rows()) + "\n")
     return [card, study]
@@ -94,9 +106,11 @@ def _summary(run: MadeRun) -> list[str]:
     bags = run.headers["cfc"]["provenance"]["bags"]
     worlds = sorted({bag_fact(b, "world") for b in bags})
     shifts = sorted({shift for b in bags for shift in bag_fact(b, "shifts") or []})
-    return ["# cfc_forest — the shipped CfC policy", "",
+    vehicle = run.recipe.vehicle
+    return [f"# {run.reference} — the shipped {'' if vehicle == 'drone' else vehicle + ' '}CfC policy", "",
             f"Camera (RGB {spec['image_width']}x{spec['image_height']}) + IMU + elapsed time -> heading-frame "
-            f"velocity command [vx, vy, vz, yaw_rate], a closed-form continuous-time network (CfC) with "
+            f"velocity command [vx, vy, vz, yaw_rate]"
+            + ("" if vehicle == "drone" else f" (a {vehicle} drives vx and yaw_rate only)") + ", a closed-form continuous-time network (CfC) with "
             f"{spec['wiring'].upper()} wiring, trained by imitation of the privileged expert in the "
             f"{' and '.join(worlds)} world only ("
             + ("default season, no shifts" if not shifts else "shifts " + ", ".join(shifts)) + "). Load with "
@@ -106,7 +120,9 @@ def _summary(run: MadeRun) -> list[str]:
 def _how_it_was_made(run: MadeRun) -> list[str]:
     latest, invocations = run.steps["latest"], run.steps["invocations"]
     lines = ["## How it was made", "",
-             f"Made by `{latest['command']}` (`make model` runs it without arguments).", "",
+             f"Made by `{latest['command']}` ("
+             + ("`make model` runs it without arguments" if run.recipe.vehicle == "drone"
+                else "`make rover` runs it with the Makefile's arguments") + ").", "",
              f"Ran on {latest['machine']} with {latest['cpu_count']} CPU core(s) ({latest['workers']} worker "
              f"processes), {run.steps['wall_s'] / 60:.0f} min wall clock in all"
              + (f" over {invocations} invocations (later ones kept or resumed the finished steps)"
@@ -167,7 +183,7 @@ def _sizes(run: MadeRun) -> list[str]:
             else f"hidden {spec['hidden_size']}"
         lines.append(f"| {kind} ({size}) | `{run.shown(kind)}` | {header['core_parameter_count']} "
                      f"| {header['parameter_count']} "
-                     f"| {shipped_checkpoint(run.out, kind).stat().st_size / 1024:.0f} KiB |")
+                     f"| {shipped_checkpoint(run.out, kind, run.recipe).stat().st_size / 1024:.0f} KiB |")
     spec, cfc_core = run.headers["cfc"]["spec"], run.headers["cfc"]["core_parameter_count"]
     spread = max(abs(h["core_parameter_count"] - cfc_core) / cfc_core for h in run.headers.values())
     return lines + ["", f"Every model has the same image encoder (strided convolutions -> {spec['image_features']} "
@@ -177,7 +193,7 @@ def _sizes(run: MadeRun) -> list[str]:
 
 def _training_curve(run: MadeRun) -> list[str]:
     training = run.headers["cfc"]["training"] or {}
-    _, curve = artifact_paths(shipped_checkpoint(run.out, "cfc"))
+    _, curve = artifact_paths(shipped_checkpoint(run.out, "cfc", run.recipe))
     return ["## Training curve", "",
             f"![CfC training and validation loss]({curve.name})", "",
             f"Best checkpoint: epoch {training.get('best_epoch')} ({training.get('best_loss_is', 'validation')} loss "
@@ -195,18 +211,21 @@ def _evaluation(run: MadeRun) -> list[str]:
              + (f"{limit:g} s of simulated time" if limit is not None else "the world's time limit")
              + (f" (the expert's mean time to the target: {', '.join(expert)})" if expert else "")
              + ". Success rates with 95% Wilson intervals; every policy flies the same seeds.", "",
-             bar_verdicts(bars), "",
+             bar_verdicts(bars, run), "",
              outcome_table(bars["rows"]), ""]
     suite = run.results.get("suite")
     if suite:
         severities = sorted({s for r in suite["rows"] for s in r["shifts"].values()})
         lines.append(f"Success by world and condition (the out-of-distribution study; forest rows other than `none` "
-                     f"are the `{SHIFT_SUITE}` shift suite at severity {' / '.join(f'{s:g}' for s in severities)}):")
+                     f"are the `{SHIFT_SUITES[run.recipe.vehicle]}` shift suite at severity "
+                     f"{' / '.join(f'{s:g}' for s in severities)}):")
     else:
         lines.append("Success by world and condition (the out-of-distribution study):")
-    lines += ["", ood_table(run.study_rows()), "", f"![success by world and condition]({SHIPPED_PLOTS['bars']})", ""]
+    lines += ["", ood_table(run.study_rows()), "",
+              f"![success by world and condition]({run.shipped(SHIPPED_PLOTS['bars'])})", ""]
     if suite:
-        lines += [f"![success under the {SHIFT_SUITE} shift suite, forest]({SHIPPED_PLOTS['suite']})", ""]
+        lines += [f"![success under the {SHIFT_SUITES[run.recipe.vehicle]} shift suite, forest]"
+                  f"({run.shipped(SHIPPED_PLOTS['suite'])})", ""]
     return lines
 
 
@@ -216,18 +235,18 @@ def _second_draw(run: MadeRun) -> list[str]:
     worlds = " and ".join(dict.fromkeys(r["world"] for r in second["rows"]))
     return [f"## A second draw of seeds ({min(drawn)} on)", "",
             f"The same checkpoints also flew {worlds} on seeds {seed_ranges(drawn)} "
-            f"(`eval/{SHIPPED_EVALUATIONS['second_draw']}.md`), on which no choice of the recipe was made "
+            f"(`eval/{run.shipped(SHIPPED_EVALUATIONS['second_draw'])}.md`), on which no choice of the recipe was made "
             f"([models/TRIALS.md]({_trials_link(run)}) says which seeds the trials used):", "",
             ood_table(second["rows"]), "",
             "Both draws together (McNemar p of each model against the CfC on the shared seeds):", "",
             pooled_table(pooled_outcomes([eval_dir(run.work, r) for r in ("bars", "second_draw")]),
-                         run.results["bars"]["rows"]), ""]
+                         run.results["bars"]["rows"], run.reference), ""]
 
 
 def _limits(run: MadeRun) -> list[str]:
-    tables = [f"`eval/{SHIPPED_EVALUATIONS[r]}.md`" for r in ("bars", "suite") if r in run.results]
+    tables = [f"`eval/{run.shipped(SHIPPED_EVALUATIONS[r])}.md`" for r in ("bars", "suite") if r in run.results]
     return ["## What it does not do (measured while making it)", "",
-            failure_summary(run.results["bars"]), "",
+            failure_summary(run.results["bars"], run), "",
             "## What the recipe rests on", "",
             f"What was tried while choosing this recipe, on which seeds, what it gave and the commands to redo it: "
             f"[models/TRIALS.md]({_trials_link(run)}). Those figures come from other trainings than this one, so "
@@ -247,28 +266,28 @@ def _successes(bags: list[dict]) -> int:
 # -- the tables ----------------------------------------------------------------------------------
 
 
-def bar_rows(bars: dict):
+def bar_rows(bars: dict, run: MadeRun):
     """(world, required success rate, the CfC's row without shift) for each world with a bar."""
-    for world, required in BARS.items():
-        row = next((r for r in bars["rows"] if r["policy"] == REFERENCE and r["world"] == world
+    for world, required in BARS.get(run.recipe.vehicle, {}).items():
+        row = next((r for r in bars["rows"] if r["policy"] == run.reference and r["world"] == world
                     and r["condition"] == "none"), None)
         if row is not None and row["episodes"]:
             yield world, required, row
 
 
-def bar_verdicts(bars: dict) -> str:
+def bar_verdicts(bars: dict, run: MadeRun) -> str:
     """One line per bar: the CfC's success on forest and urban against the required rate."""
     return "\n".join(f"- {world}: {percent(row['success_rate'])} success "
                      f"[{percent(row['success_ci'][0])}, {percent(row['success_ci'][1])}] over {row['episodes']} "
                      f"episodes — bar {percent(required)}: {'met' if row['success_rate'] >= required else 'NOT met'}"
-                     for world, required, row in bar_rows(bars))
+                     for world, required, row in bar_rows(bars, run))
 
 
-def failure_summary(bars: dict) -> str:
+def failure_summary(bars: dict, run: MadeRun) -> str:
     """How the shipped CfC's episodes that did not reach the target ended, per world with a bar."""
     return "\n".join(f"- {world}: {percent(row['collision_rate'])} of the episodes end in a collision, "
                      f"{percent(row['timeout_rate'])} in a timeout (the target passed or lost and not found again)."
-                     for world, _, row in bar_rows(bars))
+                     for world, _, row in bar_rows(bars, run))
 
 
 def outcome_table(rows: list[dict]) -> str:

@@ -18,6 +18,7 @@ from lnn_control.make_model.card import MadeRun, bar_verdicts, write_cards
 from lnn_control.make_model.pipeline import Pipeline
 from lnn_control.make_model.recipe import QUICK, Recipe, training_config
 from lnn_control.paths import share_path
+from lnn_control.vehicles import VEHICLES
 
 PROG = "python -m lnn_control.make_model"
 COMMAND = "make model"
@@ -47,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"episodes per policy and shift condition (default {defaults.suite_episodes}; "
                              "0 skips the suite)")
     parser.add_argument("--config", default=None, help=f"training config (default {defaults.train_config})")
+    parser.add_argument("--vehicle", choices=VEHICLES, default=None,
+                        help="drone (default) or rover: a rover's files are named cfc_rover_forest.pt, "
+                             "rover_ood_study.md, ...")
+    parser.add_argument("--kinds", default=None, metavar="cfc,KIND,...",
+                        help=f"the kinds trained, the CfC first (default {','.join(defaults.kinds)})")
     parser.add_argument("--skip-eval", action="store_true", help="stop after training (no evaluation, no card)")
     return parser
 
@@ -55,7 +61,8 @@ def recipe_from_args(args) -> Recipe:
     """The recipe (QUICK with --quick) with the sizes given; ValueError naming a bad one."""
     recipe = QUICK if args.quick else Recipe()
     changes = {"episodes": args.episodes, "dagger_rounds": args.dagger, "eval_episodes": args.eval_episodes,
-               "suite_episodes": args.suite_episodes, "train_config": args.config}
+               "suite_episodes": args.suite_episodes, "train_config": args.config, "vehicle": args.vehicle,
+               "kinds": tuple(args.kinds.split(",")) if args.kinds else None}
     recipe = replace(recipe, **{k: v for k, v in changes.items() if v is not None})
     for name in ("episodes", "eval_episodes"):
         if getattr(recipe, name) < 1:
@@ -92,6 +99,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return interrupted(COMMAND, f"the finished steps are kept in {args.work} ({args.work}/steps.json lists "
                                     "them); the same command continues from them")
-    print(bar_verdicts(made.results["bars"]))
+    print(bar_verdicts(made.results["bars"], made))
     print("[make model] wrote " + ", ".join(str(p) for p in written))
     return SUCCESS

@@ -38,16 +38,17 @@ from pathlib import Path
 from lnn_control import seeds
 from lnn_control.eval.episode_log import MANIFEST
 from lnn_control.eval.results import RESULTS_JSON, RESULTS_MD, RESULTS_PNG
-from lnn_control.make_model.recipe import KINDS, Recipe
+from lnn_control.make_model.recipe import Recipe
 from lnn_control.paths import share_path
 from lnn_control.train.behavior_cloning import artifact_paths
 
 STEPS = "steps.json"
-SHIFT_SUITE = "standard"  # the suite of config/eval_suites.yaml flown in the forest
+SHIFT_SUITES = {"drone": "standard", "rover": "rover"}  # the suite of config/eval_suites.yaml flown in the forest
 # evaluation run under --work/eval -> its results' name under --out/eval
 SHIPPED_EVALUATIONS = {"bars": "forest_urban", "second_draw": f"forest_urban_seeds{seeds.SECOND_DRAW}",
                        "suite": "shift_suite"}
 SHIPPED_PLOTS = {"bars": "eval_forest_urban.png", "suite": "ood_study.png"}  # evaluation run -> its plot in --out
+# (a rover's shipped files are these names with the recipe's prefix, `rover_`)
 
 
 def eval_dir(work: Path, run: str) -> Path:
@@ -60,9 +61,17 @@ def eval_step(run: str) -> str:
     return f"eval_{run}"
 
 
-def shipped_checkpoint(out: Path, kind: str) -> Path:
-    """Where the trained KIND ships: --out/cfc_forest.pt, the baselines under --out/baselines/."""
-    return out / (f"{kind}_forest.pt" if kind == "cfc" else f"baselines/{kind}_forest.pt")
+def model_name(kind: str, recipe: Recipe) -> str:
+    """The name of a trained KIND (its checkpoint's stem, its label in evaluations): cfc_forest,
+    mlp_forest, ...; cfc_rover_forest for a rover."""
+    return f"{kind}_{recipe.prefix}forest"
+
+
+def shipped_checkpoint(out: Path, kind: str, recipe: Recipe) -> Path:
+    """Where the trained KIND ships: --out/cfc_forest.pt, the baselines under --out/baselines/
+    (cfc_rover_forest.pt, baselines/mlp_rover_forest.pt for a rover)."""
+    name = f"{model_name(kind, recipe)}.pt"
+    return out / (name if kind == "cfc" else f"baselines/{name}")
 
 
 class StepLog:
@@ -150,11 +159,12 @@ class Pipeline(StepLog):
         resumes = bags.is_dir() and any(bags.iterdir())
         self.run_step("collect", ["collect", "--world", "forest", "--episodes", str(self.recipe.episodes),
                                   "--out", str(bags), "--workers", str(self.workers),
-                                  "--seed", str(seeds.DEMONSTRATIONS)], resumes=resumes)
+                                  "--seed", str(seeds.DEMONSTRATIONS), "--vehicle", self.recipe.vehicle],
+                      resumes=resumes)
         return bags
 
     def checkpoint(self, kind: str) -> Path:
-        return self.work / "checkpoints" / f"{kind}_forest.pt"
+        return self.work / "checkpoints" / f"{model_name(kind, self.recipe)}.pt"
 
     def train_all(self, bags: Path) -> None:
         """Train every kind (up to `workers` at once); a checkpoint already finished is kept."""
@@ -173,14 +183,15 @@ class Pipeline(StepLog):
                     leftover.unlink()
             checkpoint.parent.mkdir(parents=True, exist_ok=True)
             args = ["train", "--bags", str(bags), "--model", kind, "--out", str(checkpoint),
-                    "--config", str(self.config), "--dagger", str(self.recipe.dagger_rounds)]
+                    "--config", str(self.config), "--dagger", str(self.recipe.dagger_rounds),
+                    "--vehicle", self.recipe.vehicle]
             if self.recipe.epochs is not None:
                 args += ["--epochs", str(self.recipe.epochs)]
             self.run_step(f"train_{kind}", args)
             done.write_text("finished\n")
 
         with ThreadPoolExecutor(max(1, self.workers)) as pool:
-            for future in [pool.submit(train, kind) for kind in KINDS]:
+            for future in [pool.submit(train, kind) for kind in self.recipe.kinds]:
                 future.result()
 
     def evaluate_all(self) -> None:
@@ -189,14 +200,16 @@ class Pipeline(StepLog):
         self.evaluate("bars", both, self.recipe.eval_episodes, None, seeds.EVALUATION)
         if self.recipe.suite_episodes:
             self.evaluate("suite", ["forest"], self.recipe.suite_episodes,
-                          f"{share_path('config', 'eval_suites.yaml')}:{SHIFT_SUITE}", seeds.EVALUATION)
+                          f"{share_path('config', 'eval_suites.yaml')}:{SHIFT_SUITES[self.recipe.vehicle]}",
+                          seeds.EVALUATION)
         self.evaluate("second_draw", both, self.recipe.eval_episodes, None, seeds.SECOND_DRAW)
 
     def evaluate(self, run: str, worlds: list[str], episodes: int, suite: str | None, first_seed: int) -> None:
         """Every trained model and the expert in `worlds` (and under `suite`), `episodes` each
         from world seed `first_seed` on, into --work/eval/RUN (resumed when it is there)."""
         out = eval_dir(self.work, run)
-        args = ["eval", *[a for kind in KINDS for a in ("--policy", str(self.checkpoint(kind)))], "--policy", "expert"]
+        args = ["eval", *[a for kind in self.recipe.kinds for a in ("--policy", str(self.checkpoint(kind)))],
+                "--policy", "expert", "--vehicle", self.recipe.vehicle]
         args += [a for world in worlds for a in ("--world", world)]
         if suite:
             args += ["--suite", suite]
@@ -210,8 +223,8 @@ class Pipeline(StepLog):
         """Copy the checkpoints with their loss curves, the evaluations' plots and their
         results (.md, .json) of this invocation into --out; the files written."""
         written = []
-        for kind in KINDS:
-            target = shipped_checkpoint(self.out, kind)
+        for kind in self.recipe.kinds:
+            target = shipped_checkpoint(self.out, kind, self.recipe)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(self.checkpoint(kind), target)
             written.append(target)
@@ -223,8 +236,9 @@ class Pipeline(StepLog):
             if eval_step(run) not in self.latest["steps"]:
                 continue
             if run in SHIPPED_PLOTS:
-                shutil.copyfile(eval_dir(self.work, run) / RESULTS_PNG, self.out / SHIPPED_PLOTS[run])
+                shutil.copyfile(eval_dir(self.work, run) / RESULTS_PNG,
+                                self.out / (self.recipe.prefix + SHIPPED_PLOTS[run]))
             for results in (RESULTS_MD, RESULTS_JSON):
                 shutil.copyfile(eval_dir(self.work, run) / results,
-                                (self.out / "eval" / name).with_suffix(Path(results).suffix))
+                                (self.out / "eval" / (self.recipe.prefix + name)).with_suffix(Path(results).suffix))
         return written

@@ -21,7 +21,8 @@ KINDS = ("cfc", "lstm", "gru", "mlp")  # the CfC and its baselines, trained and 
 
 @dataclass(frozen=True)
 class Recipe:
-    """How much of everything: demonstrations, DAgger rounds, evaluation episodes."""
+    """How much of everything: demonstrations, DAgger rounds, evaluation episodes; the vehicle
+    (`lnn_control.vehicles`) and the kinds of policy trained (the CfC first)."""
 
     episodes: int = 300          # expert demonstrations in the forest (world seeds 0..episodes-1)
     dagger_rounds: int = 3
@@ -33,6 +34,18 @@ class Recipe:
     epochs: int | None = None     # None: the training config's optim.epochs
     dagger_episodes: int | None = None  # None: the config's dagger.episodes_per_round
     dagger_epochs: int | None = None    # None: the config's dagger.epochs_per_round
+    vehicle: str = "drone"
+    kinds: tuple[str, ...] = KINDS
+
+    def __post_init__(self):
+        object.__setattr__(self, "kinds", tuple(self.kinds))  # a list when read back from steps.json
+        if not self.kinds or self.kinds[0] != "cfc" or any(kind not in KINDS for kind in self.kinds):
+            raise ValueError(f"kinds must start with cfc and name only {', '.join(KINDS)}, got {list(self.kinds)}")
+
+    @property
+    def prefix(self) -> str:
+        """What the shipped files' names begin with: nothing for the drone, 'rover_' for a rover."""
+        return "" if self.vehicle == "drone" else f"{self.vehicle}_"
 
     @property
     def reduced(self) -> bool:

@@ -26,7 +26,8 @@ from lnn_control.rollout.runner import run_jobs
 class RecordingJob:
     """One episode to fly and record: `world` (name or YAML path), world `seed`, `shifts`
     [(name, severity)], the new bag directory, its storage, an optional cap on simulated
-    seconds, and the expert that flies or labels it (`envs.TEACHERS`)."""
+    seconds, the expert that flies or labels it (`envs.TEACHERS`), and the vehicle
+    (`lnn_control.vehicles`; None: the world's own)."""
 
     world: str
     seed: int
@@ -35,6 +36,7 @@ class RecordingJob:
     storage: str = "mcap"
     max_seconds: float | None = None
     teacher: str = "privileged"
+    vehicle: str | None = None
 
 
 def world_label(world: str) -> str:
@@ -45,10 +47,11 @@ def world_label(world: str) -> str:
 def record(job: RecordingJob, pilot: Pilot, facts: dict, record_flown: bool = False,
            record_interventions: bool = False) -> Outcome:
     """Fly `job` with `pilot` in a new environment, recording it to `job.bag`; the outcome."""
-    env = make_env(job.world, shifts=list(job.shifts), teacher=job.teacher)
+    env = make_env(job.world, shifts=list(job.shifts), teacher=job.teacher, vehicle=job.vehicle)
     try:
         facts = {"world": job.world, "shifts": [f"{n}:{s:g}" for n, s in job.shifts], **facts,
-                 "teacher": job.teacher, "control_hz": round(1.0 / env.unwrapped.control_period_s, 6)}
+                 "teacher": job.teacher, "vehicle": env.unwrapped.vehicle,
+                 "control_hz": round(1.0 / env.unwrapped.control_period_s, 6)}
         with BagRecorder(job.bag, facts, job.storage, record_flown, record_interventions) as recorder:
             return fly(env, pilot, job.seed, observers=[recorder], max_seconds=job.max_seconds)
     finally:
@@ -66,7 +69,7 @@ class ExpertRecorder:
 
 
 def plan_jobs(world: str, episodes: int, out: Path, seed: int, shifts, storage: str, max_seconds: float | None,
-              teacher: str = "privileged") -> tuple[list[RecordingJob], list[Path]]:
+              teacher: str = "privileged", vehicle: str | None = None) -> tuple[list[RecordingJob], list[Path]]:
     """(jobs still to fly, complete bags already in `out`); a half-written bag is an error."""
     jobs, done = [], []
     for i in range(episodes):
@@ -76,7 +79,7 @@ def plan_jobs(world: str, episodes: int, out: Path, seed: int, shifts, storage: 
         elif bag.exists():
             raise FileExistsError(f"{bag}: exists but is not a complete bag (no metadata.yaml); remove it first")
         else:
-            jobs.append(RecordingJob(world, seed + i, bag, tuple(shifts), storage, max_seconds, teacher))
+            jobs.append(RecordingJob(world, seed + i, bag, tuple(shifts), storage, max_seconds, teacher, vehicle))
     return jobs, done
 
 
@@ -91,7 +94,7 @@ def run_cli(args) -> int:
         shifts = [parse_shift(text) for text in args.shift]
         out = Path(args.out)
         jobs, done = plan_jobs(args.world, args.episodes, out, args.seed, shifts, args.storage, args.max_seconds,
-                               args.teacher)
+                               args.teacher, args.vehicle)
         if jobs:  # fail on a bad world before starting workers
             from lnn_control.sim import WorldConfig
             WorldConfig.load(args.world)

@@ -123,8 +123,9 @@ class LearnerPilot:
 
 
 class StraightLinePilot:
-    """Flies straight at the target, nose first, ignoring obstacles (privileged: it knows where
-    the target is). The contrast that shows how much the obstacles matter."""
+    """Flies (or drives: a rover's command has vz = 0) straight at the target, nose first,
+    ignoring obstacles (privileged: it knows where the target is). The contrast that shows how
+    much the obstacles matter."""
 
     def __init__(self, speed_m_s: float = 1.8):
         self.speed_m_s = speed_m_s
@@ -138,5 +139,5 @@ class StraightLinePilot:
         heading = math.atan2(to_target[1], to_target[0])
         yaw_error = math.remainder(heading - sim.yaw, math.tau)
         along = self.speed_m_s * max(math.cos(yaw_error), 0.0)
-        return Decision(np.array([along, 0.0, np.clip(to_target[2], -0.6, 0.6), np.clip(2 * yaw_error, -1, 1)],
-                                 np.float32))
+        climb = 0.0 if sim.vehicle == "rover" else np.clip(to_target[2], -0.6, 0.6)
+        return Decision(np.array([along, 0.0, climb, np.clip(2 * yaw_error, -1, 1)], np.float32))

@@ -50,7 +50,7 @@ def run_dagger(bags, bad, spec: PolicySpec, config: TrainConfig, out: Path, roun
         seeds = [dagger_rollout_seed(config.seed, round_index, i) for i in range(config.dagger.episodes_per_round)]
         jobs = [RecordingJob(config.dagger.world, seed, round_dir / f"{world_label(config.dagger.world)}_{seed:07d}",
                              storage=config.dagger.storage, max_seconds=config.dagger.max_seconds,
-                             teacher=config.dagger.teacher) for seed in seeds]
+                             teacher=config.dagger.teacher, vehicle=spec.vehicle) for seed in seeds]
         outcomes = fly_learner(jobs[ctx.rank::ctx.world_size], result.net, config, round_index)
         successes, collisions = all_reduce_sum([sum(o.success for o in outcomes),
                                                 sum(o.collision for o in outcomes)], ctx)  # also a barrier
