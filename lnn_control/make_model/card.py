@@ -110,8 +110,9 @@ def _summary(run: MadeRun) -> list[str]:
     return [f"# {run.reference} — the shipped {'' if vehicle == 'drone' else vehicle + ' '}CfC policy", "",
             f"Camera (RGB {spec['image_width']}x{spec['image_height']}) + IMU + elapsed time -> heading-frame "
             f"velocity command [vx, vy, vz, yaw_rate]"
-            + ("" if vehicle == "drone" else f" (a {vehicle} drives vx and yaw_rate only)") + ", a closed-form continuous-time network (CfC) with "
-            f"{spec['wiring'].upper()} wiring, trained by imitation of the privileged expert in the "
+            + ("" if vehicle == "drone" else f" (a {vehicle} drives vx and yaw_rate only)")
+            + f", a closed-form continuous-time network (CfC) with {spec['wiring'].upper()} wiring, trained by "
+            "imitation of the privileged expert in the "
             f"{' and '.join(worlds)} world only ("
             + ("default season, no shifts" if not shifts else "shifts " + ", ".join(shifts)) + "). Load with "
             f"`lnn_control.policy.load_policy(\"{run.shown('cfc')}\")`.", ""]
