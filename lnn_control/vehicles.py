@@ -11,9 +11,22 @@ the same for every vehicle:
 """
 from __future__ import annotations
 
+import numpy as np
+
 VEHICLES = ("drone", "rover")
 #: The command components (indices into [vx, vy, vz, yaw_rate]) a vehicle cannot drive.
 IGNORED_COMMAND_AXES = {"drone": (), "rover": (1, 2)}
+
+
+def driven_axes(vehicle: str) -> list[int]:
+    """The command components (indices into [vx, vy, vz, yaw_rate]) `vehicle` drives."""
+    return [axis for axis in range(4) if axis not in IGNORED_COMMAND_AXES[vehicle]]
+
+
+def drive_only(command: np.ndarray, vehicle: str) -> np.ndarray:
+    """`command` [..., 4] with the components `vehicle` cannot drive set to 0 (in place; returned)."""
+    command[..., list(IGNORED_COMMAND_AXES[vehicle])] = 0.0
+    return command
 
 
 def check_vehicle(value, where: str = "vehicle") -> str:

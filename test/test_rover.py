@@ -126,3 +126,21 @@ def test_a_policy_spec_names_its_vehicle():
     assert PolicySpec.from_dict({"kind": "cfc"}).vehicle == "drone"   # a checkpoint from before the field
     with pytest.raises(ValueError, match="PolicySpec.vehicle: 'boat' is not a vehicle"):
         PolicySpec(vehicle="boat")
+
+
+def test_a_rover_policy_commands_no_vy_vz_and_its_uncertainty_ignores_them():
+    import torch
+
+    from lnn_control.policy import Policy, build_network
+    from lnn_control.policy.disagreement import disagreement
+
+    torch.manual_seed(0)
+    net = build_network(PolicySpec(kind="mlp", vehicle="rover", ensemble=3))
+    policy = Policy(net.eval())
+    image, imu = np.full((48, 64, 3), 90, np.uint8), np.array([0, 0, 0, 0, 0, 9.81], np.float32)
+    command = policy.step(image, imu, 0.05)
+    assert command[1] == 0.0 and command[2] == 0.0 and policy.uncertainty is not None
+    # members that differ only in vy and vz do not disagree about anything a rover drives
+    sideways = np.array([[1.0, -2.0, 2.0, 0.5], [1.0, 2.0, -2.0, 0.5]])
+    assert disagreement(sideways, (2.0, 2.0, 2.0, 1.0), "rover") == 0.0
+    assert disagreement(sideways, (2.0, 2.0, 2.0, 1.0), "drone") == pytest.approx(0.5)

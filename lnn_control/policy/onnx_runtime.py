@@ -14,6 +14,7 @@ from lnn_control.policy.bundle import Bundle, ExportError, check_graph, read_bun
 from lnn_control.policy.disagreement import disagreement
 from lnn_control.policy.spec import PolicySpec
 from lnn_control.policy.step_inputs import ImuSanitizer, check_dt, check_image
+from lnn_control.vehicles import drive_only
 
 
 def session_options() -> onnxruntime.SessionOptions:
@@ -38,7 +39,8 @@ class OnnxPolicy:
     yaw_rate] (m/s, rad/s, heading frame) within the header's limits. ValueError on bad input.
 
     An exported ensemble gives the members' mean command and, after each step, `uncertainty`:
-    their disagreement (`disagreement`, as `Policy`'s); None for a single policy.
+    their disagreement (`disagreement`, as `Policy`'s); None for a single policy. A rover's
+    commands have vy = vz = 0, as `Policy`'s.
     """
 
     runtime = "onnx"
@@ -73,10 +75,11 @@ class OnnxPolicy:
         commands, self._state = self._session.run(None, {"image": image[None], "imu": imu[None], "dt": self._dt,
                                                          "state": self._state})
         commands = np.clip(commands, -self._limits, self._limits)
+        vehicle = self.spec.vehicle
         if len(commands) == 1:
-            return commands[0]
-        self.uncertainty = disagreement(commands, self._limits)
-        return commands.mean(axis=0).astype(np.float32)
+            return drive_only(commands[0], vehicle)
+        self.uncertainty = disagreement(commands, self._limits, vehicle)
+        return drive_only(commands.mean(axis=0).astype(np.float32), vehicle)
 
 
 def load_onnx_policy(path) -> OnnxPolicy:

@@ -9,6 +9,7 @@ from lnn_control.policy.disagreement import disagreement
 from lnn_control.policy.network import PolicyNetwork
 from lnn_control.policy.spec import PolicySpec
 from lnn_control.policy.step_inputs import ImuSanitizer, check_dt, check_image
+from lnn_control.vehicles import drive_only
 
 
 class Policy:
@@ -33,7 +34,8 @@ class Policy:
 
     for the command components j = vx, vy, vz, yaw_rate (population std of the K members'
     commands, each within ±limit[j], so 0 = all members agree and 1 is the most possible: half
-    at +limit, half at -limit). A single policy has no measure of it: `uncertainty` is None
+    at +limit, half at -limit); a rover's (`spec.vehicle`) over vx and yaw_rate, and its
+    commands have vy = vz = 0 (`lnn_control.vehicles`). A single policy has no measure of it: `uncertainty` is None
     (also before the first step and after `reset`).
     """
 
@@ -66,7 +68,8 @@ class Policy:
             features = features.cpu().numpy()
             if self.net.ensemble_size == 1:
                 y, self._state = self.net.core.step(features, timespan, self._state)
-                return self.net.command(torch.from_numpy(y).to(device)).cpu().numpy()[0].astype(np.float32)
+                command = self.net.command(torch.from_numpy(y).to(device)).cpu().numpy()[0].astype(np.float32)
+                return drive_only(command, self.spec.vehicle)
             states = self._state or (None,) * self.net.ensemble_size
             commands, new_states = [], []
             for (core, head), state in zip(self.net.members(), states, strict=True):
@@ -75,8 +78,8 @@ class Policy:
                 new_states.append(state)
             self._state = tuple(new_states)
             commands = torch.cat(commands).cpu().numpy()  # [K, 4]
-        self.uncertainty = disagreement(commands, self.spec.limits)
-        return commands.mean(axis=0).astype(np.float32)
+        self.uncertainty = disagreement(commands, self.spec.limits, self.spec.vehicle)
+        return drive_only(commands.mean(axis=0).astype(np.float32), self.spec.vehicle)
 
     def state_vector(self) -> np.ndarray:
         """The recurrent state now as one float32 vector, in the order `neurons.state_labels` names
