@@ -73,3 +73,17 @@ def test_make_model_names_a_rovers_files_apart_from_the_drones(tmp_path):
     assert Recipe(**json.loads(json.dumps({"vehicle": "rover", "kinds": ["cfc", "mlp"]}))).kinds == ("cfc", "mlp")
     with pytest.raises(ValueError, match="kinds must start with cfc"):
         Recipe(kinds=("mlp", "cfc"))
+
+
+def test_explain_and_adapt_drive_what_their_policy_drives(tmp_path, capsys):
+    from lnn_control.adapt.loop import AdaptPlan
+    from lnn_control.train.config import load_config
+
+    rover = sideways_rover_checkpoint(tmp_path / "rover.pt")
+    drone = save_checkpoint(tmp_path / "drone.pt", build_network(PolicySpec(kind="mlp")))
+    plan = AdaptPlan(policy=rover, world="forest", shifts=(), rounds=1, flights=1, heldout_episodes=1, first_seed=0,
+                     config=load_config(None))
+    assert plan.vehicle == "rover"
+    assert main(["explain", "--policy", str(rover), "--policy", str(drone), "--episodes", "1", "--time-limit", "1",
+                 "--out", str(tmp_path / "explain")]) == 1
+    assert "drive different vehicles" in capsys.readouterr().err

@@ -23,7 +23,7 @@ from lnn_control.data import load_bags
 from lnn_control.envs.outcome import Outcome
 from lnn_control.envs.shifts import Condition
 from lnn_control.eval.evaluation import EvalRun, evaluate
-from lnn_control.eval.plan import NO_SHIFT, EvalPlan, PolicySource, WorldSource
+from lnn_control.eval.plan import NO_SHIFT, EvalPlan, PolicySource, WorldSource, plan_vehicle
 from lnn_control.policy import load_checkpoint, load_policy
 from lnn_control.policy.digest import file_sha256
 from lnn_control.rollout import PolicyPilot
@@ -52,6 +52,11 @@ class AdaptPlan:
     rules: OperatorRules = OperatorRules()
     max_seconds: float = 40.0       # simulated seconds per flight, corrected or held out
     workers: int = 1
+
+    @property
+    def vehicle(self) -> str:
+        """What the policy drives (its checkpoint's spec): the flights and measurements drive it."""
+        return plan_vehicle((PolicySource.parse(str(self.policy)),), None)
 
 
 @dataclass(frozen=True)
@@ -124,7 +129,8 @@ def _fly_corrected(plan: AdaptPlan, policy: Path, bags: Path, round_index: int):
         seed = seeds.ADAPTATION + 1000 * round_index + i
         bag = bags / f"{world_label(plan.world)}_{seed:06d}"
         if not (bag / "metadata.yaml").is_file():
-            jobs.append(RecordingJob(plan.world, seed, bag, plan.shifts, max_seconds=plan.max_seconds))
+            jobs.append(RecordingJob(plan.world, seed, bag, plan.shifts, max_seconds=plan.max_seconds,
+                                     vehicle=plan.vehicle))
     facts = {"adapt_round": round_index, "policy": str(policy)}
     results: dict[Path, CorrectedFlight] = {}
     run_jobs(jobs, CorrectedFlights, (policy.read_bytes(), plan.rules, facts), plan.workers, "process",
@@ -159,7 +165,8 @@ def _forest(plan: AdaptPlan, policy: Path, folder: Path) -> dict:
 
 def _evaluate(plan: AdaptPlan, policy: Path, world: str, condition: Condition, folder: Path) -> dict:
     eval_plan = EvalPlan(policies=(PolicySource.parse(str(policy)),), worlds=(WorldSource.parse(world),),
-                         conditions=(condition,), episodes=plan.heldout_episodes, first_seed=plan.first_seed)
+                         conditions=(condition,), episodes=plan.heldout_episodes, first_seed=plan.first_seed,
+                         vehicle=plan.vehicle)
     summary = evaluate(EvalRun(plan=eval_plan, out_dir=folder, workers=plan.workers, resume=folder.is_dir(),
                                time_limit_s=plan.max_seconds, command="lnn-control adapt"))
     return next(r for r in summary["rows"] if r["policy"] == eval_plan.policies[0].label)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from lnn_control.eval.episode_log import EPISODES, RunDirectoryError
 from lnn_control.eval.evaluation import VIDEO_DIR, EvalRun, evaluate
-from lnn_control.eval.plan import EvalPlan, PolicySource, WorldSource, parse_conditions
+from lnn_control.eval.plan import EvalPlan, PolicySource, WorldSource, parse_conditions, plan_vehicle
 from lnn_control.eval.tables import console_table
 from lnn_control.exit_status import SUCCESS, failed, interrupted
 from lnn_control.policy import CheckpointError, read_header
@@ -61,15 +61,3 @@ def plan_from_args(args) -> EvalPlan:
                     conditions=parse_conditions(args.shift, args.suite),
                     episodes=args.episodes, first_seed=args.seed, vehicle=plan_vehicle(policies, args.vehicle))
 
-
-def plan_vehicle(policies: tuple[PolicySource, ...], requested: str | None) -> str:
-    """The vehicle of an evaluation: the checkpoints' (`PolicySpec.vehicle`; they must agree,
-    and agree with `requested` if given), else `requested`, else a drone."""
-    drives = {read_header(p.path)["spec"].get("vehicle", "drone"): p.label for p in policies if p.kind == "checkpoint"}
-    if len(drives) > 1:
-        raise ValueError("the --policy checkpoints drive different vehicles: "
-                         + ", ".join(f"{label} a {vehicle}" for vehicle, label in drives.items()))
-    if requested is not None and drives and requested not in drives:
-        vehicle, label = next(iter(drives.items()))
-        raise ValueError(f"--vehicle {requested}: policy {label} drives a {vehicle}")
-    return next(iter(drives), requested or "drone")

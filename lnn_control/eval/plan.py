@@ -14,6 +14,7 @@ from pathlib import Path
 
 from lnn_control.envs.shifts import Condition, load_suite, parse_shift
 from lnn_control.paths import share_path
+from lnn_control.policy import read_header
 from lnn_control.policy.digest import file_sha256
 
 BUILTIN_POLICIES = ("expert", "random")
@@ -175,3 +176,17 @@ def _split_suite(text: str) -> tuple[Path, str]:
     if not path.is_file() and not path.is_absolute() and share_path("config", path.name).is_file():
         path = share_path("config", path.name)
     return path, name or "standard"
+
+
+def plan_vehicle(policies: tuple[PolicySource, ...], requested: str | None) -> str:
+    """The vehicle `policies` are flown on: the checkpoints' (`PolicySpec.vehicle`; they must
+    agree, and agree with `requested` if given), else `requested`, else a drone. ValueError
+    naming the policies otherwise."""
+    drives = {read_header(p.path)["spec"].get("vehicle", "drone"): p.label for p in policies if p.kind == "checkpoint"}
+    if len(drives) > 1:
+        raise ValueError("the --policy checkpoints drive different vehicles: "
+                         + ", ".join(f"{label} a {vehicle}" for vehicle, label in drives.items()))
+    if requested is not None and drives and requested not in drives:
+        vehicle, label = next(iter(drives.items()))
+        raise ValueError(f"--vehicle {requested}: policy {label} drives a {vehicle}")
+    return next(iter(drives), requested or "drone")

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from lnn_control.envs import make_env
 from lnn_control.envs.shifts import SHIFTS, Condition, ImageShift, Stage
-from lnn_control.eval.plan import PolicySource, WorldSource
+from lnn_control.eval.plan import PolicySource, WorldSource, plan_vehicle
 from lnn_control.explain.figures import GridCell, plot_attention_grid, plot_neurons, plot_wiring
 from lnn_control.explain.observer import AttentionObserver, FlightRecord
 from lnn_control.explain.report import episode_row, success_prediction, summary_rows, write_report
@@ -91,13 +91,15 @@ def explain(run: ExplainRun) -> dict:
     """Fly and explain every episode of `run`, write the report and figures; the summary."""
     torch.set_num_threads(run.torch_threads)
     nets = _load(run.policies)
+    vehicle = plan_vehicle(run.policies, None)
     first_cfc = next((label for label, net in nets.items() if _wired_cfc(net)), None)
     started = time.perf_counter()
     frames, episodes, flights = {}, [], {}
     total = len(run.conditions) * len(nets) * run.episodes
     with tqdm(total=total, desc="explained episodes", unit="ep", dynamic_ncols=True) as progress:
         for condition in run.conditions:
-            env = make_env(run.world.spec, shifts=list(condition.shifts), time_limit_s=run.time_limit_s)
+            env = make_env(run.world.spec, shifts=list(condition.shifts), time_limit_s=run.time_limit_s,
+                           vehicle=vehicle)
             try:
                 for index, (label, net) in enumerate(nets.items()):
                     observer = AttentionObserver(net, run.methods, run.every, changes_only_the_image(condition),
