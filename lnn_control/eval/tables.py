@@ -22,7 +22,7 @@ def results_markdown(summary: dict, method: dict) -> str:
             _ratio(row["path_length_vs_expert"], row["path_ratio_episodes"]),
             _number(row["mean_abs_jerk_m_s3"], 1)]) + " |")
     if any(row.get("failures_traced") for row in rows):
-        lines += ["", "## What the drone's camera saw", "",
+        lines += ["", "## What the vehicle's camera saw", "",
                   "Target in view: the share of decisions made with the target in the camera's field of view and "
                   "not hidden (geometry and ray tests, `lnn_control/sim/visibility.py`), averaged over episodes. "
                   "Failures with the target lost: unsuccessful episodes that ended with the target out of view "
