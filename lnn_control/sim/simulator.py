@@ -181,14 +181,7 @@ class Simulator:
                                   physicsClientId=self.client)
             pb.applyExternalTorque(self.body, -1, thrust_axis * self._rotors.drag_torque_n_m(thrusts),
                                    pb.WORLD_FRAME, physicsClientId=self.client)
-            pb.stepSimulation(physicsClientId=self.client)
-            previous_velocity = self.velocity
-            self._read_state()
-            self._accel_w = (self.velocity - previous_velocity) / dt
-            self.time += dt
-            if not self._collided and pb.getContactPoints(bodyA=self.body, physicsClientId=self.client):
-                self._collided = True
-            self._check_reached()
+            self._advance()
 
     def _step_rover(self, n: int) -> None:
         dt = self.physics_dt
@@ -200,18 +193,23 @@ class Simulator:
             if self.external_force_n.any():
                 pb.applyExternalForce(self.body, -1, self.external_force_n, self.position, pb.WORLD_FRAME,
                                       physicsClientId=self.client)
-            pb.stepSimulation(physicsClientId=self.client)
-            previous_velocity = self.velocity
-            self._read_state()
-            self._accel_w = (self.velocity - previous_velocity) / dt
-            self.time += dt
-            if not self._collided and (self.rotation[2, 2] < _ROVER_TIPPED_UP_Z or any(
-                    contact[2] != self.ground
-                    for contact in pb.getContactPoints(bodyA=self.body, physicsClientId=self.client))):
-                self._collided = True
-            self._check_reached()
+            self._advance()
 
-    def _check_reached(self) -> None:
+    def _advance(self) -> None:
+        """One PyBullet step with the actuation already applied: state, acceleration, time, and
+        whether the vehicle collided (see the module docstring) or reached the target."""
+        pb.stepSimulation(physicsClientId=self.client)
+        previous_velocity = self.velocity
+        self._read_state()
+        self._accel_w = (self.velocity - previous_velocity) / self.physics_dt
+        self.time += self.physics_dt
+        if not self._collided:
+            contacts = pb.getContactPoints(bodyA=self.body, physicsClientId=self.client)
+            if self.vehicle == "rover":
+                self._collided = (self.rotation[2, 2] < _ROVER_TIPPED_UP_Z
+                                  or any(contact[2] != self.ground for contact in contacts))
+            else:
+                self._collided = bool(contacts)
         if self._reached_at is None and self.distance_to_target <= self.world.target.success_radius_m:
             self._reached_at = self.time
 
