@@ -27,6 +27,7 @@ from lnn_control.make_model.pipeline import (
     eval_step,
     model_name,
     shipped_checkpoint,
+    shipped_name,
 )
 from lnn_control.make_model.recipe import Recipe
 from lnn_control.paths import share_path
@@ -71,7 +72,7 @@ class MadeRun:
 
     def shipped(self, name: str) -> str:
         """A shipped file's name (SHIPPED_PLOTS, SHIPPED_EVALUATIONS) with the recipe's prefix."""
-        return self.recipe.prefix + name
+        return shipped_name(name, self.recipe)
 
     def study_rows(self) -> list[dict]:
         """The result rows of the study: forest and urban without shift, then the suite's shifts."""

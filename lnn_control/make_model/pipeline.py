@@ -67,6 +67,12 @@ def model_name(kind: str, recipe: Recipe) -> str:
     return f"{kind}_{recipe.prefix}forest"
 
 
+def shipped_name(name: str, recipe: Recipe) -> str:
+    """The name under --out of a shipped evaluation or plot (SHIPPED_EVALUATIONS, SHIPPED_PLOTS):
+    a rover's begins with the recipe's prefix."""
+    return recipe.prefix + name
+
+
 def shipped_checkpoint(out: Path, kind: str, recipe: Recipe) -> Path:
     """Where the trained KIND ships: --out/cfc_forest.pt, the baselines under --out/baselines/
     (cfc_rover_forest.pt, baselines/mlp_rover_forest.pt for a rover)."""
@@ -237,8 +243,8 @@ class Pipeline(StepLog):
                 continue
             if run in SHIPPED_PLOTS:
                 shutil.copyfile(eval_dir(self.work, run) / RESULTS_PNG,
-                                self.out / (self.recipe.prefix + SHIPPED_PLOTS[run]))
+                                self.out / shipped_name(SHIPPED_PLOTS[run], self.recipe))
             for results in (RESULTS_MD, RESULTS_JSON):
                 shutil.copyfile(eval_dir(self.work, run) / results,
-                                (self.out / "eval" / (self.recipe.prefix + name)).with_suffix(Path(results).suffix))
+                                (self.out / "eval" / shipped_name(name, self.recipe)).with_suffix(Path(results).suffix))
         return written
