@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lnn_control.vehicles import drive_only
+
 
 class NodeState(enum.StrEnum):
     RUNNING = "running"
@@ -110,11 +112,10 @@ class Failsafe:
 
 
 def bound_command(cmd: np.ndarray, max_linear_speed: float, max_yaw_rate: float,
-                  ignored_axes: tuple[int, ...] = ()) -> np.ndarray | None:
+                  vehicle: str = "drone") -> np.ndarray | None:
     """`cmd` [vx, vy, vz, yaw_rate] clipped per axis to ±max_linear_speed (m/s) and
-    ±max_yaw_rate (rad/s), the components in `ignored_axes` (indices: a vehicle's
-    `lnn_control.vehicles.IGNORED_COMMAND_AXES`, a rover's vy and vz) set to exactly 0; None if
-    it is not 4 finite numbers.
+    ±max_yaw_rate (rad/s), the components `vehicle` does not drive (a rover's vy and vz) set to
+    exactly 0; None if it is not 4 finite numbers.
 
     float64, the type of `geometry_msgs/Twist`, so a clipped value equals its limit exactly.
     """
@@ -122,6 +123,4 @@ def bound_command(cmd: np.ndarray, max_linear_speed: float, max_yaw_rate: float,
     if cmd.shape != (4,) or not np.all(np.isfinite(cmd)):
         return None
     limits = np.array([max_linear_speed] * 3 + [max_yaw_rate])
-    bounded = np.clip(cmd, -limits, limits)
-    bounded[list(ignored_axes)] = 0.0
-    return bounded
+    return drive_only(np.clip(cmd, -limits, limits), vehicle)

@@ -211,7 +211,6 @@ class PolicyNode(Node):
         self._model_path = _model_path(value["model_path"], value["runtime"], value["vehicle"])
         self._policy = load_runtime(self._model_path, value["runtime"])
         self._vehicle = _vehicle(value["vehicle"], self._policy, self._model_path)
-        self._ignored_axes = IGNORED_COMMAND_AXES[self._vehicle]
         self._slow_down = _slow_down(value, self._policy)
         self._uncertainty: float | None = None
 
@@ -257,7 +256,7 @@ class PolicyNode(Node):
         self.add_post_set_parameters_callback(self._apply_parameters)
         stepping = "stepping on every frame" if self._control_rate == 0 else f"{self._control_rate:g} Hz"
         teleop = "off" if self._teleop is None else f"on (timeout {self._teleop.timeout:g} s)"
-        planar = " (vx only: linear.y, linear.z 0)" if self._ignored_axes else ""
+        planar = " (vx only: linear.y, linear.z 0)" if IGNORED_COMMAND_AXES[self._vehicle] else ""
         self.get_logger().info(
             f"policy {self._model_path} loaded ({self._policy.runtime} runtime) for the {self._vehicle}; {stepping}, "
             f"limits {self._max_linear_speed:g} m/s{planar}, {self._max_yaw_rate:g} rad/s, "
@@ -388,7 +387,7 @@ class PolicyNode(Node):
             raw = self._slow_down.limit(raw, self._uncertainty, self._max_linear_speed, self._max_yaw_rate)
         if self._debug is not None:
             self._debug.offer(frame.rgb, seconds_to_stamp(frame.time), frame.frame_id, self._policy.state_vector())
-        command = bound_command(raw, self._max_linear_speed, self._max_yaw_rate, self._ignored_axes)
+        command = bound_command(raw, self._max_linear_speed, self._max_yaw_rate, self._vehicle)
         if command is None:
             self.get_logger().warning(f"policy produced a non-finite command {raw!r}, commanding zero velocity",
                                    throttle_duration_sec=WARN_PERIOD_S)
@@ -424,7 +423,7 @@ class PolicyNode(Node):
         if self._teleop is not None:
             command, operator = self._teleop.select(command, self._now(), allowed=operator_may_fly)
             self._intervention_publisher.publish(Bool(data=operator))
-        bounded = bound_command(command, self._max_linear_speed, self._max_yaw_rate, self._ignored_axes)
+        bounded = bound_command(command, self._max_linear_speed, self._max_yaw_rate, self._vehicle)
         if bounded is None:
             bounded = ZERO_COMMAND
         if self._stamped:
