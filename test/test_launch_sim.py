@@ -4,8 +4,11 @@ Each launch file is read with test/launch_xml.py; each node runs in its own proc
 exact argv `ros2 launch` builds (console script, `--ros-args`, `-r __node:=`, `--params-file`,
 remaps), on this test's own ROS_DOMAIN_ID; every process is stopped at the end, also on failure.
 The nodes start publishing as soon as they are up; a test counts only what comes after all of
-its subscriptions are matched and have had a first message, and every deadline is generous (a
-wait returns as soon as its condition holds).
+its subscriptions are matched and have had a first message, it waits for the reliable messages
+it asserts on before it stops the nodes (one lost on the way holds back those after it until it
+is resent: CI once got 2 odometry messages of a whole rover episode, and none of a takeover's
+operator commands, when the test stopped the nodes at once), and every deadline is generous (a
+wait returns as soon as its condition holds; a timeout says how much of each topic arrived).
 
 - policy path: sim_node + policy_node (a random-weight CfC: no trained model is needed to
   check the plumbing) in lockstep on simulated time: frames and commands flow both ways,
@@ -34,6 +37,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +128,15 @@ class Launched(NodesUnderTest):
             self.operator_numbers.append(info["publication_sequence_number"])
             self._record(self.operator_commands, msg)
 
+    def unexplained_takeover(self, count: int) -> set[tuple]:
+        """The distinct commands among the first `count` of `self.commands` that were flown while
+        `~/intervention` said so and are none of the operator commands received here (call under
+        the lock, or once the loop is stopped)."""
+        operator = {tuple(twist_to_command(m)) for m in self.operator_commands}
+        flown = (tuple(twist_to_command(m)) for m in self.commands[:count])
+        return {c for c, flag in zip(flown, self.flags_of_the_commands()[:count], strict=False)
+                if flag and c not in operator}
+
     def lost_operator_commands(self) -> int:
         """How many of sim_node's `teleop/cmd_vel` messages (up to the last that arrived) never
         reached this process: the gaps in their publication sequence numbers (from 1)."""
@@ -143,24 +157,59 @@ class Launched(NodesUnderTest):
             f"commands without a unique publication sequence number: {self.command_numbers[:10]}"
         return [flag_of.get(number) for number in self.command_numbers]
 
+    def wait_for(self, predicate, what: str, *args, **kwargs):
+        """`NodesUnderTest.wait_for`; a timeout also says how many messages of each topic arrived here."""
+        try:
+            return super().wait_for(predicate, what, *args, **kwargs)
+        except AssertionError as failure:
+            with self.lock:
+                tally = ", ".join(f"{topic} {len(stream)}" for topic, stream in self._streams().items())
+            raise AssertionError(f"{failure}\nreceived here: {tally}") from None
+
+    def _streams(self) -> dict[str, list]:
+        return {"camera/image_raw": self.images, "imu/data": self.imus, "odom": self.odoms, "/clock": self.clock,
+                "cmd_vel": self.commands, "policy_node/intervention": self.flags,
+                "teleop/cmd_vel": self.operator_commands, "episode/outcome": self.outcomes}
+
+    def odometry_of_the_frames(self, after: float, until: float) -> bool:
+        """Whether the odometry of every frame stamped in (after, until] that arrived here has arrived
+        too. Odometry is reliable: one lost on the way holds back those after it until it is resent,
+        so it may come well after its frame (call under the lock)."""
+        odometry = {stamp_to_seconds(m.header.stamp) for m in self.odoms}
+        return all(t in odometry for t in map(stamp_to_seconds, (m.header.stamp for m in self.images))
+                   if after < t <= until)
+
     def wait_until_listening(self) -> None:
         """Until every subscription of the test is matched and has had a first message."""
         endpoints = [*self.subscriptions.values(), *filter(None, [self.operator_subscription])]
         self.wait_for(lambda: matched(endpoints), "DDS to match the test's subscriptions")
-        streams = {"camera/image_raw": self.images, "imu/data": self.imus, "odom": self.odoms, "/clock": self.clock,
-                   "cmd_vel": self.commands, "policy_node/intervention": self.flags}
+        streams = self._streams()
         self.wait_for(lambda: all(streams[topic] for topic in self.subscriptions), "a first message on every topic")
 
 
-def _frames(launched: Launched, after: float = -1.0) -> dict[float, dict]:
-    """Stamp (s) -> image, imu, odom of the frames stamped after `after` that have all three: the
+def _at_most_every(seconds: float, predicate: Callable[[], bool]) -> Callable[[], bool]:
+    """`predicate`, evaluated at most once every `seconds` wall s (False in between): for a costly
+    condition that `wait_for` would otherwise check at every message of a sim at full speed."""
+    next_check = 0.0
+
+    def throttled() -> bool:
+        nonlocal next_check
+        if time.monotonic() < next_check:
+            return False
+        next_check = time.monotonic() + seconds
+        return predicate()
+    return throttled
+
+
+def _frames(launched: Launched, after: float = -1.0, until: float = np.inf) -> dict[float, dict]:
+    """Stamp (s) -> image, imu, odom of the frames stamped in (after, until] that have all three: the
     IMU reading stamped at the frame (the last of its period), the odometry published with it."""
     frames: dict[float, dict] = {}
     for key, messages, decode in (("image", launched.images, image_to_rgb), ("imu", launched.imus, imu_to_vector),
                                   ("odom", launched.odoms, lambda m: m)):
         for msg in messages:
             t = stamp_to_seconds(msg.header.stamp)
-            if t > after and (key == "image" or t in frames):
+            if after < t <= until and (key == "image" or t in frames):
                 frames.setdefault(t, {})[key] = decode(msg)
     return {t: f for t, f in sorted(frames.items()) if len(f) == 3}
 
@@ -201,19 +250,25 @@ def test_sim_launch_closes_the_loop_with_the_policy_node_and_the_recording_train
             after = max(stamp_to_seconds(m.header.stamp) for m in launched.images)
         launched.wait_for(lambda: sum(stamp_to_seconds(m.header.stamp) > after for m in launched.images) >= 80,
                           "80 frames")
+        with launched.lock:
+            until = max(stamp_to_seconds(m.header.stamp) for m in launched.images)
+        launched.wait_for(_at_most_every(0.2, lambda: launched.odometry_of_the_frames(after, until)),
+                          "the odometry of those frames")
     finally:
         codes = launched.stop()
     assert codes == {"sim_node": 0, "policy_node": 0}, codes
-    frames = _frames(launched, after)
-    window = [stamp_to_seconds(m.header.stamp) for m in launched.images if stamp_to_seconds(m.header.stamp) > after]
-    assert len(frames) == len(window) >= 80, "every frame came with its IMU reading and odometry"
+    frames = _frames(launched, after, until)
+    assert len(frames) == sum(after < stamp_to_seconds(m.header.stamp) <= until for m in launched.images) >= 80, \
+        "every frame came with its IMU reading and odometry"
+    # every frame received and every command from the window's start to the loop's end
+    window = [t for t in (stamp_to_seconds(m.header.stamp) for m in launched.images) if t > after]
     commands = np.array([twist_to_command(m) for m in launched.commands[first_command:]])
-    stamps = np.array(list(frames))
+    stamps = np.array(sorted(window))
     # simulated time at 20 Hz, as /clock says
     steps = np.diff(stamps)
     assert np.all(steps > 0) and np.median(steps) == pytest.approx(0.05)
     assert launched.clock and max(launched.clock) >= stamps[-1] - 1e-9
-    first, last = frames[stamps[0]]["image"], frames[stamps[-1]]["image"]
+    first, last = frames[min(frames)]["image"], frames[max(frames)]["image"]
     assert first.shape == (48, 64, 3)
     # the policy answers each frame with one command (lockstep: the sim steps on each). Bar one at
     # each end of the window (in flight as it opened or closed), plus the one last zero of the
@@ -278,9 +333,11 @@ def test_rover_sim_launch_drives_whole_episodes_with_planar_commands(ros_domain_
         launched.wait_until_listening()
         launched.wait_for(lambda: any(twist_to_command(m).any() for m in launched.commands), "the policy to drive")
         with launched.lock:
-            ended = len(launched.outcomes)
+            ended, odometry = len(launched.outcomes), len(launched.odoms)
         # the episode under way may have begun before the policy drove; the one after it is all the policy's
         launched.wait_for(lambda: len(launched.outcomes) >= ended + 2, "a whole episode driven by the policy")
+        # odometry is reliable: one lost on the way holds back those after it until it is resent
+        launched.wait_for(lambda: len(launched.odoms) >= odometry + 40, "40 odometry messages since the policy drove")
     finally:
         codes = launched.stop()
     assert codes == {"sim_node": 0, "policy_node": 0}, codes
@@ -330,30 +387,41 @@ def test_sim_operator_takes_over_through_the_node_and_the_corrections_fine_tune_
             after = max(stamp_to_seconds(m.header.stamp) for m in launched.images)
         # a random-weight policy soon needs correcting; the operator flies at least hold_s (3 s) then
         launched.wait_for(lambda: sum(launched.flags) >= 30 and not launched.flags[-1], "a takeover and its end")
+        with launched.lock:
+            until = max(stamp_to_seconds(m.header.stamp) for m in launched.images)
+            last_command = len(launched.commands)
+        # the operator's commands and the odometry are reliable: one lost on the way holds back those
+        # after it until it is resent. sim_node's operator publisher keeps its last 10 messages: a
+        # flagged command may be one of the operator's that never reached this process, but never
+        # more distinct ones than were lost (by their publication sequence numbers)
+        launched.wait_for(_at_most_every(0.2, lambda: len(launched.unexplained_takeover(last_command))
+                                         <= launched.lost_operator_commands()
+                                         and launched.odometry_of_the_frames(after, until)),
+                          "the operator's commands flown in the takeover, and the odometry of its frames",
+                          timeout=60.0)
     finally:
         codes = launched.stop()
     assert codes == {"sim_node": 0, "policy_node": 0}, codes
     # one flag is published with every command: each command's own, by publication sequence number
-    flags = launched.flags_of_the_commands()
+    flags = launched.flags_of_the_commands()[:last_command]
     unpaired = sum(flag is None for flag in flags)
     operator = {tuple(twist_to_command(m)) for m in launched.operator_commands}
-    flown = [tuple(twist_to_command(m)) for m in launched.commands]
+    flown = [tuple(twist_to_command(m)) for m in launched.commands[:last_command]]
     taken_over = [c for c, flag in zip(flown, flags, strict=True) if flag]
     strangers = [(i, c) for i, (c, flag) in enumerate(zip(flown, flags, strict=True)) if flag and c not in operator]
-    # sim_node's operator publisher keeps its last 10 messages too: a flagged command may be one of
-    # the operator's that never reached this process, but never more distinct ones than were lost
     lost = launched.lost_operator_commands()
     assert len(taken_over) >= 30 and len({c for _, c in strangers}) <= lost, (
         f"while ~/intervention says so, cmd_vel is the operator's command; of {len(taken_over)} flagged commands, "
         f"{len(strangers)} are none of the {len(operator)} operator commands received ({lost} lost on the way) "
         f"(index of {len(flown)}, command): {strangers[:5]}; flags around the first: "
         f"{flags[max(0, strangers[0][0] - 3):strangers[0][0] + 4] if strangers else None}; {unpaired} commands "
-        f"whose flag did not arrive, {len(launched.flags) - len(flown) + unpaired} flags whose command did not")
+        f"whose flag did not arrive, {len(set(launched.flag_numbers) - set(launched.command_numbers))} flags "
+        "whose command did not")
     assert any(flag is False and c not in operator for c, flag in zip(flown, flags, strict=True)), \
         "the policy flies when the operator does not"
 
-    frames = _frames(launched, after)
-    window = slice(first_command, first_command + len(frames))
+    frames = _frames(launched, after, until)
+    window = slice(first_command, min(first_command + len(frames), last_command))
     bag = tmp_path / "bags" / "corrected"
     written = _write_bag(bag, frames, np.array([twist_to_command(m) for m in launched.commands[window]]),
                          [bool(flag) for flag in flags[window]])
