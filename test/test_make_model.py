@@ -14,7 +14,7 @@ import pytest
 from lnn_control.envs import load_suite
 from lnn_control.eval.episode_log import EpisodeLog
 from lnn_control.eval.episode_record import EpisodeRecord
-from lnn_control.make_model.card import MadeRun, model_card, pooled_outcomes, pooled_table
+from lnn_control.make_model.card import MadeRun, failure_summary, model_card, pooled_outcomes, pooled_table
 from lnn_control.make_model.cli import main
 from lnn_control.paths import share_path
 from lnn_control.policy import load_checkpoint
@@ -100,3 +100,22 @@ def test_pooled_table_counts_both_draws_and_pairs_seeds(tmp_path):
     assert header == "| world | episodes | mlp_forest | cfc_forest |"
     # cfc 12/16, mlp 2/16; discordant pairs 10 to 0: exact two-sided p = 2 * 0.5**10
     assert row.startswith("| urban | 16 | 12% [") and "| 75% [" in row and "p = 0.002" in row
+
+
+def test_the_failure_summary_has_every_world_of_the_reference_without_a_shift():
+    """A rover's worlds have no bar: its card still says how its failed episodes ended (it was an
+    empty section in the first shipped rover card)."""
+    def row(policy, world, condition, episodes, collision, timeout):
+        return {"policy": policy, "world": world, "condition": condition, "episodes": episodes,
+                "collision_rate": collision, "timeout_rate": timeout}
+
+    bars = {"rows": [row("cfc_rover_forest", "forest", "none", 40, 0.25, 0.10),
+                     row("mlp_rover_forest", "forest", "none", 40, 0.38, 0.02),
+                     row("cfc_rover_forest", "forest", "fog", 4, 1.0, 0.0),
+                     row("cfc_rover_forest", "urban", "none", 40, 0.25, 0.125),
+                     row("cfc_rover_forest", "city_copy", "none", 0, 0.0, 0.0)]}
+    assert failure_summary(bars, "cfc_rover_forest").splitlines() == [
+        "- forest: 25% of the episodes end in a collision, 10% in a timeout (the target passed or lost and not "
+        "found again).",
+        "- urban: 25% of the episodes end in a collision, 12% in a timeout (the target passed or lost and not "
+        "found again)."]

@@ -248,7 +248,7 @@ def _second_draw(run: MadeRun) -> list[str]:
 def _limits(run: MadeRun) -> list[str]:
     tables = [f"`eval/{run.shipped(SHIPPED_EVALUATIONS[r])}.md`" for r in ("bars", "suite") if r in run.results]
     return ["## What it does not do (measured while making it)", "",
-            failure_summary(run.results["bars"], run), "",
+            failure_summary(run.results["bars"], run.reference), "",
             "## What the recipe rests on", "",
             f"What was tried while choosing this recipe, on which seeds, what it gave and the commands to redo it: "
             f"[models/TRIALS.md]({_trials_link(run)}). Those figures come from other trainings than this one, so "
@@ -285,11 +285,12 @@ def bar_verdicts(bars: dict, run: MadeRun) -> str:
                      for world, required, row in bar_rows(bars, run))
 
 
-def failure_summary(bars: dict, run: MadeRun) -> str:
-    """How the shipped CfC's episodes that did not reach the target ended, per world with a bar."""
-    return "\n".join(f"- {world}: {percent(row['collision_rate'])} of the episodes end in a collision, "
-                     f"{percent(row['timeout_rate'])} in a timeout (the target passed or lost and not found again)."
-                     for world, _, row in bar_rows(bars, run))
+def failure_summary(bars: dict, reference: str) -> str:
+    """How the episodes of policy `reference` that did not reach the target ended, per world
+    without a shift (whether or not the world has a bar: a rover has none)."""
+    return "\n".join(f"- {r['world']}: {percent(r['collision_rate'])} of the episodes end in a collision, "
+                     f"{percent(r['timeout_rate'])} in a timeout (the target passed or lost and not found again)."
+                     for r in bars["rows"] if r["policy"] == reference and r["condition"] == "none" and r["episodes"])
 
 
 def outcome_table(rows: list[dict]) -> str:
