@@ -263,8 +263,9 @@ class PolicyNode(Node):
             f"watchdog {self._failsafe.watchdog_timeout:g} s, teleop {teleop}")
 
     def _connect_teleop(self, value: dict) -> TeleopMux:
-        """The operator's topics (before the camera's: with both waiting, the executor takes the
-        operator's messages before the frame) and the mux that follows them."""
+        """The operator's topics and the mux that follows them. They are made before the camera's:
+        with both waiting, the single-threaded executor (simulated time) takes the operator's
+        messages before the frame; the events executor (wall clock) takes each as it arrives."""
         stamped = value["teleop_stamped"]
         self.create_subscription(TwistStamped if stamped else Twist, "teleop/cmd_vel",
                                  lambda msg: self._on_teleop_cmd(msg.twist if stamped else msg), TELEOP_QOS)
