@@ -179,6 +179,14 @@ class Launched(NodesUnderTest):
         return all(t in odometry for t in map(stamp_to_seconds, (m.header.stamp for m in self.images))
                    if after < t <= until)
 
+    def complete_frames(self, after: float) -> int:
+        """How many frames stamped after `after` have arrived here with their IMU reading and
+        odometry (what `_frames` keeps; call under the lock)."""
+        imu = {stamp_to_seconds(m.header.stamp) for m in self.imus}
+        odometry = {stamp_to_seconds(m.header.stamp) for m in self.odoms}
+        return sum(t > after and t in imu and t in odometry
+                   for t in (stamp_to_seconds(m.header.stamp) for m in self.images))
+
     def wait_until_listening(self) -> None:
         """Until every subscription of the test is matched and has had a first message."""
         endpoints = [*self.subscriptions.values(), *filter(None, [self.operator_subscription])]
@@ -388,22 +396,23 @@ def test_sim_operator_takes_over_through_the_node_and_the_corrections_fine_tune_
         # a random-weight policy soon needs correcting; the operator flies at least hold_s (3 s) then
         launched.wait_for(lambda: sum(launched.flags) >= 30 and not launched.flags[-1], "a takeover and its end")
         with launched.lock:
-            until = max(stamp_to_seconds(m.header.stamp) for m in launched.images)
             last_command = len(launched.commands)
         # the operator's commands and the odometry are reliable: one lost on the way holds back those
         # after it until it is resent. sim_node's operator publisher keeps its last 10 messages: a
         # flagged command may be one of the operator's that never reached this process, but never
-        # more distinct ones than were lost (by their publication sequence numbers)
+        # more distinct ones than were lost (by their publication sequence numbers). The frames
+        # (best effort) may come in behind the commands: 30 whole ones are waited for, for the bag
         launched.wait_for(_at_most_every(0.2, lambda: len(launched.unexplained_takeover(last_command))
                                          <= launched.lost_operator_commands()
-                                         and launched.odometry_of_the_frames(after, until)),
-                          "the operator's commands flown in the takeover, and the odometry of its frames",
+                                         and launched.complete_frames(after) >= 30),
+                          "the operator's commands flown in the takeover, and 30 frames with their IMU and odometry",
                           timeout=60.0)
     finally:
         codes = launched.stop()
     assert codes == {"sim_node": 0, "policy_node": 0}, codes
     # one flag is published with every command: each command's own, by publication sequence number
-    flags = launched.flags_of_the_commands()[:last_command]
+    flags_of_the_commands = launched.flags_of_the_commands()
+    flags = flags_of_the_commands[:last_command]
     unpaired = sum(flag is None for flag in flags)
     operator = {tuple(twist_to_command(m)) for m in launched.operator_commands}
     flown = [tuple(twist_to_command(m)) for m in launched.commands[:last_command]]
@@ -420,11 +429,11 @@ def test_sim_operator_takes_over_through_the_node_and_the_corrections_fine_tune_
     assert any(flag is False and c not in operator for c, flag in zip(flown, flags, strict=True)), \
         "the policy flies when the operator does not"
 
-    frames = _frames(launched, after, until)
-    window = slice(first_command, min(first_command + len(frames), last_command))
+    frames = _frames(launched, after)
+    window = slice(first_command, first_command + len(frames))
     bag = tmp_path / "bags" / "corrected"
     written = _write_bag(bag, frames, np.array([twist_to_command(m) for m in launched.commands[window]]),
-                         [bool(flag) for flag in flags[window]])
+                         [bool(flag) for flag in flags_of_the_commands[window]])
     out = tmp_path / "fine_tuned.pt"
     result = subprocess.run([str(BIN / "lnn-control"), "train", "--init", str(SHIPPED_MODEL), "--interventions",
                              "--bags", str(bag.parent), "--out", str(out), "--epochs", "1", "--seed", "0"],
