@@ -30,7 +30,9 @@ wait returns as soon as its condition holds; a timeout says how much of each top
 - shipped-model path: sim_node + policy_node with models/cfc_forest.pt, nothing else: the
   policy reaches the target over DDS on an evaluation seed it reached in `lnn-control eval`
   (the episode is started with ~/reset_episode once the policy flies, so that how long the
-  policy node took to start does not matter).
+  policy node took to start does not matter, and `lockstep_timeout:=60.0` makes the sim wait for
+  every answer, so that a loaded machine flies the loop eval flew: with the default 1 s a run
+  under stress-ng once flew seed 10001 into a tree, most likely after a late answer was hovered over).
 """
 from __future__ import annotations
 
@@ -451,7 +453,8 @@ def test_sim_operator_takes_over_through_the_node_and_the_corrections_fine_tune_
 @pytest.mark.skipif(not SHIPPED_MODEL.is_file(), reason=f"no shipped model at {SHIPPED_MODEL}")
 def test_sim_launch_with_the_shipped_model_reaches_the_target_over_dds(ros_domain_id, repo_root, tmp_path):
     launched = Launched(repo_root / "launch" / "sim.launch.xml",
-                        {"model_path": str(SHIPPED_MODEL), "seed": "10001", "real_time_factor": "0.0"},
+                        {"model_path": str(SHIPPED_MODEL), "seed": "10001", "real_time_factor": "0.0",
+                         "lockstep_timeout": "60.0"},
                         tmp_path, repo_root, ros_domain_id)
     try:
         launched.wait_until_listening()
@@ -495,3 +498,14 @@ def test_launch_files_expose_the_takeover(repo_root):
     assert nodes["policy_node"].params["teleop"] is True and nodes["sim_node"].params["operator"] is True
     nodes = {n.name: n for n in read_launch(repo_root / "launch" / "sim.launch.xml", share)}
     assert nodes["policy_node"].params["teleop"] is False and nodes["sim_node"].params["operator"] is False
+
+
+def test_launch_files_pass_the_lockstep_timeout(repo_root):
+    """`lockstep_timeout` (wall s) reaches sim_node from both sim launch files; 1 s by default."""
+    share = {"lnn_control": repo_root}
+    for launch_file in ("sim.launch.xml", "rover_sim.launch.xml"):
+        nodes = {n.name: n for n in read_launch(repo_root / "launch" / launch_file, share)}
+        assert nodes["sim_node"].params["lockstep_timeout"] == 1.0
+        nodes = {n.name: n for n in read_launch(repo_root / "launch" / launch_file, share,
+                                                 {"lockstep_timeout": "60.0"})}
+        assert nodes["sim_node"].params["lockstep_timeout"] == 60.0

@@ -331,7 +331,6 @@ class CommandPilot:
         self.command_time = -math.inf   # simulated time the command arrived
         self.serial = 0                 # commands received so far
         self.serial_at_frame = 0
-        self.lockstep_misses = 0
         node.create_subscription(TwistStamped if stamped else Twist, "cmd_vel", self._on_cmd, 10)
 
     def _on_cmd(self, msg) -> None:
@@ -359,7 +358,6 @@ class CommandPilot:
                     context=self.node.context):
                 yield_to_ros(self.node, max(0.0, min(0.05, deadline - time.monotonic())))
             if self.serial == self.serial_at_frame:
-                self.lockstep_misses += 1
                 self.command_time = -math.inf
                 self.node.get_logger().warning(f"no cmd_vel within {self.lockstep_timeout:g} s of the frame: hovering",
                                                throttle_duration_sec=WARN_PERIOD_S)
