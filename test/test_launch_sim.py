@@ -136,7 +136,7 @@ class Launched(NodesUnderTest):
         the lock, or once the loop is stopped)."""
         operator = {tuple(twist_to_command(m)) for m in self.operator_commands}
         flown = (tuple(twist_to_command(m)) for m in self.commands[:count])
-        return {c for c, flag in zip(flown, self.flags_of_the_commands()[:count], strict=False)
+        return {c for c, flag in zip(flown, self.flags_of_the_commands()[:count], strict=True)
                 if flag and c not in operator}
 
     def lost_operator_commands(self) -> int:
@@ -173,20 +173,13 @@ class Launched(NodesUnderTest):
                 "cmd_vel": self.commands, "policy_node/intervention": self.flags,
                 "teleop/cmd_vel": self.operator_commands, "episode/outcome": self.outcomes}
 
-    def odometry_of_the_frames(self, after: float, until: float) -> bool:
-        """Whether the odometry of every frame stamped in (after, until] that arrived here has arrived
-        too. Odometry is reliable: one lost on the way holds back those after it until it is resent,
-        so it may come well after its frame (call under the lock)."""
-        odometry = {stamp_to_seconds(m.header.stamp) for m in self.odoms}
-        return all(t in odometry for t in map(stamp_to_seconds, (m.header.stamp for m in self.images))
-                   if after < t <= until)
-
-    def complete_frames(self, after: float) -> int:
-        """How many frames stamped after `after` have arrived here with their IMU reading and
-        odometry (what `_frames` keeps; call under the lock)."""
+    def complete_frames(self, after: float, until: float = np.inf) -> int:
+        """How many frames stamped in (after, until] have arrived here with their IMU reading and
+        odometry (what `_frames` keeps). Odometry is reliable: one lost on the way holds back those
+        after it until it is resent, so it may come well after its frame (call under the lock)."""
         imu = {stamp_to_seconds(m.header.stamp) for m in self.imus}
         odometry = {stamp_to_seconds(m.header.stamp) for m in self.odoms}
-        return sum(t > after and t in imu and t in odometry
+        return sum(after < t <= until and t in imu and t in odometry
                    for t in (stamp_to_seconds(m.header.stamp) for m in self.images))
 
     def wait_until_listening(self) -> None:
@@ -262,13 +255,14 @@ def test_sim_launch_closes_the_loop_with_the_policy_node_and_the_recording_train
                           "80 frames")
         with launched.lock:
             until = max(stamp_to_seconds(m.header.stamp) for m in launched.images)
-        launched.wait_for(_at_most_every(0.2, lambda: launched.odometry_of_the_frames(after, until)),
-                          "the odometry of those frames")
+            received = sum(after < stamp_to_seconds(m.header.stamp) <= until for m in launched.images)
+        launched.wait_for(_at_most_every(0.2, lambda: launched.complete_frames(after, until) >= received),
+                          "the IMU reading and odometry of those frames")
     finally:
         codes = launched.stop()
     assert codes == {"sim_node": 0, "policy_node": 0}, codes
     frames = _frames(launched, after, until)
-    assert len(frames) == sum(after < stamp_to_seconds(m.header.stamp) <= until for m in launched.images) >= 80, \
+    assert len(frames) == received >= 80, \
         "every frame came with its IMU reading and odometry"
     # every frame received and every command from the window's start to the loop's end
     window = [t for t in (stamp_to_seconds(m.header.stamp) for m in launched.images) if t > after]
