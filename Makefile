@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 REQS   := requirements/base.txt requirements/ros.txt requirements/dev.txt
 EXTRAS := $(VENV)/.extras-installed
 
-.PHONY: setup demo lint test test-loaded bench model rover study attention clean help
+.PHONY: setup demo lint test test-loaded bench model rover study attention uncertainty clean help
 
 help:
 	@echo "make demo   set up, then fly the shipped CfC policy in the forest and under shifts"
@@ -19,6 +19,7 @@ help:
 	@echo "make rover  set up, then collect, train and evaluate the rover's CfC and MLP (models/cfc_rover_forest.*)"
 	@echo "make study  set up, then the out-of-distribution study (3 trainings per kind; hours, resumable)"
 	@echo "make attention  set up, then the attention study of the shipped policies (models/eval/attention/)"
+	@echo "make uncertainty  set up, then train and evaluate the CfC ensemble of 5 (models/cfc_ens5_forest.*, models/eval/uncertainty/)"
 	@echo "make setup  only create .venv and install everything"
 
 setup: $(STAMP)
@@ -84,6 +85,42 @@ attention: $(STAMP)
 	  --episodes 10 --time-limit 30 --out models/eval/attention/forest & \
 	$(BIN)/lnn-control explain $(POLICIES) --world urban --episodes 20 --time-limit 30 --out models/eval/attention/urban; \
 	status=$$?; wait $$! || status=1; exit $$status
+
+# Knowing when it does not know: a CfC ensemble of 5 members on one shared encoder, trained like the
+# shipped CfC (its 300 forest demonstrations, its recipe, 3 DAgger rounds); its slow-down thresholds
+# calibrated on 20 forest flights (seeds 30000 on); then flown with and without slow-down over the
+# standard shift suite in the forest, and in the city and the new worlds, 50 episodes each (seeds
+# 10000 on). Into models/cfc_ens5_forest.* and models/eval/uncertainty/. About an hour and a half on
+# 2 cores; run again, it redoes no finished step (an interrupted evaluation resumes).
+UQ := runs/uncertainty
+UQ_EVAL := --episodes 50 --seed 10000 --workers 2 --time-limit 40
+UQ_WORLDS := $(foreach w,forest urban orchard park quarry,--world $(w))
+UQ_RESUME = $(if $(wildcard $(UQ)/eval/$(1)/run.json),--resume)
+UQ_CALIBRATED := $(BIN)/python -c 'import json, sys; print(json.load(open(sys.argv[1]))["slow_down_calibration"][0]["slow_down"])'
+uncertainty: $(UQ)/cfc_ens5_forest.pt
+	$(BIN)/lnn-control eval --policy $< --world forest --episodes 20 --seed 30000 --workers 2 --time-limit 40 \
+	  --out $(UQ)/eval/calibration $(call UQ_RESUME,calibration)
+	slow_down=$$($(UQ_CALIBRATED) $(UQ)/eval/calibration/results.json) && echo "slow-down $$slow_down" && \
+	$(BIN)/lnn-control eval --policy $< --world forest --suite config/eval_suites.yaml:standard $(UQ_EVAL) \
+	  --slow-down $$slow_down --out $(UQ)/eval/shifts $(call UQ_RESUME,shifts) && \
+	$(BIN)/lnn-control eval --policy $< $(UQ_WORLDS) $(UQ_EVAL) \
+	  --slow-down $$slow_down --out $(UQ)/eval/worlds $(call UQ_RESUME,worlds)
+	cp $< models/cfc_ens5_forest.pt && cp $(UQ)/cfc_ens5_forest.loss.png models/
+	for run in calibration shifts worlds; do mkdir -p models/eval/uncertainty/$$run && \
+	  cp $(UQ)/eval/$$run/results.json $(UQ)/eval/$$run/results.md $(UQ)/eval/$$run/*.png models/eval/uncertainty/$$run/ \
+	  || exit 1; done
+
+# (an interrupted training starts again: its partial checkpoint and rollouts stay in $(UQ)/train/)
+$(UQ)/cfc_ens5_forest.pt: $(UQ)/bags/.collected
+	rm -rf $(UQ)/train
+	$(BIN)/lnn-control train --bags $(UQ)/bags --model cfc --ensemble 5 --config config/model_recipe.yaml \
+	  --dagger 3 --out $(UQ)/train/cfc_ens5_forest.pt
+	cp $(UQ)/train/cfc_ens5_forest.loss.png $(UQ)/ && cp $(UQ)/train/cfc_ens5_forest.pt $@
+
+$(UQ)/bags/.collected: | $(STAMP)
+	rm -rf $(UQ)/bags
+	$(BIN)/lnn-control collect --world forest --episodes 300 --out $(UQ)/bags --workers 2 --seed 0
+	touch $@
 
 clean:
 	rm -rf $(VENV) build install log *.egg-info

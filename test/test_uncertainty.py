@@ -66,6 +66,18 @@ def _record(condition, episode, uncertainty, policy="ens", collision=False, time
                          **uncertainty_fields(values, [0.05 * i for i in range(len(values))]))
 
 
+def test_a_calibrated_curve_slows_the_top_five_percent_and_stops_above_the_largest():
+    values = np.linspace(0.0, 0.1, 1001)
+    curve = SlowDown.calibrated(np.append(values, [np.nan, np.inf]))   # non-finite ones are ignored
+    assert curve == SlowDown(0.095, 0.125)
+    assert np.mean([curve.scale(v) < 1.0 for v in values]) == pytest.approx(0.05, abs=0.002)
+    assert min(curve.scale(v) for v in values) > 0.0, "no in-distribution decision hovers"
+    assert SlowDown.parse(str(curve)) == curve
+    assert SlowDown.calibrated([0.0, 0.0]).stop > 0.0, "all members agreeing still gives low < stop"
+    with pytest.raises(ValueError, match="finite uncertainty"):
+        SlowDown.calibrated([np.nan])
+
+
 def test_a_decision_is_positive_when_a_failure_begins_within_the_horizon():
     values = [0.01 * i for i in range(100)]   # decisions at 0.00, 0.05, ... 4.95 s
     record = _record("none", 0, values, collision=True, time_s=5.0, lost=[[1.0, 3.5]])
@@ -95,9 +107,14 @@ def test_uncertainty_rows_separate_shifted_episodes_and_skip_policies_without_un
     # the 3 collisions at 3 s: the decisions at 1.00, 1.05 ... 2.95 s
     assert rows[("all", "all")]["positive_steps"] == 3 * round(HORIZON_S / 0.05)
     assert rows[("all", "all")]["auroc"] > 0.5
+    [calibration] = summary["slow_down_calibration"]   # from the forest episodes without a shift only
+    assert (calibration["policy"], calibration["episodes"], calibration["decisions"]) == ("ens", 6, 6 * 60)
+    assert calibration["max_uncertainty"] == pytest.approx(0.025)
+    assert calibration["slow_down"] == str(SlowDown.calibrated(np.repeat([0.02 + 0.001 * i for i in range(6)], 60)))
     paths = write_results(tmp_path, summary, {"command": "test", "date": "today", "workers": 1, "backend": "process",
                                                "wall_s": 1.0, "episodes": 6, "seeds": list(plan.seeds)})
     assert "out-of-distribution detection" in paths["md"].read_text()
+    assert f"`{calibration['slow_down']}`" in paths["md"].read_text()
     assert paths["uncertainty_png"].stat().st_size > 5000
     assert json.loads(paths["json"].read_text())["ood_detection"][0]["auroc"] == 1.0
 

@@ -12,6 +12,10 @@ and `failure_prediction` rows, from the episode records of policies that have an
   while the target is already lost are left out (the failure has happened; predicting it is
   moot). Per policy x world x condition and pooled over all of a policy's episodes (world and
   condition "all"); 95% interval by bootstrap over whole episodes.
+- `slow_down_calibration`: for each policy flown without slow-down, the slow-down curve
+  (`SlowDown.calibrated`) that its decisions in the reference cell call for: what to pass to
+  `eval --slow-down` or policy_node's `uncertainty_low` / `uncertainty_stop` (calibrate on seeds
+  that are not the ones the curve is then measured on).
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ import numpy as np
 from lnn_control.eval.episode_record import LOST_S, EpisodeRecord
 from lnn_control.eval.plan import NO_SHIFT, EvalPlan
 from lnn_control.eval.stats import bootstrap_auroc
+from lnn_control.policy.slow_down import SlowDown
 
 HORIZON_S = 2.0          # s: a decision is positive when a failure begins this soon after it
 REFERENCE_WORLD = "forest"
@@ -28,8 +33,9 @@ ALL = "all"
 
 
 def uncertainty_rows(plan: EvalPlan, by_cell: dict[tuple, list[EpisodeRecord]]) -> dict[str, list[dict]]:
-    """{"ood_detection": [...], "failure_prediction": [...]} for the plan's policies with uncertainty."""
-    ood, failure = [], []
+    """{"ood_detection": [...], "failure_prediction": [...], "slow_down_calibration": [...]} for the
+    plan's policies with uncertainty."""
+    ood, failure, calibration = [], [], []
     for policy in plan.policies:
         cells = {(world.label, condition.name): [r for r in by_cell.get((policy.label, world.label, condition.name),
                                                                         []) if r.uncertainty_trace is not None]
@@ -43,7 +49,9 @@ def uncertainty_rows(plan: EvalPlan, by_cell: dict[tuple, list[EpisodeRecord]]) 
             if episodes:
                 failure.append(_failure_row(policy.label, world, condition, episodes))
         failure.append(_failure_row(policy.label, ALL, ALL, [r for found in cells.values() for r in found]))
-    return {"ood_detection": ood, "failure_prediction": failure}
+        if reference and policy.slow_down is None:
+            calibration.append(_calibration_row(policy.label, reference))
+    return {"ood_detection": ood, "failure_prediction": failure, "slow_down_calibration": calibration}
 
 
 def _ood_row(policy: str, world: str, condition: str, episodes: list[EpisodeRecord],
@@ -69,6 +77,14 @@ def _failure_row(policy: str, world: str, condition: str, episodes: list[Episode
     return {"policy": policy, "world": world, "condition": condition, "episodes": len(episodes),
             "steps": int(len(scores)), "positive_steps": int(positive.sum()), "horizon_s": HORIZON_S,
             "auroc": value, "auroc_ci": interval}
+
+
+def _calibration_row(policy: str, reference: list[EpisodeRecord]) -> dict:
+    values = np.concatenate([np.asarray(r.uncertainty_trace["values"], np.float64) for r in reference])
+    curve = SlowDown.calibrated(values)
+    return {"policy": policy, "world": REFERENCE_WORLD, "condition": NO_SHIFT.name, "episodes": len(reference),
+            "decisions": int(values.size), "max_uncertainty": float(values.max()),
+            "low": curve.low, "stop": curve.stop, "slow_down": str(curve)}
 
 
 def failure_labels(record: EpisodeRecord) -> tuple[np.ndarray, np.ndarray]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from lnn_control.eval.detection import describe as describe_uncertainty
+from lnn_control.policy.slow_down import CALIBRATION_QUANTILE, STOP_MARGIN
 
 SIGNIFICANCE = 0.05
 
@@ -75,6 +76,16 @@ def _uncertainty_tables(summary: dict) -> list[str]:
         for row in failure:
             lines.append(f"| {row['policy']} | {row['world']} | {row['condition']} | {row['episodes']} "
                          f"| {row['steps']} ({row['positive_steps']}) | {auroc_with_interval(row)} |")
+    calibration = summary.get("slow_down_calibration") or []
+    if calibration:
+        lines += ["", f"Slow-down thresholds these flights call for (`lnn_control/policy/slow_down.py`: low = "
+                      f"the {CALIBRATION_QUANTILE:.0%} quantile of the decisions' uncertainty in the forest without "
+                      f"a shift, stop = {STOP_MARGIN:g} x their largest; measure them on other seeds):", "",
+                  "| policy | episodes | decisions | largest uncertainty | `--slow-down LOW:STOP` |",
+                  "|---|---:|---:|---:|---|"]
+        for row in calibration:
+            lines.append(f"| {row['policy']} | {row['episodes']} | {row['decisions']} "
+                         f"| {row['max_uncertainty']:.4f} | `{row['slow_down']}` |")
     return lines
 
 

@@ -24,9 +24,12 @@ import numpy as np
 # Defaults from the first K = 5 CfC ensemble (config/model_recipe.yaml, shortened): low a little above
 # the 95th percentile of its uncertainty in the forest without a shift, stop above the largest seen there.
 # The scale of disagreement depends on the model: calibrate both on your model's in-distribution flights
-# (lnn-control eval ... --seed 30000; the records' uncertainty_trace).
+# (`SlowDown.calibrated`; every evaluation's results.md proposes the pair from its forest flights without
+# a shift, `slow_down_calibration`).
 DEFAULT_LOW = 0.03
 DEFAULT_STOP = 0.08
+CALIBRATION_QUANTILE = 0.95   # low: this quantile of the in-distribution decisions' uncertainty
+STOP_MARGIN = 1.25            # stop: this many times the largest in-distribution uncertainty
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,24 @@ class SlowDown:
             raise ValueError(f"slow-down {text!r}: expected LOW:STOP, two uncertainties such as "
                              f"{DEFAULT_LOW:g}:{DEFAULT_STOP:g}") from None
         return cls(low, stop)
+
+    @classmethod
+    def calibrated(cls, uncertainties) -> SlowDown:
+        """The curve for a policy whose decisions in flights like its training ones (in
+        distribution) had these uncertainties: full speed up to their `CALIBRATION_QUANTILE`
+        quantile, stopped at `STOP_MARGIN` times the largest, so an in-distribution flight slows
+        down in about 5% of its decisions and never hovers. ValueError if none is finite."""
+        values = np.asarray(uncertainties, np.float64).ravel()
+        values = values[np.isfinite(values)]
+        if values.size == 0:
+            raise ValueError("slow-down calibration needs at least one finite uncertainty")
+        low = float(np.quantile(values, CALIBRATION_QUANTILE))
+        stop = STOP_MARGIN * float(values.max())
+        return cls(round(low, 4), round(max(stop, low + 1e-4), 4))
+
+    def __str__(self) -> str:
+        """'LOW:STOP', as `parse` and `eval --slow-down` take it."""
+        return f"{self.low:g}:{self.stop:g}"
 
     def scale(self, uncertainty: float) -> float:
         """The factor on the linear speed limit, 1 (unsure of nothing) to 0 (stopped)."""
