@@ -19,6 +19,7 @@ from lnn_control.eval.plan import EvalPlan, PolicySource, WorldSource
 from lnn_control.eval.results import write_results
 from lnn_control.eval.stats import auroc, bootstrap_auroc
 from lnn_control.eval.summary import summarize
+from lnn_control.eval.tables import results_markdown
 from lnn_control.policy import PolicySpec, build_network, save_checkpoint
 from lnn_control.policy.slow_down import SlowDown
 
@@ -119,6 +120,32 @@ def test_uncertainty_rows_separate_shifted_episodes_and_skip_policies_without_un
     assert json.loads(paths["json"].read_text())["ood_detection"][0]["auroc"] == 1.0
 
 
+def test_slow_down_effects_pair_each_policy_with_its_slowed_twin_in_and_out_of_distribution():
+    slowed = PolicySource("ens", "checkpoint").slowed(0.03, 0.08)
+    plan = EvalPlan(policies=(PolicySource("ens", "checkpoint"), slowed),
+                    worlds=(WorldSource("forest", "forest"),), conditions=(Condition("none", ()), FOG),
+                    episodes=8, first_seed=100)
+    records = [_record("none", i, 0.02) for i in range(8)]                       # 8 successes
+    records += [_record("fog:0.5", i, 0.06, collision=i < 6) for i in range(8)]  # 6 collisions
+    records += [EpisodeRecord(**{**r.to_dict(), "policy": slowed.label}) for r in records[:7]]   # one seed less
+    records += [EpisodeRecord(**{**r.to_dict(), "policy": slowed.label, "collision": False, "success": False,
+                                 "timeout": True}) for r in records[8:16]]   # in fog it hovers: no collision
+    summary = summarize(plan, records)
+    effects = {e["scope"]: e for e in summary["slow_down_effects"]}
+    assert set(effects) == {"in distribution", "out of distribution"}
+    inside, outside = effects["in distribution"], effects["out of distribution"]
+    assert (inside["policy"], inside["slowed"], inside["pairs"]) == ("ens", "ens+slow_down", 7)
+    assert (inside["success_without"], inside["success_with"], inside["success_p_value"]) == (7, 7, 1.0)
+    assert (outside["pairs"], outside["collision_without"], outside["collision_with"]) == (8, 6, 0)
+    assert (outside["success_without"], outside["success_with"]) == (2, 0)
+    assert outside["collision_p_value"] == pytest.approx(2 / 2 ** 6)
+    [calibration] = summary["slow_down_calibration"]
+    assert calibration["policy"] == "ens", "the slowed twin proposes no thresholds of its own"
+    markdown = results_markdown(summary, {"command": "test", "date": "today", "workers": 1, "backend": "process",
+                                          "wall_s": 1.0, "episodes": 8, "seeds": list(plan.seeds)})
+    assert "| ens | out of distribution | 8 | 2 / 0 | 0.5 | 6 / 0 | 0.0312 |" in markdown
+
+
 def test_the_target_is_lost_after_two_seconds_out_of_view():
     sight = SightLog()
     sight.times_s = [0.1 * i for i in range(60)]
@@ -156,6 +183,9 @@ def test_eval_records_uncertainty_and_flies_the_slowed_ensemble_too(tmp_path, ch
     assert {(r["policy"], r["condition"]) for r in results["ood_detection"]} == {
         ("ensemble", "fog:0.5"), ("ensemble+slow_down", "fog:0.5")}
     assert {r["policy"] for r in results["failure_prediction"]} == {"ensemble", "ensemble+slow_down"}
+    assert [(e["scope"], e["pairs"]) for e in results["slow_down_effects"]] == [
+        ("in distribution", 1), ("out of distribution", 1)]
+    assert [r["policy"] for r in results["slow_down_calibration"]] == ["ensemble"]
     assert (out / "uncertainty.png").is_file()
     capsys.readouterr()
     assert main(["eval", "--policy", str(single), "--episodes", "1", "--slow-down", "--out", str(tmp_path / "x")]) == 1

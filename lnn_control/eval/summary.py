@@ -13,6 +13,10 @@ lengths relative to the expert on the same seed, smoothness, and paired tests.
 - comparisons: for each world x condition and each pair of policies, the exact McNemar test
   on the seeds both flew; shift effects: for each policy and world, each shifted condition
   against no shift, paired on seeds the same way;
+- slow-down effects: for each policy flown also with slow-down (NAME and NAME+slow_down), its
+  success and collisions without and with it, paired on the same world, condition and seed
+  (exact McNemar tests), in distribution (the forest without a shift) and over every other
+  cell pooled (out of distribution);
 - for policies with an uncertainty, `ood_detection` and `failure_prediction` (`eval.detection`).
 """
 from __future__ import annotations
@@ -22,15 +26,16 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 
-from lnn_control.eval.detection import uncertainty_rows
+from lnn_control.eval.detection import REFERENCE_WORLD, uncertainty_rows
 from lnn_control.eval.episode_record import LOST_S, EpisodeRecord
-from lnn_control.eval.plan import NO_SHIFT, REFERENCE, EvalPlan
+from lnn_control.eval.plan import NO_SHIFT, REFERENCE, SLOWED_SUFFIX, EvalPlan
 from lnn_control.eval.stats import mcnemar_exact, wilson_interval
 
 
 def summarize(plan: EvalPlan, records: Iterable[EpisodeRecord]) -> dict:
     """The content of results.json: {"rows": [...], "comparisons": [...], "shift_effects": [...],
-    "ood_detection": [...], "failure_prediction": [...]}."""
+    "slow_down_effects": [...], "ood_detection": [...], "failure_prediction": [...],
+    "slow_down_calibration": [...]}."""
     by_cell = _by_cell(plan, records)
     rows = []
     for world in plan.worlds:
@@ -40,7 +45,7 @@ def summarize(plan: EvalPlan, records: Iterable[EpisodeRecord]) -> dict:
                 episodes = by_cell.get((policy.label, world.label, condition.name), [])
                 rows.append(_row(policy.label, world.label, condition, episodes, expert))
     return {"rows": rows, "comparisons": _comparisons(plan, by_cell), "shift_effects": _shift_effects(plan, by_cell),
-            **uncertainty_rows(plan, by_cell)}
+            "slow_down_effects": _slow_down_effects(plan, by_cell), **uncertainty_rows(plan, by_cell)}
 
 
 def _by_cell(plan: EvalPlan, records: Iterable[EpisodeRecord]) -> dict[tuple, list[EpisodeRecord]]:
@@ -100,6 +105,34 @@ def _shift_effects(plan: EvalPlan, by_cell: dict) -> list[dict]:
                     continue
                 found.extend(_paired({"policy": policy.label, "world": world.label, "condition": condition.name},
                                      baseline, by_cell.get((policy.label, world.label, condition.name), [])))
+    return found
+
+
+IN_DISTRIBUTION = "in distribution"
+OUT_OF_DISTRIBUTION = "out of distribution"
+
+
+def _slow_down_effects(plan: EvalPlan, by_cell: dict) -> list[dict]:
+    found = []
+    for slowed in (p for p in plan.policies if p.slow_down is not None):
+        policy = slowed.label.removesuffix(SLOWED_SUFFIX)
+        scopes = {IN_DISTRIBUTION: [], OUT_OF_DISTRIBUTION: []}
+        for world in plan.worlds:
+            for condition in plan.conditions:
+                reference = (world.label, condition.name) == (REFERENCE_WORLD, NO_SHIFT.name)
+                flown = {r.seed: r for r in by_cell.get((policy, world.label, condition.name), [])}
+                scopes[IN_DISTRIBUTION if reference else OUT_OF_DISTRIBUTION] += [
+                    (flown[r.seed], r) for r in by_cell.get((slowed.label, world.label, condition.name), [])
+                    if r.seed in flown]
+        for scope, pairs in scopes.items():
+            if not pairs:
+                continue
+            row = {"policy": policy, "slowed": slowed.label, "scope": scope, "pairs": len(pairs)}
+            for outcome in ("success", "collision"):
+                test = mcnemar_exact([getattr(a, outcome) for a, _ in pairs], [getattr(b, outcome) for _, b in pairs])
+                row.update({f"{outcome}_without": test.both + test.only_a, f"{outcome}_with": test.both + test.only_b,
+                            f"{outcome}_p_value": test.p_value})
+            found.append(row)
     return found
 
 

@@ -53,6 +53,16 @@ def results_markdown(summary: dict, method: dict) -> str:
             lines.append(f"| {e['policy']} | {e['world']} | {e['condition']} | {e['success_a']} / {e['success_b']} "
                          f"of {e['pairs']} | {e['only_a']} | {e['only_b']} | {e['p_value']:.3g} "
                          f"| {_verdict(e, 'no shift', e['condition'])} |")
+    if summary.get("slow_down_effects"):
+        lines += ["", "## Slowing down (the same policy without and with --slow-down, same seeds)", "",
+                  "In distribution: the forest without a shift; out of distribution: every other world x condition "
+                  "of this run, pooled. Exact McNemar tests on the paired episodes.", "",
+                  "| policy | scope | pairs | successes without / with | p | collisions without / with | p |",
+                  "|---|---|---:|---:|---:|---:|---:|"]
+        for e in summary["slow_down_effects"]:
+            lines.append(f"| {e['policy']} | {e['scope']} | {e['pairs']} | {e['success_without']} / "
+                         f"{e['success_with']} | {e['success_p_value']:.3g} | {e['collision_without']} / "
+                         f"{e['collision_with']} | {e['collision_p_value']:.3g} |")
     lines += _uncertainty_tables(summary)
     return "\n".join(lines) + "\n"
 
