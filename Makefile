@@ -89,11 +89,11 @@ attention: $(STAMP)
 # Knowing when it does not know: a CfC ensemble of 5 members on one shared encoder, trained like the
 # shipped CfC (its 300 forest demonstrations, its recipe, 3 DAgger rounds); its slow-down thresholds
 # calibrated on 20 forest flights (seeds 30000 on); then flown with and without slow-down over the
-# standard shift suite in the forest, and in the city and the new worlds, 30 episodes each (seeds
+# standard shift suite in the forest, and in the city and the new worlds, 20 episodes each (seeds
 # 10000 on). Into models/cfc_ens5_forest.* and models/eval/uncertainty/. About an hour and a half on
 # 2 cores; run again, it redoes no finished step (an interrupted evaluation resumes).
 UQ := runs/uncertainty
-UQ_EVAL := --episodes 30 --seed 10000 --workers 2 --time-limit 40
+UQ_EVAL := --episodes 20 --seed 10000 --workers 2 --time-limit 40
 UQ_WORLDS := $(foreach w,forest urban orchard park quarry,--world $(w))
 UQ_RESUME = $(if $(wildcard $(UQ)/eval/$(1)/run.json),--resume)
 UQ_CALIBRATED := $(BIN)/python -c 'import json, sys; print(json.load(open(sys.argv[1]))["slow_down_calibration"][0]["slow_down"])'
