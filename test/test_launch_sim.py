@@ -258,11 +258,6 @@ def test_sim_launch_closes_the_loop_with_the_policy_node_and_the_recording_train
             received = sum(after < stamp_to_seconds(m.header.stamp) <= until for m in launched.images)
         launched.wait_for(_at_most_every(0.2, lambda: launched.complete_frames(after, until) >= received),
                           "the IMU reading and odometry of those frames")
-        # and the policy's answers to them: commands are reliable, and on a loaded machine they may
-        # come in here well behind the frames (a loaded run on b398922 stopped the nodes with 92
-        # frames and 87 commands received)
-        launched.wait_for(lambda: len(launched.commands) - first_command >= received - 1,
-                          "a command for each of those frames")
     finally:
         codes = launched.stop()
     assert codes == {"sim_node": 0, "policy_node": 0}, codes
@@ -279,22 +274,20 @@ def test_sim_launch_closes_the_loop_with_the_policy_node_and_the_recording_train
     assert launched.clock and max(launched.clock) >= stamps[-1] - 1e-9
     first, last = frames[min(frames)]["image"], frames[max(frames)]["image"]
     assert first.shape == (48, 64, 3)
-    # the policy answers each frame with one command (lockstep: the sim steps on each): at least one
-    # for each frame up to `until` (bar the one in flight as the window opened; waited for above),
-    # and at most one for each frame the sim published to the stop, bar one at each end of the
-    # window, plus the one last zero of the policy's shutdown and, at each new episode (a 1.05 s
-    # step), the zero of its failsafe timer. Frames are best-effort: on a loaded machine this
-    # process may miss some that the policy answered (commands are reliable), so the frames the
-    # sim published are counted from the stamps (one every 0.05 s within an episode, no frame
-    # dropped by this sim), and after the last frame received, from /clock (one per frame; under
-    # load the frames lag the commands here and those still in flight at the stop are lost).
+    # the policy answers each frame with one command (lockstep: the sim steps on each). Bar one at
+    # each end of the window (in flight as it opened or closed), plus the one last zero of the
+    # policy's shutdown and, at each new episode (a 1.05 s step), the zero of its failsafe timer.
+    # Frames are best-effort: on a loaded machine this process may miss some that the policy
+    # answered (commands are reliable), so the most it may see is one per frame the sim published,
+    # counted from the stamps (one every 0.05 s within an episode, no frame dropped by this sim),
+    # and after the last frame received, from /clock (one per frame; under load the frames lag
+    # the commands here and those still in flight at the stop are lost).
     episodes = int(np.sum(steps > 0.5))
     tail = max(0, int(round((max(launched.clock) - stamps[-1]) / 0.05)))
     published = len(window) + int(np.sum(np.round(steps[steps <= 0.5] / 0.05) - 1)) + tail
     zeros = int(np.sum(~commands.any(axis=1)))
-    assert received - 1 <= len(commands) <= published + 2 + episodes, (
-        f"{published} frames published, {len(window)} received ({received} up to {until:.2f} s), "
-        f"{len(commands)} commands ({zeros} zero), "
+    assert len(window) - 2 <= len(commands) <= published + 2 + episodes, (
+        f"{published} frames published, {len(window)} received, {len(commands)} commands ({zeros} zero), "
         f"{episodes} new episodes; {launched.log_tails()}")
     assert np.all(np.abs(commands[:, :3]) <= 2.0 + 1e-6) and np.all(np.abs(commands[:, 3]) <= 1.0 + 1e-6)
     assert np.abs(commands).max() > 1e-3, "the policy only ever sent zero"
