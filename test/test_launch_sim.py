@@ -60,6 +60,7 @@ from std_srvs.srv import Trigger
 from lnn_control.codec import image_to_rgb, imu_to_vector, twist_to_command
 from lnn_control.paths import share_path
 from lnn_control.ros.conversions import stamp_to_seconds
+from lnn_control.ros.sim_node import EPISODE_GAP_S
 
 BIN = Path(sys.executable).parent
 WAIT_S = 300.0   # wall s: the longest any one wait may take (pytest-timeout allows 600 s a test)
@@ -282,13 +283,18 @@ def test_sim_launch_closes_the_loop_with_the_policy_node_and_the_recording_train
     # counted from the stamps (one every 0.05 s within an episode, no frame dropped by this sim),
     # and after the last frame received, from /clock (one per frame; under load the frames lag
     # the commands here and those still in flight at the stop are lost).
+    # Across a new episode the stamps step by one period plus EPISODE_GAP_S: a longer step hides
+    # frames of the episode's end or start that this process missed (two quiet runs of this stop
+    # failed with 16 and 17 commands more than the frames counted, each with a new episode).
     episodes = int(np.sum(steps > 0.5))
+    boundary_step = 0.05 + EPISODE_GAP_S
+    hidden = int(np.sum(np.maximum(0, np.round((steps[steps > 0.5] - boundary_step) / 0.05))))
     tail = max(0, int(round((max(launched.clock) - stamps[-1]) / 0.05)))
-    published = len(window) + int(np.sum(np.round(steps[steps <= 0.5] / 0.05) - 1)) + tail
+    published = len(window) + int(np.sum(np.round(steps[steps <= 0.5] / 0.05) - 1)) + hidden + tail
     zeros = int(np.sum(~commands.any(axis=1)))
     assert len(window) - 2 <= len(commands) <= published + 2 + episodes, (
         f"{published} frames published, {len(window)} received, {len(commands)} commands ({zeros} zero), "
-        f"{episodes} new episodes; {launched.log_tails()}")
+        f"{episodes} new episodes (steps {np.round(steps[steps > 0.5], 3).tolist()} s); {launched.log_tails()}")
     assert np.all(np.abs(commands[:, :3]) <= 2.0 + 1e-6) and np.all(np.abs(commands[:, 3]) <= 1.0 + 1e-6)
     assert np.abs(commands).max() > 1e-3, "the policy only ever sent zero"
     # ... and the drone flies them
