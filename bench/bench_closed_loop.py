@@ -2,7 +2,8 @@
 
 Starts `sim_node` and `policy_node` (a random-weight CfC checkpoint of the default spec: the
 same computation as a trained one) as separate processes on their own ROS_DOMAIN_ID, both on
-simulated time, and listens to `/clock` and `cmd_vel` from this process. After a warm-up it
+simulated time, with TwistStamped commands as sim.launch.xml runs them (`stamped:=true`: lockstep
+pairs each answer with its frame by stamp), and listens to `/clock` and `cmd_vel` from this process. After a warm-up it
 measures, over a wall-clock window: the real-time factor (simulated s flown per wall s,
 counted from `odom`, one per frame, so the gaps between episodes do not count), frames
 per wall second, and the fraction of frames the policy answered (commands / frames). Modes:
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import rclpy
 import torch
-from geometry_msgs.msg import Twist
+from geometry_msgs.msg import TwistStamped
 from nav_msgs.msg import Odometry
 from rclpy.executors import SingleThreadedExecutor
 from rosgraph_msgs.msg import Clock
@@ -48,7 +49,7 @@ MODES = {  # name -> (sim_node parameters, run policy_node)
 
 def _start(executable: str, parameters: dict, log: Path) -> subprocess.Popen:
     argv = [str(BIN / executable), "--ros-args"]
-    for name, value in {**parameters, "use_sim_time": "true"}.items():
+    for name, value in {**parameters, "use_sim_time": "true", "stamped": "true"}.items():
         argv += ["-p", f"{name}:={value}"]
     with open(log, "w") as out:
         return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
@@ -67,7 +68,7 @@ def measure(mode: str, checkpoint: Path, window_s: float, domain: int, scratch: 
     clock, commands, frames_seen = [0.0], [0], [0]
     node.create_subscription(Clock, "/clock", lambda m: clock.__setitem__(0, stamp_to_seconds(m.clock)), 100)
     node.create_subscription(Odometry, "odom", lambda m: frames_seen.__setitem__(0, frames_seen[0] + 1), 100)
-    node.create_subscription(Twist, "cmd_vel", lambda m: commands.__setitem__(0, commands[0] + 1), 100)
+    node.create_subscription(TwistStamped, "cmd_vel", lambda m: commands.__setitem__(0, commands[0] + 1), 100)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
 

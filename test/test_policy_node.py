@@ -508,7 +508,7 @@ class TestRawImagesAtControlRate:
 
 def step_frame(robot: RobotSide, stamp: int, image: np.ndarray, imu=IMU_AT_REST) -> tuple[np.ndarray, Command]:
     """/clock to `stamp`, then an IMU reading and a frame stamped `stamp`: the node's command
-    for the frame (stamped with the node's clock when it took the frame).
+    for the frame (on simulated time, stepping on every frame, stamped at the frame's stamp).
 
     Nothing is sent twice while the node may still take the first copy: a copy taken late
     would be answered as if it were the next frame. When the node is not flying (nothing for
@@ -517,7 +517,6 @@ def step_frame(robot: RobotSide, stamp: int, image: np.ndarray, imu=IMU_AT_REST)
     the frame and takes the next command. A zero means that the node took the frame before the
     reading (its executor takes the camera first when both wait) and refused it as stale,
     without stepping: both are sent again, and the reading is there by then."""
-    clock_before = robot.clock_ns
     flying = robot.flying and stamp - robot.input_ns <= 500_000_000
     if stamp != robot.clock_ns:
         if flying or stamp // PERIOD == robot.clock_ns // PERIOD:   # no failsafe zero will come
@@ -533,7 +532,7 @@ def step_frame(robot: RobotSide, stamp: int, image: np.ndarray, imu=IMU_AT_REST)
         robot.input_ns = stamp
         if not _zero(command.value):
             robot.flying = True
-            assert clock_before <= command.stamp <= stamp, (clock_before, command.stamp, stamp)
+            assert command.stamp == stamp, (command.stamp, stamp)   # the answer to that frame
             return command.value, command
     raise AssertionError(f"only zero commands for the frame at {_seconds(stamp):.3f}:\n{robot.log_tails()}")
 
@@ -575,6 +574,18 @@ class TestCompressedStampedSimTime:
             expected = policy.step(image, IMU_AT_REST, dt)
             np.testing.assert_allclose(command, expected, atol=1e-5, err_msg=f"frame {k} (dt {dt})")
             assert message.frame_id == FRAME_ID  # and its stamp is the node's (simulated) clock, see _frame
+
+    def test_a_frame_ahead_of_the_clock_is_answered_at_its_own_stamp(self, robot, epoch):
+        """A frame can be taken before its /clock (they are two topics): its answer carries the
+        frame's stamp, not the node's clock, so that a lockstep sim pairs it with its frame."""
+        image = _scene(3)
+        step_frame(robot, epoch, image)
+        since, ahead = robot.count(), epoch + PERIOD
+        robot.imu_publisher.publish(robot.imu_message(IMU_AT_REST, ahead))
+        robot.image_publisher.publish(robot.image_message(image, ahead))
+        command = robot.wait_for(lambda: robot.commands[since] if len(robot.commands) > since else None,
+                                 "the answer to the frame ahead of the clock")
+        assert command.stamp == ahead and robot.clock_ns == epoch
 
     def test_reset_service_restarts_the_recurrent_state(self, robot, policy, epoch):
         image = _scene(4)

@@ -30,7 +30,7 @@ from sensor_msgs.msg import Image, Imu
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
-from lnn_control.ros.conversions import command_to_twist, command_to_twist_stamped, stamp_to_seconds
+from lnn_control.ros.conversions import command_to_twist, command_to_twist_stamped, seconds_to_stamp, stamp_to_seconds
 
 SIM_NODE = Path(sys.executable).parent / "sim_node"
 WAIT_S = 180.0     # wall s: the longest any one wait may take (it returns as soon as it can)
@@ -54,6 +54,7 @@ class SimSide(NodesUnderTest):
         self.frame_stamps: list[float] = []
         self.outcomes: list[dict] = []
         self.answer: np.ndarray | None = None        # sent in reply to each frame
+        self.answer_lag_s = 0.0                      # stamped:  answers stamped this long before their frame
         self.on_odometry: np.ndarray | None = None   # sent in reply to each odometry message
         super().__init__(domain, "sim_node_test", {"sim_node": (ros_argv(SIM_NODE, parameters), log_path)})
 
@@ -89,7 +90,9 @@ class SimSide(NodesUnderTest):
     def _on_image(self, msg: Image) -> None:
         self._record(self.frame_stamps, stamp_to_seconds(msg.header.stamp))
         if self.answer is not None:
-            self.send(self.answer, msg.header.stamp)
+            stamp = msg.header.stamp if not self.answer_lag_s else seconds_to_stamp(
+                stamp_to_seconds(msg.header.stamp) - self.answer_lag_s)
+            self.send(self.answer, stamp)
 
     def _on_outcome(self, msg: String) -> None:
         self._record(self.outcomes, json.loads(msg.data))
@@ -151,6 +154,35 @@ def test_a_bad_parameter_stops_the_node_with_one_line(ros_domain_id):
     assert result.returncode == 1
     assert "bad parameter imu_rate: 50 Hz must divide the physics rate 240 Hz and be a multiple of camera_rate 20 Hz" \
         in result.stderr
+
+
+def test_in_lockstep_a_stamped_command_answers_only_a_frame_it_is_not_older_than(ros_domain_id, tmp_path):
+    """stamped: an answer stamped before the frame the sim waits on (a late answer to an earlier
+    frame) answers none, so the sim waits out `lockstep_timeout` and hovers over the step; stamped
+    at the frame, it is flown at once. (Unstamped, any command after the frame is its answer.)"""
+    sim = _sim({"stamped": True, "lockstep_timeout": 0.3, "real_time_factor": 0.0, "time_limit": 60.0, "seed": 5},
+               tmp_path, ros_domain_id)
+    try:
+        sim.answer = HOVER
+        sim.start()
+        # (past the first frames: a zero stamp means "not stamped", and answers like a Twist)
+        sim.wait_for(lambda: sim.frame_stamps[-1] >= 0.5, "0.5 s of simulated time")
+        with sim.lock:
+            sim.answer, sim.answer_lag_s = FORWARD, 0.05       # the answer to the frame before
+            late_from = sim.frame_stamps[-1]
+        sim.wait_for(lambda: sim.odometry[-1][0] >= late_from + 1.0, "1 s of simulated time answered late")
+        with sim.lock:
+            sim.answer_lag_s = 0.0
+            paired_from = sim.frame_stamps[-1]
+        sim.wait_for(lambda: sim.odometry[-1][0] >= paired_from + 1.0, "1 s of simulated time answered at the frame")
+    finally:
+        returncode = sim.stop()
+    assert returncode == 0, sim.log()
+    late = [vx for t, vx, _ in sim.odometry if late_from + 0.1 < t <= late_from + 1.0]
+    assert late and max(abs(vx) for vx in late) < 0.1, late
+    assert "no cmd_vel within 0.3 s of the frame: hovering" in sim.log()
+    paired = next(vx for t, vx, _ in sim.odometry if t >= paired_from + 1.0)
+    assert paired > 0.5
 
 
 def test_stamped_commands_outcomes_reset_with_a_new_seed_and_the_imu_stream(ros_domain_id, tmp_path):

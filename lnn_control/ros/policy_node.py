@@ -7,7 +7,8 @@ Topics (relative, so namespaces and remaps apply):
   sensor-data QoS (best effort; camera keeps the last 5, IMU the last `IMU_QUEUE_DEPTH`, so
   a burst of IMU readings delivered together, as drivers and sim_node send them, is kept whole);
 - publishes `cmd_vel` (`geometry_msgs/Twist`, or `TwistStamped` in `frame_id` with
-  `stamped:=true`): linear x, y, z in m/s and angular z (yaw rate) in rad/s in the
+  `stamped:=true`, stamped when sent; on simulated time, stepping on every frame, stamped at
+  the frame it answers): linear x, y, z in m/s and angular z (yaw rate) in rad/s in the
   heading frame (x forward, z up), each within ±max_linear_speed / ±max_yaw_rate
   (angular x and y always 0); for a rover, planar (see Vehicles below);
 - publishes `/diagnostics` (`diagnostic_msgs/DiagnosticArray`) once a second;
@@ -99,6 +100,7 @@ from pathlib import Path
 
 import numpy as np
 import rclpy
+from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist, TwistStamped
 from rclpy.clock import Clock, ClockType
@@ -189,11 +191,12 @@ TELEOP_QOS = 10   # reliable, depth 10: what teleop_twist_joy and joy_teleop pub
 @dataclass
 class Frame:
     """A decoded camera frame: HxWx3 uint8 RGB, its time (header stamp, or arrival if unstamped), s,
-    and its header's frame_id."""
+    its header's frame_id, and that time as a stamp (the header's own, exact to the nanosecond)."""
 
     rgb: np.ndarray
     time: float
-    frame_id: str = ""
+    frame_id: str
+    stamp: Time
 
 
 class PolicyNode(Node):
@@ -288,7 +291,8 @@ class PolicyNode(Node):
         self._failsafe.message_valid(self._failsafe.camera, now)
         self._camera_stats.add()
         stamp = stamp_to_seconds(msg.header.stamp)
-        self._pending_frame = Frame(rgb, stamp if stamp > 0 else now, msg.header.frame_id)
+        self._pending_frame = (Frame(rgb, stamp, msg.header.frame_id, msg.header.stamp) if stamp > 0
+                               else Frame(rgb, now, msg.header.frame_id, seconds_to_stamp(now)))
         if self._control_rate == 0:
             self._control_cycle()
 
@@ -346,7 +350,7 @@ class PolicyNode(Node):
         frame, self._pending_frame = self._pending_frame, None
         if frame is not None:
             self._command = self._step(frame)
-        self._publish(self._command)
+        self._publish(self._command, answering=frame if self._control_rate == 0 else None)
         self._publish_uncertainty()
 
     def _update_state(self) -> NodeState:
@@ -387,7 +391,7 @@ class PolicyNode(Node):
         if self._slow_down is not None:
             raw = self._slow_down.limit(raw, self._uncertainty, self._max_linear_speed, self._max_yaw_rate)
         if self._debug is not None:
-            self._debug.offer(frame.rgb, seconds_to_stamp(frame.time), frame.frame_id, self._policy.state_vector())
+            self._debug.offer(frame.rgb, frame.stamp, frame.frame_id, self._policy.state_vector())
         command = bound_command(raw, self._max_linear_speed, self._max_yaw_rate, self._vehicle)
         if command is None:
             self.get_logger().warning(f"policy produced a non-finite command {raw!r}, commanding zero velocity",
@@ -417,10 +421,12 @@ class PolicyNode(Node):
         self._policy.reset()
         self._last_frame_time = None
 
-    def _publish(self, command: np.ndarray, operator_may_fly: bool = True) -> None:
+    def _publish(self, command: np.ndarray, operator_may_fly: bool = True, answering: Frame | None = None) -> None:
         """Publish `command`, or the operator's while they fly (if they may), bounded by the current
         limits and planar for a rover (zero if not finite); with teleop, `~/intervention` says whose
-        it was."""
+        it was. A TwistStamped is stamped now; on simulated time, the answer to a frame (`answering`,
+        stepping on every frame) carries that frame's stamp instead, whichever /clock this node has
+        taken by then: a lockstep sim pairs each answer with its frame by it."""
         if self._teleop is not None:
             command, operator = self._teleop.select(command, self._now(), allowed=operator_may_fly)
             self._intervention_publisher.publish(Bool(data=operator))
@@ -428,7 +434,10 @@ class PolicyNode(Node):
         if bounded is None:
             bounded = ZERO_COMMAND
         if self._stamped:
-            stamp = self.get_clock().now().to_msg()
+            if answering is not None and self.get_clock().ros_time_is_active:
+                stamp = answering.stamp
+            else:
+                stamp = self.get_clock().now().to_msg()
             self._cmd_publisher.publish(command_to_twist_stamped(bounded, stamp, self._frame_id))
         else:
             self._cmd_publisher.publish(command_to_twist(bounded))

@@ -78,7 +78,13 @@ from lnn_control.envs import make_env, parse_shift
 from lnn_control.rollout import Decision, ExpertPilot, ObserverBase, fly
 from lnn_control.rollout.operator import SimulatedOperator
 from lnn_control.rollout.recording import odometry
-from lnn_control.ros.conversions import command_to_twist, rgb_to_image, seconds_to_stamp, vector_to_imu
+from lnn_control.ros.conversions import (
+    command_to_twist,
+    rgb_to_image,
+    seconds_to_stamp,
+    stamp_to_seconds,
+    vector_to_imu,
+)
 from lnn_control.ros.parameters import Param, ParameterTable, StartupError, declare_parameters
 from lnn_control.sim import PHYSICS_HZ, CameraConfig
 from lnn_control.vehicles import VEHICLES
@@ -318,8 +324,13 @@ class OperatorPublisher(ObserverBase):
 class CommandPilot:
     """Flies what arrives on `cmd_vel` (Twist, or TwistStamped): clipped to the limits, hover
     when it is older than `cmd_timeout` simulated seconds or not finite. In lockstep it waits,
-    after each frame, for a command received after it (up to `lockstep_timeout` wall seconds,
-    then hovers for that step with a warning)."""
+    after each frame, for the command answering it (up to `lockstep_timeout` wall seconds, then
+    hovers for that step with a warning): a Twist received after the frame, or a TwistStamped
+    stamped at or after the frame's time. Only stamps pair a command with its frame: unstamped,
+    a command sent after the frame for another reason (policy_node's watchdog zero when /clock
+    jumps to a new episode) is taken for the answer, and from then on the sim flies each answer
+    one step late; stamped, a late answer to an earlier frame is flown but answers none (a
+    zero stamp, "not stamped", answers as a Twist does)."""
 
     def __init__(self, node: SimNode, stamped: bool, lockstep: bool, lockstep_timeout: float, cmd_timeout: float,
                  limits: np.ndarray):
@@ -329,7 +340,7 @@ class CommandPilot:
         self.limits = limits
         self.command = np.zeros(4)
         self.command_time = -math.inf   # simulated time the command arrived
-        self.serial = 0                 # commands received so far
+        self.serial = 0                 # commands received so far that answer a frame (see above)
         self.serial_at_frame = 0
         node.create_subscription(TwistStamped if stamped else Twist, "cmd_vel", self._on_cmd, 10)
 
@@ -341,7 +352,9 @@ class CommandPilot:
             command = np.zeros(4)
         self.command = np.clip(command, -self.limits, self.limits)
         self.command_time = self.node.frame_time
-        self.serial += 1
+        stamp = stamp_to_seconds(msg.header.stamp) if self.stamped else 0.0   # 0: not stamped
+        if stamp == 0.0 or stamp >= self.node.frame_time - 1e-9:
+            self.serial += 1
 
     def frame_published(self) -> None:
         """A frame goes out now: lockstep waits for a command received after this."""
