@@ -267,18 +267,21 @@ def test_sim_launch_closes_the_loop_with_the_policy_node_and_the_recording_train
         with launched.lock:
             until = max(stamp_to_seconds(m.header.stamp) for m in launched.images)
             received = sum(after < stamp_to_seconds(m.header.stamp) <= until for m in launched.images)
-        launched.wait_for(_at_most_every(0.2, lambda: launched.complete_frames(after, until) >= received),
-                          "the IMU reading and odometry of those frames")
-        # /clock and cmd_vel are reliable and in order: once a message stamped after the window has
-        # come, every one stamped inside it has (a lost one would hold the later ones back)
-        launched.wait_for(lambda: max(launched.clock) > until and max(launched.command_stamps) > until,
-                          "/clock and a command stamped after the window")
+        # /clock, odometry and cmd_vel are reliable and in order: once a message stamped after the
+        # window has come, every one stamped inside it has (a lost one would hold the later ones back)
+        launched.wait_for(lambda: min(max(launched.clock), max(launched.command_stamps),
+                                      max(stamp_to_seconds(m.header.stamp) for m in launched.odoms)) > until,
+                          "/clock, odometry and a command stamped after the window")
     finally:
         codes = launched.stop()
     assert codes == {"sim_node": 0, "policy_node": 0}, codes
+    # frames with their IMU reading (the last of their period) and odometry; the IMU is best
+    # effort, as on a robot: a reading lost on the way (under load) leaves its frame out
     frames = _frames(launched, after, until)
-    assert len(frames) == received >= 80, \
-        "every frame came with its IMU reading and odometry"
+    odometry = {stamp_to_seconds(m.header.stamp) for m in launched.odoms}
+    window = {t for t in (stamp_to_seconds(m.header.stamp) for m in launched.images) if after < t <= until}
+    assert len(window) == received >= 80 and window <= odometry, "every frame's odometry (reliable) came"
+    assert len(frames) >= 0.9 * received, f"only {len(frames)} of {received} frames came with their IMU reading"
     # the frames the sim published in the window: one /clock at each one's stamp
     published = np.array(sorted({t for t in launched.clock if after < t <= until}))
     images = {stamp_to_seconds(m.header.stamp) for m in launched.images}

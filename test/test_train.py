@@ -190,3 +190,29 @@ def test_fine_tuning_starts_from_the_parent_and_names_it(tmp_path, bags, capsys)
                    f"(leave --model out, or train a lstm from scratch)")
     assert main([*base, "--keep-normalization"]) == 1
     assert "--keep-normalization needs --init" in capsys.readouterr().err
+
+
+def test_the_encoder_in_bfloat16_trains_as_float32_does(tmp_path, bags):
+    """`optim.encoder_precision: bf16`: the same training, its image encoder computed in bfloat16
+    (so the weights differ a little), its losses close to float32's; the checkpoint computes
+    in float32 again."""
+    from lnn_control.train.behavior_cloning import encoder_autocast
+
+    assert encoder_autocast("fp32", torch.device("cpu")) is None
+    assert encoder_autocast("bf16", torch.device("cpu")) is torch.bfloat16
+    losses = {}
+    for precision in ("fp32", "bf16"):
+        (tmp_path / "tiny.yaml").write_text(TINY.replace("warmup_epochs: 0", f"warmup_epochs: 0, "
+                                                         f"encoder_precision: {precision}"))
+        code, out = _train(tmp_path, bags, "cfc", "--epochs", "3", "--seed", "3")
+        assert code == 0
+        losses[precision] = [float(r["train_loss"]) for r in csv.DictReader((tmp_path / "cfc.train.csv").open())]
+        out.rename(tmp_path / f"{precision}.pt")
+        assert read_header(tmp_path / f"{precision}.pt")["training"]["config"]["optim"]["encoder_precision"] \
+            == precision
+    assert losses["bf16"] != losses["fp32"], "the encoder did not run in bfloat16"
+    np.testing.assert_allclose(losses["bf16"], losses["fp32"], rtol=0.05)
+    assert losses["bf16"][-1] < losses["bf16"][0]
+    net = load_checkpoint(tmp_path / "bf16.pt")[0]
+    assert net.encoder_autocast is None
+    assert net.image_encoder(torch.zeros(1, 48, 64, 3, dtype=torch.uint8)).dtype == torch.float32
