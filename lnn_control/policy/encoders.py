@@ -24,10 +24,10 @@ class ImageEncoder(nn.Module):
         self.register_buffer("mean", torch.full((1, 3, 1, 1), 0.5))
         self.register_buffer("std", torch.full((1, 3, 1, 1), 0.25))
         self.convs = nn.Sequential(
-            nn.Conv2d(3, 16, 5, stride=2, padding=2), nn.ReLU(),
-            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(32, 32, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(32, 32, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(3, 16, 5, stride=2, padding=2), nn.ReLU(inplace=True),
+            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(32, 32, 3, stride=2, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(32, 32, 3, stride=2, padding=1), nn.ReLU(inplace=True),
             nn.Flatten(),
         )
         with torch.no_grad():
@@ -35,9 +35,14 @@ class ImageEncoder(nn.Module):
         self.project = nn.Sequential(nn.Linear(flat, features), nn.LayerNorm(features), nn.Tanh())
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = images.permute(0, 3, 1, 2).to(self.mean.dtype) * (1.0 / 255.0)
-        x = (x - self.mean) / self.std
-        return self.project(self.convs(x))
+        return self.project(self.convs(self.normalize(images)))
+
+    def normalize(self, images: torch.Tensor) -> torch.Tensor:
+        """RGB uint8 [N, H, W, 3] → standardised float [N, 3, H, W]: (x / 255 - mean) / std, in
+        one pass over the pixels in their own (channel-last) order, which the convolutions take
+        as it is (a channels-last view)."""
+        scale, shift = (1.0 / (255.0 * self.std)).reshape(3), (-self.mean / self.std).reshape(3)
+        return torch.addcmul(shift, images.to(scale.dtype), scale).permute(0, 3, 1, 2)
 
 
 class ImuEncoder(nn.Module):

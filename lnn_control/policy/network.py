@@ -38,6 +38,10 @@ class PolicyNetwork(nn.Module):
     commands [K, B, T, 4] (K = 1 included), what training fits member by member.
     """
 
+    #: the dtype the image encoder computes in under autocast (training's `optim.encoder_precision`
+    #: sets it for its batches); None: its weights' own (float32), as at inference and export
+    encoder_autocast: torch.dtype | None = None
+
     def __init__(self, spec: PolicySpec):
         super().__init__()
         self.spec = spec
@@ -80,7 +84,10 @@ class PolicyNetwork(nn.Module):
         """Per-frame core inputs [N, core_input_size] from images [N, H, W, 3], imu [N, 6], dt [N]."""
         dtype = self.limits.dtype
         timespan = (dt / self.spec.nominal_dt).to(dtype)
-        return torch.cat([self.image_encoder(images), self.imu_encoder(imu.to(dtype)), timespan[:, None]], dim=1)
+        with torch.autocast(images.device.type, dtype=self.encoder_autocast or torch.bfloat16,
+                            enabled=self.encoder_autocast is not None):
+            image_features = self.image_encoder(images)
+        return torch.cat([image_features.to(dtype), self.imu_encoder(imu.to(dtype)), timespan[:, None]], dim=1)
 
     def command(self, core_output: torch.Tensor, head: nn.Linear | None = None) -> torch.Tensor:
         """Head (member 0's unless given): core output → [vx, vy, vz, yaw_rate] = tanh(linear) × limits."""

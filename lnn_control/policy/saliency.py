@@ -42,8 +42,7 @@ def visual_backprop(encoder: ImageEncoder, image: np.ndarray) -> np.ndarray:
     height, width = image.shape[:2]
     x = torch.from_numpy(_resize_frame(image, *encoder.input_size))[None]
     with torch.no_grad():
-        x = x.permute(0, 3, 1, 2).to(encoder.mean.dtype) * (1.0 / 255.0)
-        x = (x - encoder.mean) / encoder.std
+        x = encoder.normalize(x)
         averages = []
         for layer in encoder.convs:
             x = layer(x)

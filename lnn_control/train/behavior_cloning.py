@@ -121,6 +121,7 @@ def train_policy(bags: list[BagData], spec: PolicySpec, config: TrainConfig, out
     generator = torch.Generator().manual_seed(config.seed * 1000 + ctx.rank)
     member_weights = bootstrap_weights(len(train), net.ensemble_size, config.seed)
     imu_std_t = torch.as_tensor(imu_std)
+    encoder_dtype = encoder_autocast(optim.encoder_precision, ctx.device)
     for epoch in range(1, epochs + 1):
         started = time.perf_counter()
         order = np.random.default_rng([config.seed, epoch]).permutation(len(train))
@@ -131,6 +132,7 @@ def train_policy(bags: list[BagData], spec: PolicySpec, config: TrainConfig, out
                                      lambda batch: augment_batch(batch, config.augment, imu_std_t, generator))
         bar = tqdm(batches, total=batches_per_epoch, desc=f"epoch {epoch}/{epochs}", leave=False,
                    disable=None if progress and ctx.is_main else True, unit="batch")
+        net.encoder_autocast = encoder_dtype
         for batch in bar:
             batch = {k: v.to(ctx.device) for k, v in batch.items()}
             batch_loss, batch_weight, batch_frames = _tbptt_step(model, net, batch, optimizer, scheduler, optim)
@@ -138,6 +140,7 @@ def train_policy(bags: list[BagData], spec: PolicySpec, config: TrainConfig, out
             weight_sum += batch_weight
             frames += batch_frames
             bar.set_postfix(loss=f"{batch_loss / max(batch_weight, 1e-9):.4f}")
+        net.encoder_autocast = None
         loss_sum, weight_sum, frames = all_reduce_sum([loss_sum, weight_sum, frames], ctx)
         train_loss = loss_sum / max(weight_sum, 1e-9)
         val_loss = _validate(net, val, ctx, optim.batch_size) if len(val) else math.nan
@@ -181,6 +184,22 @@ def _start_at_mean_command(net: PolicyNetwork, sequences) -> None:
     with torch.no_grad():
         for _, head in net.members():
             head.bias.copy_(torch.as_tensor(np.arctanh(normalised), dtype=head.bias.dtype))
+
+
+def encoder_autocast(precision: str, device: torch.device) -> torch.dtype | None:
+    """The dtype the image encoder trains in for `optim.encoder_precision` on `device`: None
+    (float32) for fp32, bfloat16 for bf16, and for auto bfloat16 where the device has native
+    bf16 arithmetic (AMX or AVX-512 BF16 on a CPU; elsewhere bf16 is emulated, and slower)."""
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
+    if device.type == "cuda":
+        native = torch.cuda.is_bf16_supported()
+    else:
+        native = any(getattr(torch.cpu, probe, lambda: False)()
+                     for probe in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"))
+    return torch.bfloat16 if native else None
 
 
 def bootstrap_weights(windows: int, members: int, seed: int) -> np.ndarray:

@@ -42,6 +42,10 @@ class OptimConfig:
     warmup_epochs: int = setting(1, low=0)
     lr_min_ratio: float = setting(0.05, low=0, high=1)
     patience: int = setting(8, low=1)  # epochs without a better validation loss
+    # the image encoder's arithmetic in training batches (the core, head, loss and validation stay
+    # float32): fp32; bf16 (autocast); auto: bf16 where the device computes it natively (a CPU
+    # with AMX or AVX-512 BF16, a GPU that supports it), else fp32
+    encoder_precision: str = setting("fp32", options=("fp32", "bf16", "auto"))
 
 
 @dataclass(frozen=True)
