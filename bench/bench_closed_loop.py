@@ -2,11 +2,12 @@
 
 Starts `sim_node` and `policy_node` (a random-weight CfC checkpoint of the default spec: the
 same computation as a trained one) as separate processes on their own ROS_DOMAIN_ID, both on
-simulated time, with TwistStamped commands as sim.launch.xml runs them (`stamped:=true`: lockstep
-pairs each answer with its frame by stamp), and listens to `/clock` and `cmd_vel` from this process. After a warm-up it
-measures, over a wall-clock window: the real-time factor (simulated s flown per wall s,
-counted from `odom`, one per frame, so the gaps between episodes do not count), frames
-per wall second, and the fraction of frames the policy answered (commands / frames). Modes:
+simulated time, with TwistStamped commands as sim.launch.xml runs them (`stamped:=true`:
+lockstep pairs each answer with its frame by stamp), and listens to `/clock` and `cmd_vel` from
+this process. After a warm-up it measures, over a wall-clock window: the real-time factor
+(simulated s flown per wall s, counted from `odom`, one per frame, so the gaps between episodes
+do not count), frames per wall second, and the fraction of frames the policy answered
+(commands / frames). Modes:
 
 - lockstep, as fast as possible (the sim.launch.xml default): every frame is answered;
 - free-running, as fast as possible: the sim does not wait, the policy answers what it can;

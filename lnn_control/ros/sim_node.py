@@ -329,8 +329,8 @@ class CommandPilot:
     stamped at or after the frame's time. Only stamps pair a command with its frame: unstamped,
     a command sent after the frame for another reason (policy_node's watchdog zero when /clock
     jumps to a new episode) is taken for the answer, and the sim then flies answers one step
-    late until a slow one lets it catch up; stamped, a late answer to an earlier frame is flown but answers none (a
-    zero stamp, "not stamped", answers as a Twist does)."""
+    late until a slow one lets it catch up; stamped, a late answer to an earlier frame is flown
+    but answers none (a zero stamp, "not stamped", answers as a Twist does)."""
 
     def __init__(self, node: SimNode, stamped: bool, lockstep: bool, lockstep_timeout: float, cmd_timeout: float,
                  limits: np.ndarray):
