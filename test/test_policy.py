@@ -67,13 +67,42 @@ def test_dropped_frame_is_a_longer_timespan_not_a_repeated_step(networks):
         twice, _ = net(images.repeat(1, 2, 1, 1, 1), imu.repeat(1, 2, 1), torch.full((1, 2), 0.05))
     assert (long_step - short_step).abs().max() > 1e-5
     assert (long_step[:, 0] - twice[:, 1]).abs().max() > 1e-5
-    # dt reaches the CfC cell itself as its timespan, in units of the nominal period (0.05 s)
-    seen = []
-    hook = net.core.cfc.rnn_cell.register_forward_hook(lambda module, args, output: seen.append(args[2]))
+    # dt reaches the CfC itself as its timespan, in units of the nominal period (0.05 s)
+    images, imu, dt = images.repeat(1, 2, 1, 1, 1), imu.repeat(1, 2, 1), torch.tensor([[0.15, 0.05]])
     with torch.no_grad():
-        net(images.repeat(1, 2, 1, 1, 1), imu.repeat(1, 2, 1), torch.tensor([[0.15, 0.05]]))
-    hook.remove()
-    assert [float(ts.flatten()[0]) for ts in seen] == pytest.approx([3.0, 1.0])
+        cmd, _ = net(images, imu, dt)
+        features = net.encode(images[0], imu[0], dt[0])[None]
+        core_output, _ = net.core.cfc(features, None, timespans=torch.tensor([[3.0, 1.0]]))
+        other_output, _ = net.core.cfc(features, None, timespans=torch.tensor([[1.0, 1.0]]))
+    assert (net.command(core_output) - cmd).abs().max() < 1e-6
+    assert (net.command(other_output) - cmd).abs().max() > 1e-5
+
+
+def test_the_ltc_sequence_is_ncps_cell_step_by_step_values_and_gradients(networks):
+    """LTCCore.forward solves a whole sequence with the state-free parts done once; ncps' LTCCell,
+    called step by step, is the reference for its outputs, final state and every gradient."""
+    core = networks["ltc"].core
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(3, 7, networks["ltc"].spec.core_input_size, generator=g)
+    timespan = 0.5 + torch.rand(3, 7, generator=g)
+    h0 = 0.3 * torch.randn(3, core.state_size, generator=g)
+
+    def stepwise(x, h):
+        outputs = []
+        for t in range(x.shape[1]):
+            y, h = core.cell(x[:, t], h, timespan[:, t, None])
+            outputs.append(y)
+        return torch.stack(outputs, 1), h
+
+    results = []
+    for run in (stepwise, lambda x, h: core(x, timespan, h)):
+        core.zero_grad()
+        inputs = x.clone().requires_grad_(True)
+        y, h = run(inputs, h0)
+        (y.square().sum() + h.sum()).backward()
+        results.append([y, h, inputs.grad] + [p.grad.clone() for p in core.parameters() if p.requires_grad])
+    for reference, ours in zip(*results, strict=True):
+        assert (reference - ours).abs().max() <= 1e-5 * max(1.0, reference.abs().max())
 
 
 @pytest.mark.parametrize("kind", ("lstm", "gru", "mlp"))

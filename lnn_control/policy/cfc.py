@@ -10,12 +10,16 @@ activations, which only broadcasts correctly for batch size 1. Here timespans ar
 reshaped to `[B, 1]`, so every sample uses its own elapsed time (batch 1 and unbatched
 inputs give ncps' numbers exactly).
 
+Training runs a wired CfC's sequence with each layer's gates stacked into one matrix once per
+call (masked where wired), and the first layer's input term for every step in one product.
+
 `CfC.step(x, hx, dt)` is the fast inference path: one time step, batch first, no autograd,
 computed with fused, pre-masked numpy weights (see `FusedCfCStep`).
 """
 from __future__ import annotations
 
 from operator import attrgetter
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -90,22 +94,38 @@ class CfCCell(nn.Module):
             return layer(x)
         return nn.functional.linear(x, layer.weight * self.sparsity_mask, layer.bias)
 
+    def gates(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The gates stacked side by side, masked where wired: weight [features, k*H] (features:
+        input + H, or the backbone's units), bias [k*H]; k = 1 (ff1) in pure mode, else 4 (ff1,
+        ff2, time_a, time_b; ncps masks only ff1 and ff2). Computed from the parameters, so
+        gradients flow back to them: a sequence computes them once, not once a step."""
+        layers = [self.ff1] if self.mode == "pure" else [self.ff1, self.ff2, self.time_a, self.time_b]
+        weights = [layer.weight for layer in layers]
+        if self.sparsity_mask is not None:
+            weights[:2] = [w * self.sparsity_mask for w in weights[:2]]
+        return torch.cat(weights).t(), torch.cat([layer.bias for layer in layers])
+
+    def update(self, z: torch.Tensor, ts) -> torch.Tensor:
+        """The closed-form new state [B, H] from the gates' pre-activations z [B, k*H]."""
+        H = self.hidden_size
+        if self.mode == "pure":
+            return -self.A * torch.exp(-ts * (torch.abs(self.w_tau) + torch.abs(z))) * z + self.A
+        ff = torch.tanh(z[:, :2 * H])
+        ff1, ff2 = ff[:, :H], ff[:, H:]
+        time_a, time_b = z[:, 2 * H:3 * H], z[:, 3 * H:]
+        pre = torch.addcmul(time_b, time_a, ts) if isinstance(ts, torch.Tensor) else torch.add(time_b, time_a, alpha=ts)
+        t_interp = torch.sigmoid(pre)
+        if self.mode == "no_gate":
+            return torch.addcmul(ff1, t_interp, ff2)
+        return torch.addcmul(ff1, t_interp, ff2 - ff1)   # ff1 (1 - t) + ff2 t
+
     def forward(self, input: torch.Tensor, hx: torch.Tensor, ts) -> tuple[torch.Tensor, torch.Tensor]:
         """input [B, in], hx [B, H], ts: elapsed time, a float or a tensor broadcastable to [B, 1]."""
         x = torch.cat([input, hx], 1)
         if self.backbone is not None:
             x = self.backbone(x)
-        ff1 = self._masked(self.ff1, x)
-        if self.mode == "pure":
-            new_hidden = -self.A * torch.exp(-ts * (torch.abs(self.w_tau) + torch.abs(ff1))) * ff1 + self.A
-        else:
-            ff1 = torch.tanh(ff1)
-            ff2 = torch.tanh(self._masked(self.ff2, x))
-            t_interp = torch.sigmoid(self.time_a(x) * ts + self.time_b(x))
-            if self.mode == "no_gate":
-                new_hidden = ff1 + t_interp * ff2
-            else:
-                new_hidden = ff1 * (1.0 - t_interp) + t_interp * ff2
+        weight, bias = self.gates()
+        new_hidden = self.update(torch.addmm(bias, x, weight), ts)
         return new_hidden, new_hidden
 
 
@@ -150,14 +170,43 @@ class WiredCfCCell(nn.Module):
     def output_size(self) -> int:
         return self._wiring.output_dim
 
-    def forward(self, input: torch.Tensor, hx: torch.Tensor, ts) -> tuple[torch.Tensor, torch.Tensor]:
-        states = torch.split(hx, self.layer_sizes, dim=1)
+    def gates(self) -> list[GateWeights]:
+        """Every layer's stacked gates (`CfCCell.gates`), split into their input and recurrent
+        rows, for `drive` and `step`."""
+        gates = []
+        for cell in self.layers:
+            weight, bias = cell.gates()
+            gates.append(GateWeights(weight[:cell.input_size], weight[cell.input_size:], bias))
+        return gates
+
+    @staticmethod
+    def drive(input: torch.Tensor, gates: list[GateWeights]) -> torch.Tensor:
+        """The first layer's input term, input [..., in] → [..., k*H]: for a whole sequence in
+        one matrix product, since it does not depend on the state."""
+        return torch.matmul(input, gates[0].input) + gates[0].bias
+
+    def step(self, drive: torch.Tensor, hx: torch.Tensor, ts, gates: list[GateWeights]):
+        """One step from the first layer's `drive` [B, k*H]: (output [B, out], new state [B, H])."""
         new_states = []
-        h = input
-        for cell, state in zip(self.layers, states, strict=True):
-            h, _ = cell(h, state, ts)
-            new_states.append(h)
-        return h, torch.cat(new_states, dim=1)
+        for index, (cell, state, weights) in enumerate(zip(self.layers, torch.split(hx, self.layer_sizes, dim=1),
+                                                           gates, strict=True)):
+            if index > 0:
+                drive = torch.addmm(weights.bias, new_states[-1], weights.input)
+            new_states.append(cell.update(torch.addmm(drive, state, weights.recurrent), ts))
+        return new_states[-1], torch.cat(new_states, dim=1)
+
+    def forward(self, input: torch.Tensor, hx: torch.Tensor, ts) -> tuple[torch.Tensor, torch.Tensor]:
+        gates = self.gates()
+        return self.step(self.drive(input, gates), hx, ts, gates)
+
+
+class GateWeights(NamedTuple):
+    """One wired CfC layer's stacked gates: z = x @ `input` + h @ `recurrent` + `bias`, x the
+    layer's input (the features, or the layer before's new state) and h its own state."""
+
+    input: torch.Tensor       # [in, k*H]
+    recurrent: torch.Tensor   # [H, k*H]
+    bias: torch.Tensor        # [k*H]
 
 
 class LSTMCell(nn.Module):
@@ -254,16 +303,23 @@ class CfC(nn.Module):
         if timespans is not None:  # → [L, B, 1]: one elapsed time per sample and step
             ts_steps = timespans.reshape(timespans.shape[0], timespans.shape[1])
             ts_steps = (ts_steps.transpose(0, 1) if self.batch_first else ts_steps).unsqueeze(-1)
+        wired = isinstance(self.rnn_cell, WiredCfCCell)
+        if wired:  # the gates once for the sequence, the first layer's input term for every step at once
+            gates = self.rnn_cell.gates()
+            drives = self.rnn_cell.drive(input, gates)
         outputs = []
         for t in range(seq_len):
             inputs = input[:, t] if self.batch_first else input[t]
             ts = 1.0 if timespans is None else ts_steps[t]
             if self.use_mixed:
                 h_state, c_state = self.lstm(inputs, (h_state, c_state))
-            h_out, h_state = self.rnn_cell(inputs, h_state, ts)
+            if wired:
+                h_out, h_state = self.rnn_cell.step(drives[:, t] if self.batch_first else drives[t], h_state, ts, gates)
+            else:
+                h_out, h_state = self.rnn_cell(inputs, h_state, ts)
             if self.return_sequences:
-                outputs.append(self.fc(h_out))
-        readout = torch.stack(outputs, dim=seq_dim) if self.return_sequences else self.fc(h_out)
+                outputs.append(h_out)
+        readout = self.fc(torch.stack(outputs, dim=seq_dim) if self.return_sequences else h_out)
         if not is_batched:
             readout = readout.squeeze(batch_dim)
             h_state = h_state[0]

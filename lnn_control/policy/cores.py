@@ -67,12 +67,35 @@ class LTCCore(nn.Module):
         self.state_size = spec.units
 
     def forward(self, x, timespan, state=None):
+        """The cell's ODE steps over the sequence, as ncps' `LTCCell` computes them step by step,
+        with what does not depend on the state done once: the parameters made positive and
+        masked, and the sensory synapses' currents of every step at once."""
+        cell, params = self.cell, self.cell._params
+        positive = cell.make_positive_fn
         h = x.new_zeros(x.shape[0], self.state_size) if state is None else state
-        outputs = []
+        inputs = cell._map_inputs(x)   # [B, T, in]
+        sensory_w = positive(params["sensory_w"]) * params["sensory_sparsity_mask"]   # [in, U]
+        sensory = torch.sigmoid(params["sensory_sigma"] * (inputs[..., None] - params["sensory_mu"])) * sensory_w
+        sensory_numerator = (sensory * params["sensory_erev"]).sum(dim=2)   # [B, T, U]
+        sensory_denominator = sensory.sum(dim=2)
+        cm_t = positive(params["cm"]) * cell._ode_unfolds / timespan[..., None]   # [B, T, U]
+        w = positive(params["w"]) * params["sparsity_mask"]   # [U, U]
+        synapse_weights = torch.stack([w * params["erev"], w], dim=1)   # [U, 2, U]: numerator, denominator
+        sigma, shift = params["sigma"], -params["sigma"] * params["mu"]   # sigma (v - mu) = v sigma + shift
+        gleak = positive(params["gleak"])
+        # per step: the state-free parts of the numerator and denominator, [B, T, 2, U]
+        constant = torch.stack([sensory_numerator + gleak * params["vleak"],
+                                sensory_denominator + cm_t + gleak + cell._epsilon], dim=2)
+        states = []
         for t in range(x.shape[1]):
-            y, h = self.cell(x[:, t], h, timespan[:, t, None])
-            outputs.append(y)
-        return torch.stack(outputs, 1), h
+            cm = cm_t[:, t]
+            for _ in range(cell._ode_unfolds):
+                synapse = torch.sigmoid(torch.addcmul(shift, h[..., None], sigma))   # [B, U, U]
+                terms = constant[:, t] + (synapse[:, :, None] * synapse_weights).sum(dim=1)   # [B, 2, U]
+                h = torch.addcmul(terms[:, 0], cm, h) / terms[:, 1]
+            states.append(h)
+        states = torch.stack(states, 1)
+        return cell._map_outputs(states.reshape(-1, self.state_size)).reshape(*states.shape[:2], -1), h
 
     def step(self, x: np.ndarray, timespan: float, state):
         x = _tensor(x, self)

@@ -30,6 +30,8 @@ class ImageEncoder(nn.Module):
             nn.Conv2d(32, 32, 3, stride=2, padding=1), nn.ReLU(inplace=True),
             nn.Flatten(),
         )
+        # the frames arrive channel-last; kernels in the same layout save a reorder per convolution
+        self.convs.to(memory_format=torch.channels_last)
         with torch.no_grad():
             flat = self.convs(torch.zeros(1, 3, height, width)).shape[1]
         self.project = nn.Sequential(nn.Linear(flat, features), nn.LayerNorm(features), nn.Tanh())
@@ -40,9 +42,14 @@ class ImageEncoder(nn.Module):
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
         """RGB uint8 [N, H, W, 3] → standardised float [N, 3, H, W]: (x / 255 - mean) / std, in
         one pass over the pixels in their own (channel-last) order, which the convolutions take
-        as it is (a channels-last view)."""
-        scale, shift = (1.0 / (255.0 * self.std)).reshape(3), (-self.mean / self.std).reshape(3)
-        return torch.addcmul(shift, images.to(scale.dtype), scale).permute(0, 3, 1, 2)
+        as it is (a channels-last view). Each image row is one vector of W x 3 values, with the
+        channels' scale and shift repeated along it: a broadcast over 3 values alone is several
+        times slower."""
+        n, height, width, channels = images.shape
+        scale = (1.0 / (255.0 * self.std)).reshape(channels).repeat(width)
+        shift = (-self.mean / self.std).reshape(channels).repeat(width)
+        rows = images.reshape(n, height, width * channels).to(scale.dtype)
+        return torch.addcmul(shift, rows, scale).reshape(n, height, width, channels).permute(0, 3, 1, 2)
 
 
 class ImuEncoder(nn.Module):
