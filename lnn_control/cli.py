@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vehicle", choices=VEHICLES, default=None,
                    help="what the policy drives, kept in the checkpoint (default drone; with --init, the parent's); "
                         "DAgger rollouts drive it")
+    p.add_argument("--units", type=int, default=None, metavar="N",
+                   help="neurons of the CfC's (or LTC's) NCP wiring, 4 of them motor neurons (default 19; 34 is "
+                        "the original drone network's 18 inter, 12 command, 4 motor); an lstm, gru or mlp is sized "
+                        "to the parameter count of the CfC with N (with --init, the parent's)")
     p.add_argument("--out", required=True, metavar="FILE.pt", help="checkpoint to write")
     p.add_argument("--image-topic", default=None, help="camera topic (default camera/image_raw)")
     p.add_argument("--imu-topic", default=None, help="IMU topic (default imu/data)")

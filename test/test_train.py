@@ -216,3 +216,29 @@ def test_the_encoder_in_bfloat16_trains_as_float32_does(tmp_path, bags):
     net = load_checkpoint(tmp_path / "bf16.pt")[0]
     assert net.encoder_autocast is None
     assert net.image_encoder(torch.zeros(1, 48, 64, 3, dtype=torch.uint8)).dtype == torch.float32
+
+
+def test_units_size_the_cfc_and_the_baseline_is_matched_to_that_cfc(tmp_path, bags, capsys):
+    """`--units 34`: the original drone network's NCP (18 inter, 12 command, 4 motor neurons);
+    an MLP trained with it has the parameter count of that CfC, not of the default 19-neuron one."""
+    from lnn_control.policy import PolicySpec, build_network
+
+    code, cfc = _train(tmp_path, bags, "cfc", "--epochs", "1", "--units", "34")
+    assert code == 0
+    net, header = load_checkpoint(cfc)
+    assert header["spec"]["units"] == 34 and net.core.cfc.rnn_cell.layer_sizes == [18, 12, 4]
+    code, mlp = _train(tmp_path, bags, "mlp", "--epochs", "1", "--units", "34")
+    assert code == 0
+    mlp_net, _ = load_checkpoint(mlp)
+    small = build_network(PolicySpec(kind="mlp")).core_parameter_count()
+    assert abs(mlp_net.core_parameter_count() - net.core_parameter_count()) <= 0.1 * net.core_parameter_count()
+    assert mlp_net.core_parameter_count() > 1.2 * small
+    capsys.readouterr()
+    assert main(["train", "--bags", str(bags), "--out", str(tmp_path / "child.pt"), "--init", str(cfc),
+                 "--units", "19", "--config", str(tmp_path / "tiny.yaml")]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"lnn-control train: --init {cfc} has 34 units; --units 19 cannot start from it "
+        f"(leave --units out, or train from scratch)")
+    code, _ = _train(tmp_path, bags, "cfc", "--units", "6")
+    assert code == 1
+    assert capsys.readouterr().err.strip().startswith("lnn-control train: --units 6: PolicySpec.motor_neurons (4)")

@@ -46,13 +46,20 @@ def config_from_args(args) -> TrainConfig:
 
 def parent_checkpoint(args, config: TrainConfig) -> tuple[PolicySpec, dict | None, dict | None]:
     """(the spec to train, the parent's weights or None, the parent for the provenance or None):
-    `--init` gives the parent's spec; `--model`, `--vehicle` and the ensemble size (`--ensemble`,
-    the config's `ensemble`) must then be the parent's or be left out."""
+    `--init` gives the parent's spec; `--model`, `--units`, `--vehicle` and the ensemble size
+    (`--ensemble`, the config's `ensemble`) must then be the parent's or be left out."""
     if args.init is None:
         if args.keep_normalization:
             raise ValueError("--keep-normalization needs --init (a parent checkpoint to keep it from)")
-        return PolicySpec(kind=args.model or "cfc", ensemble=config.ensemble or 1,
-                          vehicle=args.vehicle or "drone"), None, None
+        sizes = {} if args.units is None else {"units": args.units}
+        try:
+            spec = PolicySpec(kind=args.model or "cfc", ensemble=config.ensemble or 1, vehicle=args.vehicle or "drone",
+                              **sizes)
+        except ValueError as error:
+            if not sizes:
+                raise
+            raise ValueError(f"--units {args.units}: {error}") from None
+        return spec, None, None
     from lnn_control.policy import load_checkpoint
     from lnn_control.policy.digest import file_sha256
 
@@ -60,6 +67,9 @@ def parent_checkpoint(args, config: TrainConfig) -> tuple[PolicySpec, dict | Non
     if args.model is not None and args.model != net.spec.kind:
         raise ValueError(f"--init {args.init} is a {net.spec.kind} policy; --model {args.model} cannot start from it "
                          f"(leave --model out, or train a {args.model} from scratch)")
+    if args.units is not None and args.units != net.spec.units:
+        raise ValueError(f"--init {args.init} has {net.spec.units} units; --units {args.units} cannot start from it "
+                         f"(leave --units out, or train from scratch)")
     if args.vehicle is not None and args.vehicle != net.spec.vehicle:
         raise ValueError(f"--init {args.init} drives a {net.spec.vehicle}; --vehicle {args.vehicle} cannot start "
                          f"from it")
