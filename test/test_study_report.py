@@ -80,8 +80,11 @@ def test_a_pilot_plan_changes_only_what_it_names_and_bad_options_are_refused(cap
     assert plan_of(parser.parse_args(["--severities", "none"])).severities == ()
     assert pilot.condition_episodes == StudyPlan().condition_episodes and pilot.worlds == StudyPlan().worlds
     assert pilot.labels() == ["cfc_imitable_s0", "cfc_imitable_s1", "mlp_imitable_s0", "mlp_imitable_s1"]
+    assert pilot.encoder_precision is None
+    assert plan_of(parser.parse_args(["--encoder-precision", "auto"])).encoder_precision == "auto"
     for bad in (["--models", "transformer:imitable"], ["--models", "cfc"], ["--seeds", "0,x"],
-                ["--world-episodes", "0"], ["--severities", "1.5"], ["--dagger-rounds", "x"]):
+                ["--world-episodes", "0"], ["--severities", "1.5"], ["--dagger-rounds", "x"],
+                ["--encoder-precision", "fp16"]):
         try:
             parser.parse_args(bad)
         except SystemExit as exit:
@@ -89,3 +92,18 @@ def test_a_pilot_plan_changes_only_what_it_names_and_bad_options_are_refused(cap
         else:
             raise AssertionError(f"{bad} was accepted")
         assert bad[1].split(",")[-1] in capsys.readouterr().err
+
+
+def test_the_training_configs_carry_the_seed_the_teacher_and_the_plans_encoder_precision(tmp_path):
+    from dataclasses import replace
+
+    from lnn_control.make_model.study.steps import Study
+    from lnn_control.train.config import load_config
+
+    recipe = load_config("config/model_recipe.yaml")
+    made = Study(replace(PLAN, encoder_precision="bf16"), tmp_path, 1, "test").config("imitable", 1)
+    config = load_config(made)
+    assert (config.seed, config.dagger.teacher, config.optim.encoder_precision) == (1, "imitable", "bf16")
+    assert config.optim.epochs == recipe.optim.epochs and config.augment == recipe.augment
+    assert load_config(Study(PLAN, tmp_path, 1, "test").config("imitable", 0)).optim.encoder_precision == \
+        recipe.optim.encoder_precision

@@ -31,6 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="parallel processes")
     parser.add_argument("--quick", action="store_true", help="a smoke run in minutes (not a study)")
     parser.add_argument("--report-only", action="store_true", help="only write the report from --work")
+    parser.add_argument("--encoder-precision", choices=("fp32", "bf16", "auto"), default=None,
+                        help="the trainings' optim.encoder_precision (default: the training config's, fp32): "
+                             "bf16 computes the image encoder in bfloat16, about twice as fast where the CPU "
+                             "has AMX or AVX-512 BF16; auto picks it there (models/eval/bc_pilot/ flew both)")
     smaller = parser.add_argument_group(
         "a smaller study (a pilot: fewer models, trainings or episodes than the default plan)")
     smaller.add_argument("--models", type=_models, metavar="KIND:TEACHER,...",
@@ -105,7 +109,7 @@ def plan_of(args: argparse.Namespace) -> StudyPlan:
         ("models", args.models), ("training_seeds", args.seeds), ("world_episodes", args.world_episodes),
         ("condition_episodes", args.condition_episodes), ("severities", args.severities),
         ("episodes", args.demonstrations), ("dagger_rounds", args.dagger_rounds),
-        ("epochs", args.epochs)) if value is not None}
+        ("epochs", args.epochs), ("encoder_precision", args.encoder_precision)) if value is not None}
     return replace(plan, **changes)
 
 

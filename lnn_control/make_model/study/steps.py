@@ -56,6 +56,7 @@ class StudyPlan:
     epochs: int | None = None                     # None: the training config's
     dagger_episodes: int | None = None
     dagger_epochs: int | None = None
+    encoder_precision: str | None = None          # optim.encoder_precision; None: the training config's
 
     @property
     def teachers(self) -> tuple[str, ...]:
@@ -99,7 +100,8 @@ class Study:
         return self.work / "checkpoints" / f"{label}.pt"
 
     def config(self, teacher: str, seed: int) -> Path:
-        """--work/configs/TEACHER_sSEED.yaml: the training config with this seed and teacher."""
+        """--work/configs/TEACHER_sSEED.yaml: the training config with this seed and teacher (and
+        the plan's encoder precision, if it names one)."""
         source = Path(self.plan.train_config)
         if not source.is_absolute() and not source.is_file():
             source = share_path(*source.parts)
@@ -110,6 +112,8 @@ class Study:
         if self.plan.dagger_epochs is not None:
             dagger["epochs_per_round"] = self.plan.dagger_epochs
         values.update(seed=seed, dagger=dagger)
+        if self.plan.encoder_precision is not None:
+            values["optim"] = dict(values.get("optim") or {}, encoder_precision=self.plan.encoder_precision)
         path = self.work / "configs" / f"{teacher}_s{seed}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"# made by make study from {source}\n" + yaml.safe_dump(values, sort_keys=False))
