@@ -49,22 +49,17 @@ class FusedLayer:
 
     @classmethod
     def from_cell(cls, cell) -> FusedLayer:
-        mask = None if cell.sparsity_mask is None else _np(cell.sparsity_mask)
-        def masked(layer):
-            w = _np(layer.weight)
-            return w * mask if mask is not None else w
-        if cell.mode == "pure":
-            weights, biases = [masked(cell.ff1)], [_np(cell.ff1.bias)]
-        else:  # time gates pre-scaled by 1/2: sigmoid(a ts + b) = (1 + tanh(a ts/2 + b/2)) / 2
-            weights = [masked(cell.ff1), masked(cell.ff2), 0.5 * _np(cell.time_a.weight), 0.5 * _np(cell.time_b.weight)]
-            biases = [_np(cell.ff1.bias), _np(cell.ff2.bias), 0.5 * _np(cell.time_a.bias), 0.5 * _np(cell.time_b.bias)]
+        with torch.no_grad():   # the cell's own stacked, masked gates: [in + H, k*H], [k*H]
+            weight, bias = (_np(t) for t in cell.gates())
+        if cell.mode != "pure":  # time gates pre-scaled by 1/2: sigmoid(a ts + b) = (1 + tanh(a ts/2 + b/2)) / 2
+            weight[:, 2 * cell.hidden_size:] *= 0.5
+            bias[2 * cell.hidden_size:] *= 0.5
         backbone = []
         if cell.backbone is not None:
             act = _activation(cell.activation_name)
             backbone = [(np.ascontiguousarray(_np(m.weight).T), _np(m.bias), act)
                         for m in cell.backbone if isinstance(m, torch.nn.Linear)]
-        return cls(weight=np.ascontiguousarray(np.concatenate(weights, 0).T),
-                   bias=np.concatenate(biases), hidden_size=cell.hidden_size, mode=cell.mode,
+        return cls(weight=np.ascontiguousarray(weight), bias=bias, hidden_size=cell.hidden_size, mode=cell.mode,
                    backbone=backbone,
                    w_tau=np.abs(_np(cell.w_tau)) if cell.mode == "pure" else None,
                    A=_np(cell.A) if cell.mode == "pure" else None)
