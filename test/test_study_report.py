@@ -78,12 +78,13 @@ def test_a_pilot_plan_changes_only_what_it_names_and_bad_options_are_refused(cap
     assert pilot.training_seeds == (0, 1) and pilot.world_episodes == 20
     assert (pilot.episodes, pilot.dagger_rounds, pilot.epochs, pilot.severities) == (200, 2, 3, (1.0,))
     assert plan_of(parser.parse_args(["--severities", "none"])).severities == ()
+    assert plan_of(parser.parse_args(["--dagger-rounds", "0"])).dagger_rounds == 0
     assert pilot.condition_episodes == StudyPlan().condition_episodes and pilot.worlds == StudyPlan().worlds
     assert pilot.labels() == ["cfc_imitable_s0", "cfc_imitable_s1", "mlp_imitable_s0", "mlp_imitable_s1"]
     assert pilot.encoder_precision is None
     assert plan_of(parser.parse_args(["--encoder-precision", "auto"])).encoder_precision == "auto"
     for bad in (["--models", "transformer:imitable"], ["--models", "cfc"], ["--seeds", "0,x"],
-                ["--world-episodes", "0"], ["--severities", "1.5"], ["--dagger-rounds", "x"],
+                ["--world-episodes", "0"], ["--severities", "1.5"], ["--dagger-rounds", "x"], ["--dagger-rounds", "-1"],
                 ["--encoder-precision", "fp16"]):
         try:
             parser.parse_args(bad)

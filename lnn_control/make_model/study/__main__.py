@@ -53,8 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"expert demonstrations per teacher (default: {StudyPlan.episodes})")
     smaller.add_argument("--epochs", type=_positive, metavar="N",
                          help="behaviour-cloning epochs of every training (default: the training config's)")
-    smaller.add_argument("--dagger-rounds", type=_positive, metavar="R",
-                         help=f"DAgger rounds of every training (default: {StudyPlan.dagger_rounds})")
+    smaller.add_argument("--dagger-rounds", type=_whole, metavar="R",
+                         help=f"DAgger rounds of every training (default: {StudyPlan.dagger_rounds}; "
+                              "0: behaviour cloning only)")
     return parser
 
 
@@ -81,12 +82,16 @@ def _seeds(text: str) -> tuple[int, ...]:
 
 
 def _positive(text: str) -> int:
+    return _whole(text, least=1)
+
+
+def _whole(text: str, least: int = 0) -> int:
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+        value = least - 1
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= {least}, got {text!r}")
     return value
 
 

@@ -230,8 +230,9 @@ def _method(report: dict, steps: dict) -> str:
     hours = steps.get("wall_s", 0.0) / 3600
     return ("Every model trained in the forest only (default season, no shift): "
             f"{plan['episodes']} expert demonstrations per teacher, behaviour cloning "
-            f"({plan['epochs'] or 'the config' + chr(39) + 's'} epochs) then {plan['dagger_rounds']} "
-            f"DAgger rounds (config {plan['train_config']}), {len(plan['training_seeds'])} trainings per group "
+            f"({plan['epochs'] or 'the config' + chr(39) + 's'} epochs) then "
+            f"{plan['dagger_rounds'] or 'no'} DAgger rounds (config {plan['train_config']}), "
+            f"{len(plan['training_seeds'])} trainings per group "
             f"(training seeds {', '.join(map(str, plan['training_seeds']))}). World seeds from 10000 on, the same for "
             f"every model: {plan['world_episodes']} per model and world, {plan['condition_episodes']} per model and "
             f"shift condition; episodes end at success, collision or {plan['eval_time_limit_s']:g} s. "
