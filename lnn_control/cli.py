@@ -112,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --video: the filmed policy's saliency map over the camera pane (default vbp: "
                         "VisualBackProp; ig: integrated gradients through the whole policy)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    p.add_argument("--no-reference", action="store_true",
+                   help="fly only the --policy list: without the expert flown on the same seeds as the "
+                        "path-length yardstick, path lengths are not compared (for runs whose expert "
+                        "episodes are flown once elsewhere, as make study does)")
     p.add_argument("--backend", choices=["process", "ray"], default="process",
                    help="where episodes run: local processes, or Ray tasks (optional extra; RAY_ADDRESS joins "
                         "a cluster)")

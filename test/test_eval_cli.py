@@ -129,6 +129,23 @@ def test_resume_can_add_episodes_but_not_change_the_plan(tmp_path, capsys):
     assert "first_seed" in capsys.readouterr().err
 
 
+def test_no_reference_flies_only_the_requested_policies_and_resumes_only_so(tmp_path, capsys):
+    out = tmp_path / "run"
+    base = ["eval", "--policy", "expert", "--shift", "wind:0.5", "--workers", "1", "--out", str(out), *FAST]
+    other = ["eval", "--policy", "random", "--episodes", "2", "--workers", "1", "--out", str(tmp_path / "other"),
+             *FAST]
+    assert main([*other, "--no-reference"]) == 0
+    assert [r["policy"] for r in _episodes(tmp_path / "other")] == ["random", "random"]
+    [row] = json.loads((tmp_path / "other" / "results.json").read_text())["rows"]
+    assert row["path_length_vs_expert"] is None and row["path_ratio_episodes"] == 0
+    assert main([*other, "--resume"]) == 1  # the expert as reference would change the plan
+    assert "policies" in capsys.readouterr().err
+    # the expert asked for is flown once, with or without the flag, and such runs pair by seed
+    assert main([*base, "--episodes", "2", "--no-reference"]) == 0
+    assert sorted((r["policy"], r["seed"]) for r in _episodes(out)) == [
+        ("expert", 10000), ("expert", 10000), ("expert", 10001), ("expert", 10001)]
+
+
 @pytest.mark.parametrize("extra, words", [
     (["--policy", "no_such.pt"], ["no_such.pt", "expert", "random"]),
     (["--policy", "expert", "--shift", "fgo"], ["'fgo'", "fog"]),

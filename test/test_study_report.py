@@ -8,7 +8,7 @@ import pytest
 from lnn_control.eval.episode_log import EpisodeLog
 from lnn_control.eval.episode_record import EpisodeRecord
 from lnn_control.make_model.study.report import write_report
-from lnn_control.make_model.study.steps import StudyPlan, model_label, parse_label
+from lnn_control.make_model.study.steps import StudyPlan, model_label, parse_label, units
 
 PLAN = StudyPlan(models=(("cfc", "imitable"), ("mlp", "imitable")), training_seeds=(0, 1), worlds=("forest", "orchard"),
                  world_episodes=10, condition_episodes=10)
@@ -27,24 +27,32 @@ def test_labels_round_trip():
     assert parse_label("expert") is None
 
 
+def _log(out, run, unit) -> EpisodeLog:
+    return EpisodeLog(out / "eval" / run / unit)
+
+
 def test_the_report_pools_trainings_pairs_them_and_checks_the_goals(tmp_path):
-    work = tmp_path / "work"
-    worlds, suite = EpisodeLog(work / "eval" / "worlds"), EpisodeLog(work / "eval" / "suite")
+    out = tmp_path / "out"
     seeds = range(10000, 10010)
     for training in (0, 1):
+        cfc, mlp = model_label("cfc", "imitable", training), model_label("mlp", "imitable", training)
         for seed in seeds:
             # forest: the CfC reaches all 10 of both trainings, the MLP 9 of training 0 and 5 of training 1
-            worlds.append(_record(model_label("cfc", "imitable", training), "forest", "none", seed, True))
+            _log(out, "worlds", cfc).append(_record(cfc, "forest", "none", seed, True))
             mlp_ok = seed - 10000 < (9 if training == 0 else 5)
-            worlds.append(_record(model_label("mlp", "imitable", training), "forest", "none", seed, mlp_ok,
-                                  lost_s=0.0 if mlp_ok else 3.0))
-            worlds.append(_record(model_label("cfc", "imitable", training), "orchard", "none", seed, seed % 2 == 0))
-            worlds.append(_record(model_label("mlp", "imitable", training), "orchard", "none", seed, True))
+            _log(out, "worlds", mlp).append(_record(mlp, "forest", "none", seed, mlp_ok, lost_s=0.0 if mlp_ok else 3.0))
+            _log(out, "worlds", cfc).append(_record(cfc, "orchard", "none", seed, seed % 2 == 0))
+            _log(out, "worlds", mlp).append(_record(mlp, "orchard", "none", seed, True))
             # the suite flies the forest without shift again (the same episodes: counted once) and fog
-            suite.append(_record(model_label("cfc", "imitable", training), "forest", "none", seed, True))
-            suite.append(_record(model_label("cfc", "imitable", training), "forest", "fog", seed, seed < 10007))
-        worlds.append(_record("expert", "forest", "none", 10000, True))
-    written = write_report(PLAN, work, tmp_path / "out")
+            _log(out, "suite", cfc).append(_record(cfc, "forest", "none", seed, True))
+            _log(out, "suite", cfc).append(_record(cfc, "forest", "fog", seed, seed < 10007))
+        (out / "checkpoints").mkdir(exist_ok=True)
+        (out / "checkpoints" / f"{cfc}.pt").write_bytes(b"a finished training")
+        for run in ("worlds", "suite", "severity"):  # the CfC's evaluations are complete, the MLP's are not
+            (out / "eval" / run / cfc).mkdir(parents=True, exist_ok=True)
+            (out / "eval" / run / cfc / "results.json").write_text("{}")
+    _log(out, "worlds", "expert").append(_record("expert", "forest", "none", 10000, True))
+    written = write_report(PLAN, out)
     report = json.loads(written[0].read_text())
     rows = {(r["group"], r["world"], r["condition"]): r for r in report["rows"]}
     cfc, mlp = rows[("cfc_imitable", "forest", "none")], rows[("mlp_imitable", "forest", "none")]
@@ -65,6 +73,14 @@ def test_the_report_pools_trainings_pairs_them_and_checks_the_goals(tmp_path):
     assert "| mlp_imitable | forest | none | 0% | 30% | 6 of 6 | 75% | 10 deg |" in text
     assert "| forest | 100% [" in text and "cfc_imitable" in text and "(not met)" in text
     assert all(path.stat().st_size > 1000 for path in written[2:])
+    progress = {u["unit"]: u for u in report["progress"]["units"]}
+    assert list(progress) == ["cfc_imitable_s0", "mlp_imitable_s0", "cfc_imitable_s1", "mlp_imitable_s1", "expert"]
+    assert progress["cfc_imitable_s1"]["complete"] and not progress["mlp_imitable_s1"]["complete"]
+    assert progress["mlp_imitable_s0"]["trained"] is False and progress["expert"]["trained"] is None
+    assert progress["mlp_imitable_s0"]["evaluations"]["worlds"] == {"episodes": 20, "complete": False}
+    assert (report["progress"]["complete"], report["progress"]["of"]) == (2, 5)
+    assert "**A partial study: 2 of 5 units complete.**" in text
+    assert "| mlp_imitable_s0 | no | 20 flown | - | - |" in text and "| expert | - | 1 flown | - | - |" in text
 
 
 def test_a_pilot_plan_changes_only_what_it_names_and_bad_options_are_refused(capsys):
@@ -80,7 +96,7 @@ def test_a_pilot_plan_changes_only_what_it_names_and_bad_options_are_refused(cap
     assert plan_of(parser.parse_args(["--severities", "none"])).severities == ()
     assert plan_of(parser.parse_args(["--dagger-rounds", "0"])).dagger_rounds == 0
     assert pilot.condition_episodes == StudyPlan().condition_episodes and pilot.worlds == StudyPlan().worlds
-    assert pilot.labels() == ["cfc_imitable_s0", "cfc_imitable_s1", "mlp_imitable_s0", "mlp_imitable_s1"]
+    assert units(pilot) == ["cfc_imitable_s0", "mlp_imitable_s0", "cfc_imitable_s1", "mlp_imitable_s1", "expert"]
     assert pilot.encoder_precision is None
     assert plan_of(parser.parse_args(["--encoder-precision", "auto"])).encoder_precision == "auto"
     for bad in (["--models", "transformer:imitable"], ["--models", "cfc"], ["--seeds", "0,x"],
@@ -102,9 +118,9 @@ def test_the_training_configs_carry_the_seed_the_teacher_and_the_plans_encoder_p
     from lnn_control.train.config import load_config
 
     recipe = load_config("config/model_recipe.yaml")
-    made = Study(replace(PLAN, encoder_precision="bf16"), tmp_path, 1, "test").config("imitable", 1)
+    made = Study(replace(PLAN, encoder_precision="bf16"), tmp_path, tmp_path / "out", 1, "test").config("imitable", 1)
     config = load_config(made)
     assert (config.seed, config.dagger.teacher, config.optim.encoder_precision) == (1, "imitable", "bf16")
     assert config.optim.epochs == recipe.optim.epochs and config.augment == recipe.augment
-    assert load_config(Study(PLAN, tmp_path, 1, "test").config("imitable", 0)).optim.encoder_precision == \
-        recipe.optim.encoder_precision
+    assert load_config(Study(PLAN, tmp_path, tmp_path / "out", 1, "test").config("imitable", 0)).optim \
+        .encoder_precision == recipe.optim.encoder_precision

@@ -59,5 +59,6 @@ def plan_from_args(args) -> EvalPlan:
     return EvalPlan(policies=policies,
                     worlds=tuple(WorldSource.parse(w) for w in (args.world or ["forest"])),
                     conditions=parse_conditions(args.shift, args.suite),
-                    episodes=args.episodes, first_seed=args.seed, vehicle=plan_vehicle(policies, args.vehicle))
+                    episodes=args.episodes, first_seed=args.seed, vehicle=plan_vehicle(policies, args.vehicle),
+                    reference=not args.no_reference)
 

@@ -4,7 +4,8 @@ which seeds — and the list of episodes that makes it.
 Every policy flies the same seeds (episode i of every policy, world and condition uses world
 seed `first_seed + i`), so comparisons between policies are paired. The expert's path on
 each seed is the yardstick for path length; when `expert` is not one of the policies it is
-flown as a reference (its episodes are logged, but it gets no row of its own).
+flown as a reference (its episodes are logged, but it gets no row of its own), unless the plan
+says `reference=False` (`lnn-control eval --no-reference`: path lengths are then not compared).
 """
 from __future__ import annotations
 
@@ -53,6 +54,11 @@ class PolicySource:
         found = {"label": self.label, "kind": self.kind, "path": self.path, "sha256": self.sha256}
         return {**found, "slow_down": list(self.slow_down)} if self.slow_down is not None else found
 
+    def identity(self) -> dict:
+        """What makes it the same policy for `--resume`: all but the path (a checkpoint is its
+        sha256, wherever it lies: a run moved to another folder or machine resumes)."""
+        return {key: value for key, value in self.to_dict().items() if key != "path"}
+
 
 @dataclass(frozen=True)
 class WorldSource:
@@ -99,7 +105,8 @@ class EpisodeJob:
 @dataclass(frozen=True)
 class EvalPlan:
     """Policies x worlds x conditions x `episodes` seeds, starting at `first_seed`, all driving
-    `vehicle` (`lnn_control.vehicles`)."""
+    `vehicle` (`lnn_control.vehicles`); `reference`: fly the expert too when it is not among the
+    policies (the path-length yardstick)."""
 
     policies: tuple[PolicySource, ...]
     worlds: tuple[WorldSource, ...]
@@ -107,6 +114,7 @@ class EvalPlan:
     episodes: int
     first_seed: int
     vehicle: str = "drone"
+    reference: bool = True
 
     def __post_init__(self):
         if self.episodes < 1:
@@ -123,8 +131,9 @@ class EvalPlan:
 
     @property
     def flown_policies(self) -> tuple[PolicySource, ...]:
-        """The policies flown: the requested ones, plus the expert as the path-length reference."""
-        if any(p.label == REFERENCE for p in self.policies):
+        """The policies flown: the requested ones, plus the expert as the path-length reference
+        (unless `reference` is off)."""
+        if not self.reference or any(p.label == REFERENCE for p in self.policies):
             return self.policies
         return self.policies + (PolicySource(label=REFERENCE, kind="expert"),)
 
@@ -143,7 +152,7 @@ class EvalPlan:
 
     def identity(self) -> dict:
         """What must match for `--resume` to continue this run (everything but the episode count)."""
-        return {"policies": [p.to_dict() for p in self.flown_policies],
+        return {"policies": [p.identity() for p in self.flown_policies],
                 "worlds": [{"label": w.label, "spec": w.spec} for w in self.worlds],
                 "conditions": [{"name": c.name, "shifts": [list(s) for s in c.shifts]} for c in self.conditions],
                 "first_seed": self.first_seed, "vehicle": self.vehicle}

@@ -81,17 +81,18 @@ def shipped_checkpoint(out: Path, kind: str, recipe: Recipe) -> Path:
 
 
 class StepLog:
-    """Runs steps (`lnn-control` commands) into `work` and keeps --work/steps.json; `tool` names
-    it in what it prints ("make model"); `latest` is what this invocation records besides its
-    command, machine and steps."""
+    """Runs steps (`lnn-control` commands) into `work` and keeps the record of them, `record`
+    (default --work/steps.json); `tool` names it in what it prints ("make model"); `latest` is
+    what this invocation records besides its command, machine and steps."""
 
-    def __init__(self, tool: str, work: Path, command: str, latest: dict):
+    def __init__(self, tool: str, work: Path, command: str, latest: dict, record: Path | None = None):
         self.tool = tool
         self.work = work
         self.logs = work / "logs"
         self.started = time.perf_counter()
-        record = work / STEPS
-        earlier = json.loads(record.read_text()) if record.is_file() else {}
+        self.record_path = record or work / STEPS
+        earlier = json.loads(self.record_path.read_text()) if self.record_path.is_file() else {}
+        self.earlier_latest: dict = earlier.get("latest", {})
         self.steps: dict[str, dict] = earlier.get("steps", {})  # by name, of every invocation
         self.earlier_wall_s: float = earlier.get("wall_s", 0.0)
         self.invocations: int = earlier.get("invocations", 0) + 1
@@ -128,16 +129,16 @@ class StepLog:
         return step
 
     def record(self, step: dict) -> None:
-        """Add `step` to this invocation's steps and write --work/steps.json."""
+        """Add `step` to this invocation's steps and write the record."""
         with self._record_lock:
             self.latest["steps"].append(step["name"])
             self.steps[step["name"]] = step
             self.save()
 
     def save(self) -> None:
-        """Write --work/steps.json, with the wall seconds up to now."""
-        self.work.mkdir(parents=True, exist_ok=True)
-        (self.work / STEPS).write_text(json.dumps(
+        """Write the record (--work/steps.json by default), with the wall seconds up to now."""
+        self.record_path.parent.mkdir(parents=True, exist_ok=True)
+        self.record_path.write_text(json.dumps(
             {"steps": self.steps, "wall_s": round(self.wall_s(), 1), "invocations": self.invocations,
              "latest": self.latest}, indent=1))
 

@@ -1,7 +1,8 @@
 """`make study`: `python -m lnn_control.make_model.study [--work runs/study] [--out models/study] [--workers 2]`.
 
-Runs the study's steps (`study.steps`: collect, train, eval; each resumable) and writes its
-report (`study.report`); exits by the rule of lnn_control.exit_status (lines begin `make study:`).
+Runs the study's units (`study.steps`: train and evaluate each model, then the expert; each kept
+in --out as it finishes) and writes its report (`study.report`) from --out; exits by the rule of
+lnn_control.exit_status (lines begin `make study:`).
 """
 from __future__ import annotations
 
@@ -26,11 +27,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description=study_steps.__doc__,
         epilog=help_text(COMMAND), formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work", default="runs/study", help="bags, checkpoints, evaluations, logs, steps.json")
-    parser.add_argument("--out", default=None, help="where the study's tables and plots go (default: models/study)")
+    parser.add_argument("--work", default="runs/study",
+                        help="what any machine makes again: demonstrations, trainings under way, logs")
+    parser.add_argument("--out", default=None,
+                        help="the study's record, to keep and continue from anywhere: finished checkpoints, "
+                             "evaluations, steps.json, and the report (default: models/study)")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="parallel processes")
     parser.add_argument("--quick", action="store_true", help="a smoke run in minutes (not a study)")
-    parser.add_argument("--report-only", action="store_true", help="only write the report from --work")
+    parser.add_argument("--report-only", action="store_true", help="only write the report from --out")
     parser.add_argument("--encoder-precision", choices=("fp32", "bf16", "auto"), default=None,
                         help="the trainings' optim.encoder_precision (default: the training config's, fp32): "
                              "bf16 computes the image encoder in bfloat16, about twice as fast where the CPU "
@@ -121,22 +125,22 @@ def plan_of(args: argparse.Namespace) -> StudyPlan:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    out = Path(args.out) if args.out else share_path("models") / "study"
     try:
         if args.workers < 1:
             raise ValueError(f"--workers must be at least 1, got {args.workers}")
         plan = plan_of(args)
-        work, out = Path(args.work), Path(args.out) if args.out else share_path("models") / "study"
-        study = Study(plan, work, args.workers, " ".join([PROG, *map(shlex.quote, argv)]))
+        work = Path(args.work)
+        study = Study(plan, work, out, args.workers, " ".join([PROG, *map(shlex.quote, argv)]))
         if not args.report_only:
-            study.collect()
-            study.train_all()
-            study.evaluate_all()
-        study.steps.save()
-        written = write_report(plan, work, out)
+            study.run()
+            study.steps.save()
+        written = write_report(plan, out)
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         return failed(COMMAND, error)
     except KeyboardInterrupt:
-        return interrupted(COMMAND, f"the finished steps are kept in {args.work}; the same command continues them")
+        return interrupted(COMMAND, f"the finished trainings and every episode flown are kept in {out}; the same "
+                                    "command continues them (a training cut off starts again)")
     print("[make study] wrote " + ", ".join(str(p) for p in written))
     return SUCCESS
 

@@ -1,4 +1,8 @@
-"""The report of `make study`: tables and plots from the study's episode logs alone.
+"""The report of `make study`: tables and plots from the study's record (OUT) alone.
+
+How far the study has got comes first: each unit (a trained model, or the expert) with its
+training and its evaluations, complete or how many episodes are flown; every table below is of
+what has been flown, so until every unit is complete it is a partial study and says so.
 
 For each model group (kind and teacher, its trainings pooled) and each world x condition:
 success pooled over trainings x world seeds with its 95% Wilson interval, the mean and range of
@@ -16,20 +20,20 @@ from collections import defaultdict
 from pathlib import Path
 
 from lnn_control.eval.episode_log import EpisodeLog
+from lnn_control.eval.results import RESULTS_JSON
 from lnn_control.eval.stats import mcnemar_exact, wilson_interval
 from lnn_control.eval.tables import percent, rate_with_interval
-from lnn_control.make_model.pipeline import STEPS, eval_dir
-from lnn_control.make_model.study.steps import SEVERITY_SHIFTS, StudyPlan, parse_label
+from lnn_control.make_model.pipeline import STEPS
+from lnn_control.make_model.study.steps import RUNS, SEVERITY_SHIFTS, StudyPlan, parse_label, units
 
 LOST_S = 2.0        # s out of view at the end: a failure with the target lost
 GOALS = {"forest": 0.95, "urban": 0.80, "new_world": 0.80, "retention": 0.80}
-RUNS = ("worlds", "suite", "severity")
 
 
-def write_report(plan: StudyPlan, work: Path, out: Path) -> list[Path]:
-    episodes = _episodes(work)
+def write_report(plan: StudyPlan, out: Path) -> list[Path]:
+    episodes = _episodes(out)
     if not episodes:
-        raise FileNotFoundError(f"{work}: no study evaluation to report on (eval/worlds, eval/suite, eval/severity)")
+        raise FileNotFoundError(f"{out}: no study evaluation to report on (eval/worlds, eval/suite, eval/severity)")
     groups = [f"{kind}_{teacher}" for kind, teacher in plan.models]
     main = groups[0]
     cells = _cells(episodes)
@@ -45,7 +49,8 @@ def write_report(plan: StudyPlan, work: Path, out: Path) -> list[Path]:
     pooled = [_pooled(main, other, cells, name, keep) for other in groups[1:] for name, keep in _POOLS.items()]
     report = {"plan": plan.__dict__ | {"models": [list(m) for m in plan.models]}, "main": main, "groups": groups,
               "rows": rows, "comparisons": [c for c in comparisons if c], "pooled": [p for p in pooled if p],
-              "goals": [_goals(group, by, plan) for group in groups], "steps": _steps(work)}
+              "goals": [_goals(group, by, plan) for group in groups], "progress": _progress(plan, out),
+              "steps": _steps(out)}
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "study.json", out / "study.md", out / "worlds.png", out / "severity.png"]
     written[0].write_text(json.dumps(report, indent=1, allow_nan=False) + "\n")
@@ -55,12 +60,32 @@ def write_report(plan: StudyPlan, work: Path, out: Path) -> list[Path]:
     return written
 
 
-def _episodes(work: Path) -> list[dict]:
-    """Every episode record of the study's evaluations, as dicts with the run's name."""
+def _episodes(out: Path) -> list[dict]:
+    """Every episode record of the study's evaluations (OUT/eval/RUN/UNIT/), as dicts with the run's name."""
     found = []
     for run in RUNS:
-        found += [{**record.to_dict(), "run": run} for record in EpisodeLog(eval_dir(work, run)).read()]
+        for unit in sorted(path for path in (out / "eval" / run).glob("*") if path.is_dir()):
+            found += [{**record.to_dict(), "run": run} for record in EpisodeLog(unit).read()]
     return found
+
+
+def _progress(plan: StudyPlan, out: Path) -> dict:
+    """Each unit of the plan: trained (None for the expert, who is not), and each evaluation's
+    episodes flown and whether it is complete (its results written)."""
+    rows = []
+    for unit in units(plan):
+        evaluations = {}
+        for run in RUNS:
+            folder = out / "eval" / run / unit
+            log = EpisodeLog(folder)
+            evaluations[run] = {"episodes": len(log.read()) if log.path.is_file() else 0,
+                                "complete": (folder / RESULTS_JSON).is_file()}
+        if not plan.severities:
+            evaluations.pop("severity")
+        trained = None if parse_label(unit) is None else (out / "checkpoints" / f"{unit}.pt").is_file()
+        rows.append({"unit": unit, "trained": trained, "evaluations": evaluations,
+                     "complete": trained is not False and all(e["complete"] for e in evaluations.values())})
+    return {"units": rows, "complete": sum(r["complete"] for r in rows), "of": len(rows)}
 
 
 def _cells(episodes: list[dict]) -> dict[tuple, list[dict]]:
@@ -164,8 +189,8 @@ def _goals(group: str, by: dict, plan: StudyPlan) -> dict:
             "suite_retention_met": bool(retention) and all(v >= GOALS["retention"] for v in retention.values())}
 
 
-def _steps(work: Path) -> dict:
-    record = work / STEPS
+def _steps(out: Path) -> dict:
+    record = out / STEPS
     return json.loads(record.read_text()) if record.is_file() else {}
 
 
@@ -176,6 +201,7 @@ def _markdown(report: dict) -> str:
     steps = report["steps"]
     groups = report["groups"] + ["expert"]
     lines = ["# Out-of-distribution study", "", _method(report, steps), ""]
+    lines += _progress_lines(report["progress"])
     lines += ["## Success by world (no shift)", "",
               "Pooled success [95% Wilson] over all trainings x world seeds; in brackets after it the mean and "
               "range of the trainings' own rates.", ""]
@@ -237,7 +263,26 @@ def _method(report: dict, steps: dict) -> str:
             f"every model: {plan['world_episodes']} per model and world, {plan['condition_episodes']} per model and "
             f"shift condition; episodes end at success, collision or {plan['eval_time_limit_s']:g} s. "
             f"{len(commands)} steps, {hours:.1f} h of wall clock over {steps.get('invocations', 0)} invocation(s) "
-            f"(--work/steps.json lists every command).")
+            f"(steps.json lists every command).")
+
+
+def _progress_lines(progress: dict) -> list[str]:
+    done, of = progress["complete"], progress["of"]
+    lines = ["## Progress", ""]
+    if done < of:
+        lines += [f"**A partial study: {done} of {of} units complete.** Every table below is of the episodes flown "
+                  "so far; a group with fewer trainings than the plan's has wider intervals, and the paired tests "
+                  "pair only the trainings both groups have. The same command continues it.", ""]
+    else:
+        lines += [f"All {of} units complete.", ""]
+    runs = [run for run in RUNS if run in progress["units"][0]["evaluations"]]
+    lines += ["| unit | trained | " + " | ".join(runs) + " |", "|---|---|" + "---|" * len(runs)]
+    for unit in progress["units"]:
+        trained = {None: "-", True: "yes", False: "no"}[unit["trained"]]
+        cells = [("complete" if e["complete"] else f"{e['episodes']} flown" if e["episodes"] else "-")
+                 for e in (unit["evaluations"][run] for run in runs)]
+        lines.append(f"| {unit['unit']} | {trained} | " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def _grid(rows, groups, cells, title, retention: bool = False) -> list[str]:

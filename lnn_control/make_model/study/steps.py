@@ -1,23 +1,36 @@
-"""The steps of `make study`, the out-of-distribution study with statistical power: each a resumable
-`lnn-control` command (`python -m lnn_control.make_model.study --help`).
+"""The steps of `make study`, the out-of-distribution study with statistical power: each an
+ordinary, resumable `lnn-control` command (`python -m lnn_control.make_model.study --help`).
 
 The paper's protocol: every study model is trained in the forest only (default season, no
-shift, no other world), then flown where it was trained and where it never was. Steps (each an
-ordinary `lnn-control` command, logged, recorded in --work/steps.json, redone only if it did
-not finish, as `make model`'s are):
+shift, no other world), then flown where it was trained and where it never was.
 
-1. collect: the expert's forest demonstrations, once per teacher (`sim.expert.TEACHERS`);
-2. train: every (kind, teacher) of `StudyPlan.models` with each training seed of
-   `StudyPlan.training_seeds` (`lnn-control train --seed S --dagger R`: different
-   initialisation, shuffling and DAgger rollouts per seed, the same demonstrations);
-3. eval (all models together, the same world seeds for every one, so paired):
-   `worlds` — forest, urban and the worlds no model is trained in, no shift;
-   `suite` — the standard shift suite (config/eval_suites.yaml) in the forest;
-   `severity` — the severity-curve shifts at the other severities, in the forest;
-4. report (`study_report`): the tables and plots under --out, from the episode logs alone.
+The study is many hours of a 2-core machine, more than one sitting, so it is made of units that
+finish one by one and are kept in OUT (default models/study), the study's record: a later
+invocation, on this machine or on a fresh clone elsewhere with OUT committed, goes on from there.
+A unit is one trained model — collect its teacher's forest demonstrations into --work if they
+are not there (`lnn-control collect`: the same seeds give the same bags on any machine), train
+it (`lnn-control train --seed S --dagger R`), then fly its three evaluations — or the expert,
+flown once. Units run `workers` at a time, one core each, in order: training seed outermost,
+the plan's models in order within it, the expert last. Every unit flies the same world seeds
+(`seeds.EVALUATION` on), so any two models' episodes pair up; each model's evaluations fly it
+alone (`eval --no-reference`), the expert's episodes are those of its own unit. Evaluations:
+`worlds` — forest, urban and the worlds no model is trained in, no shift; `suite` — the standard
+shift suite (config/eval_suites.yaml) in the forest; `severity` — the severity-curve shifts at
+the other severities, in the forest. The report (`study.report`) is written from OUT alone.
+
+    OUT/checkpoints/LABEL.pt     each finished training (LABEL: KIND_TEACHER_sSEED), its loss curve
+    OUT/eval/RUN/LABEL/          each unit's evaluation RUN (`lnn-control eval --out`; resumed)
+    OUT/steps.json               every step's command and seconds, over every invocation and machine,
+                                 and the plan, which a later invocation must repeat
+    OUT/study.json, .md, .png    the report
+    --work/bags/TEACHER/         the demonstrations; --work/checkpoints/: trainings under way (one
+                                 cut off starts again); --work/configs/, logs/
 """
 from __future__ import annotations
 
+import json
+import shutil
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -26,24 +39,30 @@ import yaml
 from lnn_control import seeds
 from lnn_control.config_file import read_yaml
 from lnn_control.eval.episode_log import MANIFEST
-from lnn_control.make_model.pipeline import StepLog, eval_dir, eval_step
+from lnn_control.eval.results import RESULTS_JSON
+from lnn_control.make_model.pipeline import STEPS, StepLog
 from lnn_control.paths import share_path
+from lnn_control.train.behavior_cloning import artifact_paths
 
 COMMAND = "make study"
 SEVERITY_SHIFTS = ("wind", "fog", "dim", "camera_noise", "latency", "frame_drops")
+RUNS = ("worlds", "suite", "severity")
+EXPERT = "expert"
 
 
 @dataclass(frozen=True)
 class StudyPlan:
     """What the study trains and flies.
 
-    `models`: (kind, teacher) pairs, each trained once per training seed; the first teacher
-    listed for the CfC is the study's main one, the others measure what the teacher changes.
-    `world_episodes` per model and world, `condition_episodes` per model and shift condition
-    (pooled over the trainings of a kind that is training seeds x that many paired episodes)."""
+    `models`: (kind, teacher) pairs, each trained once per training seed; the first is the
+    study's main group (the CfC with the imitable teacher), the next the one it is held against
+    first (the same-size MLP, which matched it in every earlier measurement); the privileged
+    teacher's CfC measures what the teacher changes. `world_episodes` per model and world,
+    `condition_episodes` per model and shift condition (pooled over the trainings of a kind that
+    is training seeds x that many paired episodes)."""
 
-    models: tuple[tuple[str, str], ...] = (("cfc", "imitable"), ("lstm", "imitable"), ("gru", "imitable"),
-                                           ("mlp", "imitable"), ("cfc", "privileged"))
+    models: tuple[tuple[str, str], ...] = (("cfc", "imitable"), ("mlp", "imitable"), ("lstm", "imitable"),
+                                           ("gru", "imitable"), ("cfc", "privileged"))
     training_seeds: tuple[int, ...] = (0, 1, 2)
     worlds: tuple[str, ...] = ("forest", "urban", "orchard", "quarry", "park")
     world_episodes: int = 30
@@ -62,14 +81,16 @@ class StudyPlan:
     def teachers(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(teacher for _, teacher in self.models))
 
-    def labels(self) -> list[str]:
-        """Every trained model's label (its checkpoint's stem): KIND_TEACHER_sSEED."""
-        return [model_label(kind, teacher, seed) for kind, teacher in self.models for seed in self.training_seeds]
-
 
 QUICK = StudyPlan(models=(("cfc", "imitable"), ("mlp", "imitable"), ("cfc", "privileged")), training_seeds=(0, 1),
                   worlds=("forest", "orchard"), world_episodes=2, condition_episodes=1, severities=(1.0,), episodes=4,
                   dagger_rounds=1, eval_time_limit_s=5.0, epochs=1, dagger_episodes=1, dagger_epochs=1)
+
+
+def units(plan: StudyPlan) -> list[str]:
+    """Every unit's label, in the order they are done: the models seed by seed, the expert last."""
+    models = [model_label(kind, teacher, seed) for seed in plan.training_seeds for kind, teacher in plan.models]
+    return models + [EXPERT]
 
 
 def model_label(kind: str, teacher: str, seed: int) -> str:
@@ -85,19 +106,37 @@ def parse_label(label: str) -> tuple[str, str, int] | None:
 
 
 class Study:
-    """The study's steps into `work` with `workers` processes (make model's `Pipeline` runs them)."""
+    """The study's units into `out` (the record) and `work` (what any machine makes again), with
+    `workers` processes; ValueError when `out` holds a study of another plan."""
 
-    def __init__(self, plan: StudyPlan, work: Path, workers: int, command: str):
+    def __init__(self, plan: StudyPlan, work: Path, out: Path, workers: int, command: str):
         self.plan = plan
         self.work = work
+        self.out = out
         self.workers = workers
-        self.steps = StepLog(COMMAND, work, command, {"study": asdict(plan), "workers": workers})
+        self.steps = StepLog(COMMAND, work, command, {"study": asdict(plan), "workers": workers},
+                             record=out / STEPS)
+        earlier, now = self.steps.earlier_latest.get("study"), json.loads(json.dumps(asdict(plan)))
+        if earlier is not None and earlier != now:
+            changed = sorted(name for name, value in now.items() if earlier.get(name) != value)
+            raise ValueError(f"{out / STEPS}: {out} holds a study of another plan (it differs in "
+                             f"{', '.join(changed)}); give the options it was made with, or another --out")
+        self._collected: dict[str, threading.Lock] = {teacher: threading.Lock() for teacher in plan.teachers}
 
     def bags(self, teacher: str) -> Path:
         return self.work / "bags" / teacher
 
     def checkpoint(self, label: str) -> Path:
+        """OUT/checkpoints/LABEL.pt: a finished training, kept with the record."""
+        return self.out / "checkpoints" / f"{label}.pt"
+
+    def training(self, label: str) -> Path:
+        """--work/checkpoints/LABEL.pt: where the training writes, until it has finished."""
         return self.work / "checkpoints" / f"{label}.pt"
+
+    def eval_dir(self, run: str, label: str) -> Path:
+        """OUT/eval/RUN/LABEL: unit LABEL's evaluation RUN (LABEL "expert" for the expert's)."""
+        return self.out / "eval" / run / label
 
     def config(self, teacher: str, seed: int) -> Path:
         """--work/configs/TEACHER_sSEED.yaml: the training config with this seed and teacher (and
@@ -119,61 +158,84 @@ class Study:
         path.write_text(f"# made by make study from {source}\n" + yaml.safe_dump(values, sort_keys=False))
         return path
 
-    def collect(self) -> None:
-        for teacher in self.plan.teachers:
+    def run(self) -> None:
+        """Every unit not yet in OUT, `workers` at once. The first failure starts no further unit
+        (those under way finish) and is raised."""
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+
+        with ThreadPoolExecutor(max(1, self.workers)) as pool:
+            futures = [pool.submit(self.unit, label) for label in units(self.plan)]
+            try:
+                for future in as_completed(futures):
+                    future.result()
+            finally:
+                for future in futures:
+                    future.cancel()
+
+    def unit(self, label: str) -> None:
+        if label != EXPERT:
+            kind, teacher, seed = parse_label(label)
+            self.train(kind, teacher, seed)
+        self.evaluate(label)
+
+    def collect(self, teacher: str) -> None:
+        """TEACHER's forest demonstrations into --work, once (later calls find them)."""
+        with self._collected[teacher]:
             bags = self.bags(teacher)
+            if f"collect_{teacher}" in self.steps.latest["steps"]:
+                return
             self.steps.run_step(f"collect_{teacher}", [
                 "collect", "--world", "forest", "--episodes", str(self.plan.episodes), "--out", str(bags),
                 "--workers", str(self.workers), "--seed", str(seeds.DEMONSTRATIONS), "--teacher", teacher],
                 resumes=bags.is_dir() and any(bags.iterdir()))
 
-    def train_all(self) -> None:
-        """Every model of the plan, up to `workers` at once; a finished checkpoint is kept."""
-        from concurrent.futures import ThreadPoolExecutor
+    def train(self, kind: str, teacher: str, seed: int) -> None:
+        """Train KIND_TEACHER_sSEED into --work, then keep it (and its loss curve) in OUT; a model
+        already in OUT is not trained again."""
+        label = model_label(kind, teacher, seed)
+        kept = self.checkpoint(label)
+        if kept.is_file():
+            return
+        self.collect(teacher)
+        checkpoint = self.training(label)
+        _remove(checkpoint, checkpoint.with_name(checkpoint.stem + ".dagger"))
+        checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        args = ["train", "--bags", str(self.bags(teacher)), "--model", kind, "--out", str(checkpoint),
+                "--config", str(self.config(teacher, seed)), "--dagger", str(self.plan.dagger_rounds)]
+        if self.plan.epochs is not None:
+            args += ["--epochs", str(self.plan.epochs)]
+        self.steps.run_step(f"train_{label}", args)
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        _, curve = artifact_paths(checkpoint)
+        if curve.is_file():
+            shutil.copyfile(curve, kept.with_name(curve.name))
+        shutil.copyfile(checkpoint, kept.with_suffix(".partial"))
+        kept.with_suffix(".partial").replace(kept)   # whole, or not there
 
-        def train(kind: str, teacher: str, seed: int) -> None:
-            label = model_label(kind, teacher, seed)
-            checkpoint = self.checkpoint(label)
-            done = checkpoint.with_suffix(".done")
-            if done.is_file() and checkpoint.is_file():
-                return
-            _remove(checkpoint, checkpoint.with_name(checkpoint.stem + ".dagger"))
-            checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            args = ["train", "--bags", str(self.bags(teacher)), "--model", kind, "--out", str(checkpoint),
-                    "--config", str(self.config(teacher, seed)), "--dagger", str(self.plan.dagger_rounds)]
-            if self.plan.epochs is not None:
-                args += ["--epochs", str(self.plan.epochs)]
-            self.steps.run_step(f"train_{label}", args)
-            done.write_text("finished\n")
-
-        jobs = [(kind, teacher, seed) for seed in self.plan.training_seeds for kind, teacher in self.plan.models]
-        with ThreadPoolExecutor(max(1, self.workers)) as pool:
-            for future in [pool.submit(train, *job) for job in jobs]:
-                future.result()
-
-    def evaluate_all(self) -> None:
+    def evaluate(self, label: str) -> None:
+        """Unit LABEL's three evaluations into OUT/eval/RUN/LABEL (each resumed where it stopped)."""
         plan = self.plan
         suite = f"{share_path('config', 'eval_suites.yaml')}:standard"
-        self.evaluate("worlds", list(plan.worlds), plan.world_episodes, [])
-        self.evaluate("suite", ["forest"], plan.condition_episodes, ["--suite", suite])
         shifts = [a for name in SEVERITY_SHIFTS for s in plan.severities for a in ("--shift", f"{name}:{s:g}")]
-        if shifts:
-            self.evaluate("severity", ["forest"], plan.condition_episodes, shifts)
-
-    def evaluate(self, run: str, worlds: list[str], episodes: int, conditions: list[str]) -> None:
-        out = eval_dir(self.work, run)
-        args = ["eval", *[a for label in self.plan.labels() for a in ("--policy", str(self.checkpoint(label)))],
-                "--policy", "expert", *[a for world in worlds for a in ("--world", world)], *conditions,
-                "--episodes", str(episodes), "--seed", str(seeds.EVALUATION), "--workers", str(self.workers),
-                "--time-limit", f"{self.plan.eval_time_limit_s:g}", "--out", str(out)]
-        if (out / MANIFEST).is_file():
-            args.append("--resume")
-        self.steps.run_step(eval_step(run), args, resumes="--resume" in args)
+        runs = {"worlds": ([a for world in plan.worlds for a in ("--world", world)], plan.world_episodes),
+                "suite": (["--world", "forest", "--suite", suite], plan.condition_episodes),
+                "severity": (["--world", "forest", *shifts], plan.condition_episodes)}
+        policy = EXPERT if label == EXPERT else str(self.checkpoint(label))
+        for run, (conditions, episodes) in runs.items():
+            if run == "severity" and not shifts:
+                continue
+            out = self.eval_dir(run, label)
+            if (out / RESULTS_JSON).is_file():
+                continue
+            args = ["eval", "--policy", policy, "--no-reference", *conditions, "--episodes", str(episodes),
+                    "--seed", str(seeds.EVALUATION), "--workers", "1",
+                    "--time-limit", f"{plan.eval_time_limit_s:g}", "--out", str(out)]
+            if (out / MANIFEST).is_file():
+                args.append("--resume")
+            self.steps.run_step(f"eval_{run}_{label}", args, resumes="--resume" in args)
 
 
 def _remove(*paths: Path) -> None:
-    import shutil
-
     for path in paths:
         if path.is_dir():
             shutil.rmtree(path)
