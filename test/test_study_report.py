@@ -97,6 +97,9 @@ def test_a_pilot_plan_changes_only_what_it_names_and_bad_options_are_refused(cap
     assert plan_of(parser.parse_args(["--dagger-rounds", "0"])).dagger_rounds == 0
     assert pilot.condition_episodes == StudyPlan().condition_episodes and pilot.worlds == StudyPlan().worlds
     assert units(pilot) == ["cfc_imitable_s0", "mlp_imitable_s0", "cfc_imitable_s1", "mlp_imitable_s1", "expert"]
+    assert units(StudyPlan())[:8] == ["cfc_imitable_s0", "mlp_imitable_s0", "cfc_imitable_s1", "mlp_imitable_s1",
+                                      "cfc_imitable_s2", "mlp_imitable_s2", "lstm_imitable_s0", "gru_imitable_s0"]
+    assert units(StudyPlan())[-4:] == ["cfc_privileged_s0", "cfc_privileged_s1", "cfc_privileged_s2", "expert"]
     assert pilot.encoder_precision is None
     assert plan_of(parser.parse_args(["--encoder-precision", "auto"])).encoder_precision == "auto"
     for bad in (["--models", "transformer:imitable"], ["--models", "cfc"], ["--seeds", "0,x"],

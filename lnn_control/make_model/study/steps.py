@@ -10,8 +10,7 @@ invocation, on this machine or on a fresh clone elsewhere with OUT committed, go
 A unit is one trained model — collect its teacher's forest demonstrations into --work if they
 are not there (`lnn-control collect`: the same seeds give the same bags on any machine), train
 it (`lnn-control train --seed S --dagger R`), then fly its three evaluations — or the expert,
-flown once. Units run `workers` at a time, one core each, in order: training seed outermost,
-the plan's models in order within it, the expert last. Every unit flies the same world seeds
+flown once. Units run `workers` at a time, one core each, in the order of `units`. Every unit flies the same world seeds
 (`seeds.EVALUATION` on), so any two models' episodes pair up; each model's evaluations fly it
 alone (`eval --no-reference`), the expert's episodes are those of its own unit. Evaluations:
 `worlds` — forest, urban and the worlds no model is trained in, no shift; `suite` — the standard
@@ -88,8 +87,12 @@ QUICK = StudyPlan(models=(("cfc", "imitable"), ("mlp", "imitable"), ("cfc", "pri
 
 
 def units(plan: StudyPlan) -> list[str]:
-    """Every unit's label, in the order they are done: the models seed by seed, the expert last."""
-    models = [model_label(kind, teacher, seed) for seed in plan.training_seeds for kind, teacher in plan.models]
+    """Every unit's label, in the order they are done: the plan's models two groups at a time
+    (the first two, then the next two, ...), each pair seed by seed, the expert last — so the
+    main comparison has all its trainings, paired, before the next groups start."""
+    pairs = [plan.models[i:i + 2] for i in range(0, len(plan.models), 2)]
+    models = [model_label(kind, teacher, seed) for pair in pairs for seed in plan.training_seeds
+              for kind, teacher in pair]
     return models + [EXPERT]
 
 
@@ -155,7 +158,9 @@ class Study:
             values["optim"] = dict(values.get("optim") or {}, encoder_precision=self.plan.encoder_precision)
         path = self.work / "configs" / f"{teacher}_s{seed}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"# made by make study from {source}\n" + yaml.safe_dump(values, sort_keys=False))
+        partial = path.with_name(f"{path.name}.{threading.get_ident()}")  # another unit's training may read it
+        partial.write_text(f"# made by make study from {source}\n" + yaml.safe_dump(values, sort_keys=False))
+        partial.replace(path)
         return path
 
     def run(self) -> None:
