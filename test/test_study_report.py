@@ -9,6 +9,7 @@ from lnn_control.eval.episode_log import EpisodeLog
 from lnn_control.eval.episode_record import EpisodeRecord
 from lnn_control.make_model.study.report import write_report
 from lnn_control.make_model.study.steps import StudyPlan, model_label, parse_label, units
+from lnn_control.policy import PolicySpec, build_network, save_checkpoint
 
 PLAN = StudyPlan(models=(("cfc", "imitable"), ("mlp", "imitable")), training_seeds=(0, 1), worlds=("forest", "orchard"),
                  world_episodes=10, condition_episodes=10)
@@ -25,6 +26,18 @@ def _record(policy, world, condition, seed, success, lost_s=0.0):
 def test_labels_round_trip():
     assert parse_label(model_label("cfc", "imitable", 2)) == ("cfc", "imitable", 2)
     assert parse_label("expert") is None
+
+
+def _trained(path, outcome_distance: float) -> None:
+    """A checkpoint as a finished training leaves it: two expert demonstrations in its provenance
+    (and a DAgger rollout, which is not one), the second ending `outcome_distance` from the target."""
+    def bag(name, source, distance):
+        return {"path": f"runs/study/bags/imitable/{name}", "frames": 300, "sequences": 1,
+                "facts": {"lnn_control.source": source,
+                          "lnn_control.outcome": json.dumps({"success": True, "distance_to_target": distance})}}
+    bags = [bag("forest_000000", "expert", 0.7), bag("forest_000001", "expert", outcome_distance),
+            bag("dagger_1", "dagger", 3.0)]
+    save_checkpoint(path, build_network(PolicySpec(kind="mlp")), provenance={"bags": bags})
 
 
 def _log(out, run, unit) -> EpisodeLog:
@@ -46,8 +59,7 @@ def test_the_report_pools_trainings_pairs_them_and_checks_the_goals(tmp_path):
             # the suite flies the forest without shift again (the same episodes: counted once) and fog
             _log(out, "suite", cfc).append(_record(cfc, "forest", "none", seed, True))
             _log(out, "suite", cfc).append(_record(cfc, "forest", "fog", seed, seed < 10007))
-        (out / "checkpoints").mkdir(exist_ok=True)
-        (out / "checkpoints" / f"{cfc}.pt").write_bytes(b"a finished training")
+        _trained(out / "checkpoints" / f"{cfc}.pt", outcome_distance=0.5)
         for run in ("worlds", "suite", "severity"):  # the CfC's evaluations are complete, the MLP's are not
             (out / "eval" / run / cfc).mkdir(parents=True, exist_ok=True)
             (out / "eval" / run / cfc / "results.json").write_text("{}")
@@ -81,6 +93,12 @@ def test_the_report_pools_trainings_pairs_them_and_checks_the_goals(tmp_path):
     assert (report["progress"]["complete"], report["progress"]["of"]) == (2, 5)
     assert "**A partial study: 2 of 5 units complete.**" in text
     assert "| mlp_imitable_s0 | no | 20 flown | - | - |" in text and "| expert | - | 1 flown | - | - |" in text
+    assert report["demonstrations"] == {"imitable": {"trainings": 2, "demonstration_sets": 1}}
+    assert "imitable teacher: 2 training(s), all on the same demonstrations" in text
+    # a training whose demonstrations ended elsewhere (another machine flew them differently) is told apart
+    _trained(out / "checkpoints" / "cfc_imitable_s1.pt", outcome_distance=0.5000001)
+    report = json.loads(write_report(PLAN, out)[0].read_text())
+    assert report["demonstrations"] == {"imitable": {"trainings": 2, "demonstration_sets": 2}}
 
 
 def test_a_pilot_plan_changes_only_what_it_names_and_bad_options_are_refused(capsys):

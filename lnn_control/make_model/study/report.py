@@ -14,6 +14,7 @@ Writes OUT/study.json, OUT/study.md, OUT/worlds.png and OUT/severity.png.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections import defaultdict
@@ -25,6 +26,8 @@ from lnn_control.eval.stats import mcnemar_exact, wilson_interval
 from lnn_control.eval.tables import percent, rate_with_interval
 from lnn_control.make_model.pipeline import STEPS
 from lnn_control.make_model.study.steps import RUNS, SEVERITY_SHIFTS, StudyPlan, parse_label, units
+from lnn_control.policy import read_header
+from lnn_control.train.provenance import bag_fact
 
 LOST_S = 2.0        # s out of view at the end: a failure with the target lost
 GOALS = {"forest": 0.95, "urban": 0.80, "new_world": 0.80, "retention": 0.80}
@@ -50,6 +53,7 @@ def write_report(plan: StudyPlan, out: Path) -> list[Path]:
     report = {"plan": plan.__dict__ | {"models": [list(m) for m in plan.models]}, "main": main, "groups": groups,
               "rows": rows, "comparisons": [c for c in comparisons if c], "pooled": [p for p in pooled if p],
               "goals": [_goals(group, by, plan) for group in groups], "progress": _progress(plan, out),
+              "demonstrations": _demonstrations(out),
               "steps": _steps(out)}
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "study.json", out / "study.md", out / "worlds.png", out / "severity.png"]
@@ -67,6 +71,23 @@ def _episodes(out: Path) -> list[dict]:
         for unit in sorted(path for path in (out / "eval" / run).glob("*") if path.is_dir()):
             found += [{**record.to_dict(), "run": run} for record in EpisodeLog(unit).read()]
     return found
+
+
+def _demonstrations(out: Path) -> dict:
+    """Per teacher: how many finished trainings, and how many different sets of demonstrations
+    they learned from, told apart by each bag's name, frames and outcome (to the last digit of its
+    final distance to the target) in the checkpoint's provenance. One set: the demonstrations,
+    collected again on each machine the study ran on, came out the same."""
+    sets: dict[str, list[str]] = defaultdict(list)
+    for checkpoint in sorted((out / "checkpoints").glob("*.pt")):
+        parsed = parse_label(checkpoint.stem)
+        if parsed is None:
+            continue
+        bags = [(Path(bag["path"]).name, bag["frames"], bag_fact(bag, "outcome"))
+                for bag in read_header(checkpoint)["provenance"]["bags"] if bag_fact(bag, "source") == "expert"]
+        sets[parsed[1]].append(hashlib.sha256(json.dumps(bags, sort_keys=True).encode()).hexdigest())
+    return {teacher: {"trainings": len(found), "demonstration_sets": len(set(found))}
+            for teacher, found in sorted(sets.items())}
 
 
 def _progress(plan: StudyPlan, out: Path) -> dict:
@@ -263,7 +284,19 @@ def _method(report: dict, steps: dict) -> str:
             f"every model: {plan['world_episodes']} per model and world, {plan['condition_episodes']} per model and "
             f"shift condition; episodes end at success, collision or {plan['eval_time_limit_s']:g} s. "
             f"{len(commands)} steps, {hours:.1f} h of wall clock over {steps.get('invocations', 0)} invocation(s) "
-            f"(steps.json lists every command).")
+            f"(steps.json lists every command). {_demonstration_text(report['demonstrations'])}")
+
+
+def _demonstration_text(demonstrations: dict) -> str:
+    """What the trainings of each teacher learned from: the same demonstrations, or not."""
+    texts = []
+    for teacher, found in demonstrations.items():
+        same = ("all on the same demonstrations (each bag's frames and outcome alike)"
+                if found["demonstration_sets"] == 1 else
+                f"on {found['demonstration_sets']} different sets of demonstrations (collected again on a machine "
+                "that flew them differently)")
+        texts.append(f"{teacher} teacher: {found['trainings']} training(s), {same}")
+    return ("Demonstrations: " + "; ".join(texts) + ".") if texts else ""
 
 
 def _progress_lines(progress: dict) -> list[str]:
