@@ -80,7 +80,8 @@ def test_the_report_pools_trainings_pairs_them_and_checks_the_goals(tmp_path):
     assert forest_pool["p_value"] == 2 * 0.5 ** 6
     goals = {g["group"]: g for g in report["goals"]}
     assert goals["cfc_imitable"]["forest_met"] and not goals["cfc_imitable"]["new_worlds_met"]
-    assert not goals["cfc_imitable"]["suite_retention_met"] and goals["mlp_imitable"]["new_worlds_met"]
+    assert goals["cfc_imitable"]["suite_retention_met"] is False and goals["mlp_imitable"]["new_worlds_met"]
+    assert goals["mlp_imitable"]["suite_retention_met"] is None  # no shift flown: not measured, not "not met"
     text = written[1].read_text()
     assert "| mlp_imitable | forest | none | 0% | 30% | 6 of 6 | 75% | 10 deg |" in text
     assert "| forest | 100% [" in text and "cfc_imitable" in text and "(not met)" in text

@@ -21,16 +21,20 @@ from collections import defaultdict
 from pathlib import Path
 
 from lnn_control.eval.episode_log import EpisodeLog
+from lnn_control.eval.plan import parse_conditions
 from lnn_control.eval.results import RESULTS_JSON
 from lnn_control.eval.stats import mcnemar_exact, wilson_interval
 from lnn_control.eval.tables import percent, rate_with_interval
 from lnn_control.make_model.pipeline import STEPS
 from lnn_control.make_model.study.steps import RUNS, SEVERITY_SHIFTS, StudyPlan, parse_label, units
+from lnn_control.paths import share_path
 from lnn_control.policy import read_header
 from lnn_control.train.provenance import bag_fact
 
 LOST_S = 2.0        # s out of view at the end: a failure with the target lost
 GOALS = {"forest": 0.95, "urban": 0.80, "new_world": 0.80, "retention": 0.80}
+SUITE_SHIFTS = [c.name for c in parse_conditions([], [f"{share_path('config', 'eval_suites.yaml')}:standard"])
+                if c.shifts]   # the shift conditions whose retention the goal asks for
 
 
 def write_report(plan: StudyPlan, out: Path) -> list[Path]:
@@ -205,9 +209,18 @@ def _goals(group: str, by: dict, plan: StudyPlan) -> dict:
                  if g == group and w == "forest" and c != "none" and r["retention"] is not None and ":" not in c}
     return {"group": group, "forest": forest, "forest_met": None if forest is None else forest >= GOALS["forest"],
             "urban": urban, "urban_met": None if urban is None else urban >= GOALS["urban"],
-            "new_worlds": new, "new_worlds_met": all(v is not None and v >= GOALS["new_world"] for v in new.values()),
+            "new_worlds": new, "new_worlds_met": _all_met(new.values(), len(new), GOALS["new_world"]),
             "suite_retention": retention,
-            "suite_retention_met": bool(retention) and all(v >= GOALS["retention"] for v in retention.values())}
+            "suite_retention_met": _all_met(retention.values(), len(SUITE_SHIFTS), GOALS["retention"])}
+
+
+def _all_met(values, expected: int, goal: float) -> bool | None:
+    """Whether every one of `expected` values meets `goal`: False as soon as a measured one does
+    not, None (not measured) while some are missing, True when all are there and meet it."""
+    measured = [v for v in values if v is not None]
+    if any(v < goal for v in measured):
+        return False
+    return True if len(measured) == expected else None
 
 
 def _steps(out: Path) -> dict:
@@ -345,14 +358,25 @@ def _met(value) -> str:
 
 # -- plots ---------------------------------------------------------------------------------------
 
+def _color(report: dict, group: str) -> str:
+    """One colour per group in every plot, whichever groups have been flown so far."""
+    return f"C{(report['groups'] + ['expert']).index(group)}"
+
+
+def _plot_title(progress: dict) -> str:
+    if progress["complete"] < progress["of"]:
+        return f"partial study: {progress['complete']} of {progress['of']} units complete"
+    return f"all {progress['of']} units complete"
+
+
 def _plot_worlds(report: dict, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
     worlds = report["plan"]["worlds"]
-    groups = report["groups"] + ["expert"]
     by = {(r["group"], r["world"]): r for r in report["rows"] if r["condition"] == "none"}
+    groups = [g for g in report["groups"] + ["expert"] if any((g, world) in by for world in worlds)]  # flown ones
     fig, ax = plt.subplots(figsize=(1.6 * len(worlds) + 2, 4), dpi=100)
     width = 0.8 / len(groups)
     for k, group in enumerate(groups):
@@ -364,9 +388,10 @@ def _plot_worlds(report: dict, path: Path) -> None:
                 ys.append(r["success_rate"])
                 lo.append(r["success_rate"] - r["success_ci"][0])
                 hi.append(r["success_ci"][1] - r["success_rate"])
-        ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2, label=group)
+        ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2, label=group, color=_color(report, group))
     ax.set_xticks(range(len(worlds)), worlds)
     ax.set_ylabel("success (pooled, 95% CI)")
+    ax.set_title(_plot_title(report["progress"]), fontsize=9)
     ax.set_ylim(0, 1.05)
     ax.legend(fontsize=7, ncol=3)
     ax.grid(axis="y", alpha=0.3)
@@ -391,13 +416,14 @@ def _plot_severity(report: dict, path: Path) -> None:
                     points.append((severity, r["training_mean"], r["training_min"], r["training_max"]))
             if points:
                 xs, mean, low, high = zip(*points, strict=True)
-                line, = axis.plot(xs, mean, marker="o", label=group)
+                line, = axis.plot(xs, mean, marker="o", label=group, color=_color(report, group))
                 axis.fill_between(xs, low, high, color=line.get_color(), alpha=0.15)
         axis.set_title(shift)
         axis.set_ylim(0, 1.05)
         axis.set_xlabel("severity")
         axis.grid(alpha=0.3)
     axes.flat[0].set_ylabel("success (mean over trainings, range shaded)")
+    fig.suptitle(_plot_title(report["progress"]), fontsize=9)
     axes.flat[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path)
