@@ -167,6 +167,13 @@ class Launched(NodesUnderTest):
             f"commands without a unique publication sequence number: {self.command_numbers[:10]}"
         return [flag_of.get(number) for number in self.command_numbers]
 
+    def flagged_commands(self) -> int:
+        """How many of the commands received so far came with a `~/intervention` flag that is set
+        (flags and commands are separate topics: a flag can arrive before its command)."""
+        with self.lock:
+            flag_of = dict(zip(self.flag_numbers, self.flags, strict=True))
+            return sum(bool(flag_of.get(number)) for number in self.command_numbers)
+
     def wait_for(self, predicate, what: str, *args, **kwargs):
         """`NodesUnderTest.wait_for`; a timeout also says how many messages of each topic arrived here."""
         try:
@@ -413,7 +420,8 @@ def test_sim_operator_takes_over_through_the_node_and_the_corrections_fine_tune_
             first_command = len(launched.commands)
             after = max(stamp_to_seconds(m.header.stamp) for m in launched.images)
         # a random-weight policy soon needs correcting; the operator flies at least hold_s (3 s) then
-        launched.wait_for(lambda: sum(launched.flags) >= 30 and not launched.flags[-1], "a takeover and its end")
+        launched.wait_for(lambda: launched.flagged_commands() >= 30 and not launched.flags[-1],
+                          "a takeover and its end: 30 flagged commands received")
         with launched.lock:
             last_command = len(launched.commands)
         # the operator's commands and the odometry are reliable: one lost on the way holds back those
