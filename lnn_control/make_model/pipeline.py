@@ -41,6 +41,7 @@ from lnn_control.eval.results import RESULTS_JSON, RESULTS_MD, RESULTS_PNG
 from lnn_control.make_model.recipe import Recipe
 from lnn_control.paths import share_path
 from lnn_control.train.behavior_cloning import artifact_paths
+from lnn_control.train.dagger import dagger_dir
 
 STEPS = "steps.json"
 SHIFT_SUITES = {"drone": "standard", "rover": "rover"}  # the suite of config/eval_suites.yaml flown in the forest
@@ -54,6 +55,16 @@ SHIPPED_PLOTS = {"bars": "eval_forest_urban.png", "suite": "ood_study.png"}  # e
 def eval_dir(work: Path, run: str) -> Path:
     """--work/eval/RUN: the `lnn-control eval --out` folder of evaluation RUN."""
     return work / "eval" / run
+
+
+def remove_cut_off_training(checkpoint: Path) -> None:
+    """What a training to `checkpoint` left when it was cut off — the checkpoint of its last
+    finished round and its DAgger rollouts — so that it starts again from nothing."""
+    for leftover in (checkpoint, dagger_dir(checkpoint)):
+        if leftover.is_dir():
+            shutil.rmtree(leftover)
+        elif leftover.exists():
+            leftover.unlink()
 
 
 def eval_step(run: str) -> str:
@@ -183,11 +194,7 @@ class Pipeline(StepLog):
                 if f"train_{kind}" in self.steps:
                     self.record(self.steps[f"train_{kind}"])
                 return
-            for leftover in (checkpoint, checkpoint.with_name(checkpoint.stem + ".dagger")):
-                if leftover.is_dir():
-                    shutil.rmtree(leftover)
-                elif leftover.exists():
-                    leftover.unlink()
+            remove_cut_off_training(checkpoint)
             checkpoint.parent.mkdir(parents=True, exist_ok=True)
             args = ["train", "--bags", str(bags), "--model", kind, "--out", str(checkpoint),
                     "--config", str(self.config), "--dagger", str(self.recipe.dagger_rounds),

@@ -28,6 +28,11 @@ from lnn_control.train.distributed import DistContext, all_reduce_sum
 from lnn_control.train.provenance import provenance
 
 
+def dagger_dir(checkpoint: Path) -> Path:
+    """NAME.dagger/ beside checkpoint NAME.pt: the learner's DAgger rollouts, a folder per round."""
+    return checkpoint.with_name(checkpoint.stem + ".dagger")
+
+
 def run_dagger(bags, bad, spec: PolicySpec, config: TrainConfig, out: Path, rounds: int,
                ctx: DistContext = DistContext(), progress: bool = True, parent: dict | None = None,
                initial_state: dict | None = None, keep_normalization: bool = False,
@@ -37,16 +42,16 @@ def run_dagger(bags, bad, spec: PolicySpec, config: TrainConfig, out: Path, roun
     `freeze_encoder` hold for every round (see `train_policy`)."""
     if rounds < 0:
         raise ValueError(f"--dagger must be 0 or more rounds, got {rounds}")
-    dagger_dir = out.with_name(out.stem + ".dagger")
-    if rounds and dagger_dir.exists():
-        raise FileExistsError(f"{dagger_dir}: DAgger rollouts of an earlier run are there; remove it or choose "
+    rollouts = dagger_dir(out)
+    if rounds and rollouts.exists():
+        raise FileExistsError(f"{rollouts}: DAgger rollouts of an earlier run are there; remove it or choose "
                               f"another --out")
     start = {"keep_normalization": keep_normalization, "freeze_encoder": freeze_encoder}
     result = train_policy(bags, spec, config, out, provenance=provenance(bags, bad, config, parent), ctx=ctx,
                           progress=progress, initial_state=initial_state, **start)
     aggregate = list(bags)
     for round_index in range(1, rounds + 1):
-        round_dir = dagger_dir / f"round_{round_index:02d}"
+        round_dir = rollouts / f"round_{round_index:02d}"
         seeds = [dagger_rollout_seed(config.seed, round_index, i) for i in range(config.dagger.episodes_per_round)]
         jobs = [RecordingJob(config.dagger.world, seed, round_dir / f"{world_label(config.dagger.world)}_{seed:07d}",
                              storage=config.dagger.storage, max_seconds=config.dagger.max_seconds,

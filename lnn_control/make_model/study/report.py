@@ -26,7 +26,15 @@ from lnn_control.eval.results import RESULTS_JSON
 from lnn_control.eval.stats import mcnemar_exact, wilson_interval
 from lnn_control.eval.tables import percent, rate_with_interval
 from lnn_control.make_model.pipeline import STEPS
-from lnn_control.make_model.study.steps import RUNS, SEVERITY_SHIFTS, StudyPlan, parse_label, units
+from lnn_control.make_model.study.steps import (
+    RUNS,
+    SEVERITY_SHIFTS,
+    StudyPlan,
+    checkpoint_path,
+    eval_path,
+    parse_label,
+    units,
+)
 from lnn_control.paths import share_path
 from lnn_control.policy import read_header
 from lnn_control.train.provenance import bag_fact
@@ -38,7 +46,7 @@ SUITE_SHIFTS = [c.name for c in parse_conditions([], [f"{share_path('config', 'e
 
 
 def write_report(plan: StudyPlan, out: Path) -> list[Path]:
-    episodes = _episodes(out)
+    episodes = _episodes(plan, out)
     if not episodes:
         raise FileNotFoundError(f"{out}: no study evaluation to report on (eval/worlds, eval/suite, eval/severity)")
     groups = [f"{kind}_{teacher}" for kind, teacher in plan.models]
@@ -56,8 +64,8 @@ def write_report(plan: StudyPlan, out: Path) -> list[Path]:
     pooled = [_pooled(main, other, cells, name, keep) for other in groups[1:] for name, keep in _POOLS.items()]
     report = {"plan": plan.__dict__ | {"models": [list(m) for m in plan.models]}, "main": main, "groups": groups,
               "rows": rows, "comparisons": [c for c in comparisons if c], "pooled": [p for p in pooled if p],
-              "goals": [_goals(group, by, plan) for group in groups], "progress": _progress(plan, out),
-              "demonstrations": _demonstrations(out),
+              "goals": [_goals(group, by, plan) for group in groups], "progress": _progress(plan, out, episodes),
+              "demonstrations": _demonstrations(plan, out),
               "steps": _steps(out)}
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "study.json", out / "study.md", out / "worlds.png", out / "severity.png"]
@@ -68,24 +76,27 @@ def write_report(plan: StudyPlan, out: Path) -> list[Path]:
     return written
 
 
-def _episodes(out: Path) -> list[dict]:
-    """Every episode record of the study's evaluations (OUT/eval/RUN/UNIT/), as dicts with the run's name."""
+def _episodes(plan: StudyPlan, out: Path) -> list[dict]:
+    """Every episode record of the plan's evaluations flown so far (OUT/eval/RUN/UNIT/), as dicts
+    with the run's name and the unit's."""
     found = []
     for run in RUNS:
-        for unit in sorted(path for path in (out / "eval" / run).glob("*") if path.is_dir()):
-            found += [{**record.to_dict(), "run": run} for record in EpisodeLog(unit).read()]
+        for unit in units(plan):
+            log = EpisodeLog(eval_path(out, run, unit))
+            if log.path.is_file():
+                found += [{**record.to_dict(), "run": run, "unit": unit} for record in log.read()]
     return found
 
 
-def _demonstrations(out: Path) -> dict:
+def _demonstrations(plan: StudyPlan, out: Path) -> dict:
     """Per teacher: how many finished trainings, and how many different sets of demonstrations
     they learned from, told apart by each bag's name, frames and outcome (to the last digit of its
     final distance to the target) in the checkpoint's provenance. One set: the demonstrations,
     collected again on each machine the study ran on, came out the same."""
     sets: dict[str, list[str]] = defaultdict(list)
-    for checkpoint in sorted((out / "checkpoints").glob("*.pt")):
-        parsed = parse_label(checkpoint.stem)
-        if parsed is None:
+    for unit in units(plan):
+        parsed, checkpoint = parse_label(unit), checkpoint_path(out, unit)
+        if parsed is None or not checkpoint.is_file():
             continue
         bags = [(Path(bag["path"]).name, bag["frames"], bag_fact(bag, "outcome"))
                 for bag in read_header(checkpoint)["provenance"]["bags"] if bag_fact(bag, "source") == "expert"]
@@ -94,20 +105,19 @@ def _demonstrations(out: Path) -> dict:
             for teacher, found in sorted(sets.items())}
 
 
-def _progress(plan: StudyPlan, out: Path) -> dict:
+def _progress(plan: StudyPlan, out: Path, episodes: list[dict]) -> dict:
     """Each unit of the plan: trained (None for the expert, who is not), and each evaluation's
-    episodes flown and whether it is complete (its results written)."""
+    episodes flown (of `episodes`, the record's) and whether it is complete (its results written)."""
+    flown = defaultdict(int)
+    for e in episodes:
+        flown[(e["run"], e["unit"])] += 1
     rows = []
     for unit in units(plan):
-        evaluations = {}
-        for run in RUNS:
-            folder = out / "eval" / run / unit
-            log = EpisodeLog(folder)
-            evaluations[run] = {"episodes": len(log.read()) if log.path.is_file() else 0,
-                                "complete": (folder / RESULTS_JSON).is_file()}
+        evaluations = {run: {"episodes": flown[(run, unit)],
+                             "complete": (eval_path(out, run, unit) / RESULTS_JSON).is_file()} for run in RUNS}
         if not plan.severities:
             evaluations.pop("severity")
-        trained = None if parse_label(unit) is None else (out / "checkpoints" / f"{unit}.pt").is_file()
+        trained = None if parse_label(unit) is None else checkpoint_path(out, unit).is_file()
         rows.append({"unit": unit, "trained": trained, "evaluations": evaluations,
                      "complete": trained is not False and all(e["complete"] for e in evaluations.values())})
     return {"units": rows, "complete": sum(r["complete"] for r in rows), "of": len(rows)}

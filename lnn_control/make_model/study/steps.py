@@ -39,7 +39,7 @@ from lnn_control import seeds
 from lnn_control.config_file import read_yaml
 from lnn_control.eval.episode_log import MANIFEST
 from lnn_control.eval.results import RESULTS_JSON
-from lnn_control.make_model.pipeline import STEPS, StepLog
+from lnn_control.make_model.pipeline import STEPS, StepLog, remove_cut_off_training
 from lnn_control.paths import share_path
 from lnn_control.train.behavior_cloning import artifact_paths
 
@@ -100,6 +100,16 @@ def model_label(kind: str, teacher: str, seed: int) -> str:
     return f"{kind}_{teacher}_s{seed}"
 
 
+def checkpoint_path(out: Path, label: str) -> Path:
+    """OUT/checkpoints/LABEL.pt: study model LABEL's finished training, kept with the record."""
+    return out / "checkpoints" / f"{label}.pt"
+
+
+def eval_path(out: Path, run: str, label: str) -> Path:
+    """OUT/eval/RUN/LABEL: unit LABEL's evaluation RUN (LABEL "expert" for the expert's)."""
+    return out / "eval" / run / label
+
+
 def parse_label(label: str) -> tuple[str, str, int] | None:
     """(kind, teacher, training seed) of a study model's label, None for others (the expert)."""
     parts = label.rsplit("_", 2)
@@ -129,17 +139,9 @@ class Study:
     def bags(self, teacher: str) -> Path:
         return self.work / "bags" / teacher
 
-    def checkpoint(self, label: str) -> Path:
-        """OUT/checkpoints/LABEL.pt: a finished training, kept with the record."""
-        return self.out / "checkpoints" / f"{label}.pt"
-
     def training(self, label: str) -> Path:
         """--work/checkpoints/LABEL.pt: where the training writes, until it has finished."""
         return self.work / "checkpoints" / f"{label}.pt"
-
-    def eval_dir(self, run: str, label: str) -> Path:
-        """OUT/eval/RUN/LABEL: unit LABEL's evaluation RUN (LABEL "expert" for the expert's)."""
-        return self.out / "eval" / run / label
 
     def config(self, teacher: str, seed: int) -> Path:
         """--work/configs/TEACHER_sSEED.yaml: the training config with this seed and teacher (and
@@ -198,12 +200,12 @@ class Study:
         """Train KIND_TEACHER_sSEED into --work, then keep it (and its loss curve) in OUT; a model
         already in OUT is not trained again."""
         label = model_label(kind, teacher, seed)
-        kept = self.checkpoint(label)
+        kept = checkpoint_path(self.out, label)
         if kept.is_file():
             return
         self.collect(teacher)
         checkpoint = self.training(label)
-        _remove(checkpoint, checkpoint.with_name(checkpoint.stem + ".dagger"))
+        remove_cut_off_training(checkpoint)
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
         args = ["train", "--bags", str(self.bags(teacher)), "--model", kind, "--out", str(checkpoint),
                 "--config", str(self.config(teacher, seed)), "--dagger", str(self.plan.dagger_rounds)]
@@ -225,11 +227,11 @@ class Study:
         runs = {"worlds": ([a for world in plan.worlds for a in ("--world", world)], plan.world_episodes),
                 "suite": (["--world", "forest", "--suite", suite], plan.condition_episodes),
                 "severity": (["--world", "forest", *shifts], plan.condition_episodes)}
-        policy = EXPERT if label == EXPERT else str(self.checkpoint(label))
+        policy = EXPERT if label == EXPERT else str(checkpoint_path(self.out, label))
         for run, (conditions, episodes) in runs.items():
             if run == "severity" and not shifts:
                 continue
-            out = self.eval_dir(run, label)
+            out = eval_path(self.out, run, label)
             if (out / RESULTS_JSON).is_file():
                 continue
             args = ["eval", "--policy", policy, "--no-reference", *conditions, "--episodes", str(episodes),
@@ -239,10 +241,3 @@ class Study:
                 args.append("--resume")
             self.steps.run_step(f"eval_{run}_{label}", args, resumes="--resume" in args)
 
-
-def _remove(*paths: Path) -> None:
-    for path in paths:
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
