@@ -64,6 +64,8 @@ def test_the_report_pools_trainings_pairs_them_and_checks_the_goals(tmp_path):
             (out / "eval" / run / cfc).mkdir(parents=True, exist_ok=True)
             (out / "eval" / run / cfc / "results.json").write_text("{}")
     _log(out, "worlds", "expert").append(_record("expert", "forest", "none", 10000, True))
+    (out / "steps.json").write_text(json.dumps({"steps": {name: {"seconds": seconds} for name, seconds in (
+        ("train_cfc_imitable_s0", 3000.0), ("train_cfc_imitable_s1", 4000.0), ("eval_worlds_cfc_imitable_s0", 9.0))}}))
     written = write_report(PLAN, out)
     report = json.loads(written[0].read_text())
     rows = {(r["group"], r["world"], r["condition"]): r for r in report["rows"]}
@@ -90,10 +92,20 @@ def test_the_report_pools_trainings_pairs_them_and_checks_the_goals(tmp_path):
     assert list(progress) == ["cfc_imitable_s0", "mlp_imitable_s0", "cfc_imitable_s1", "mlp_imitable_s1", "expert"]
     assert progress["cfc_imitable_s1"]["complete"] and not progress["mlp_imitable_s1"]["complete"]
     assert progress["mlp_imitable_s0"]["trained"] is False and progress["expert"]["trained"] is None
-    assert progress["mlp_imitable_s0"]["evaluations"]["worlds"] == {"episodes": 20, "complete": False}
+    assert progress["mlp_imitable_s0"]["evaluations"]["worlds"] == {"episodes": 20, "of": 20, "complete": False}
+    assert [progress["expert"]["evaluations"][run]["of"] for run in ("worlds", "suite", "severity")] == [
+        2 * 10, 17 * 10, (1 + 6 * 2) * 10]   # 2 worlds; no shift and the suite's 16; no shift and 6 shifts x 2
     assert (report["progress"]["complete"], report["progress"]["of"]) == (2, 5)
     assert "**A partial study: 2 of 5 units complete.**" in text
-    assert "| mlp_imitable_s0 | no | 20 flown | - | - |" in text and "| expert | - | 1 flown | - | - |" in text
+    assert "| mlp_imitable_s0 | no | 20 of 20 flown | - | - |" in text
+    assert "| expert | - | 1 of 20 flown | - | - |" in text
+    # left: the MLP's two trainings, and every episode of the incomplete evaluations not yet flown, at the
+    # record's pace: the trainings' median (of 3000 s and 4000 s, the upper) and the episodes' 1 s each
+    left = report["progress"]["left"]
+    assert (left["trainings"], left["episodes"]) == (2, 2 * (170 + 130) + 19 + 170 + 130)
+    assert (left["training_s"], left["episode_s"]) == (4000.0, 1.0)
+    assert left["core_s"] == 2 * 4000.0 + left["episodes"] * 1.0
+    assert f"Left: 2 training(s) and {left['episodes']} evaluation episodes: about 2.5 h of one core" in text
     assert report["demonstrations"] == {"imitable": {"trainings": 2, "demonstration_sets": 1}}
     assert "imitable teacher: 2 training(s), all on the same demonstrations" in text
     # a training whose demonstrations ended elsewhere (another machine flew them differently) is told apart

@@ -29,19 +29,20 @@ from lnn_control.make_model.pipeline import STEPS
 from lnn_control.make_model.study.steps import (
     RUNS,
     SEVERITY_SHIFTS,
+    STANDARD_SUITE,
     StudyPlan,
     checkpoint_path,
     eval_path,
+    evaluations,
     parse_label,
     units,
 )
-from lnn_control.paths import share_path
 from lnn_control.policy import read_header
 from lnn_control.train.provenance import bag_fact
 
 LOST_S = 2.0        # s out of view at the end: a failure with the target lost
 GOALS = {"forest": 0.95, "urban": 0.80, "new_world": 0.80, "retention": 0.80}
-SUITE_SHIFTS = [c.name for c in parse_conditions([], [f"{share_path('config', 'eval_suites.yaml')}:standard"])
+SUITE_SHIFTS = [c.name for c in parse_conditions([], [STANDARD_SUITE])
                 if c.shifts]   # the shift conditions whose retention the goal asks for
 
 
@@ -62,11 +63,12 @@ def write_report(plan: StudyPlan, out: Path) -> list[Path]:
     comparisons = [_compare(main, other, cell, cells) for other in groups[1:] for cell in _cell_names(cells)
                    if (main, *cell) in cells and (other, *cell) in cells]
     pooled = [_pooled(main, other, cells, name, keep) for other in groups[1:] for name, keep in _POOLS.items()]
+    steps = _steps(out)
     report = {"plan": plan.__dict__ | {"models": [list(m) for m in plan.models]}, "main": main, "groups": groups,
               "rows": rows, "comparisons": [c for c in comparisons if c], "pooled": [p for p in pooled if p],
-              "goals": [_goals(group, by, plan) for group in groups], "progress": _progress(plan, out, episodes),
-              "demonstrations": _demonstrations(plan, out),
-              "steps": _steps(out)}
+              "goals": [_goals(group, by, plan) for group in groups],
+              "progress": _progress(plan, out, episodes, steps), "demonstrations": _demonstrations(plan, out),
+              "steps": steps}
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "study.json", out / "study.md", out / "worlds.png", out / "severity.png"]
     written[0].write_text(json.dumps(report, indent=1, allow_nan=False) + "\n")
@@ -105,22 +107,40 @@ def _demonstrations(plan: StudyPlan, out: Path) -> dict:
             for teacher, found in sorted(sets.items())}
 
 
-def _progress(plan: StudyPlan, out: Path, episodes: list[dict]) -> dict:
+def _progress(plan: StudyPlan, out: Path, episodes: list[dict], steps: dict) -> dict:
     """Each unit of the plan: trained (None for the expert, who is not), and each evaluation's
-    episodes flown (of `episodes`, the record's) and whether it is complete (its results written)."""
+    episodes flown (of `episodes`, the record's) of those planned, and whether it is complete
+    (its results written); then what is left, and how long it takes at the record's pace."""
     flown = defaultdict(int)
     for e in episodes:
         flown[(e["run"], e["unit"])] += 1
     rows = []
     for unit in units(plan):
-        evaluations = {run: {"episodes": flown[(run, unit)],
-                             "complete": (eval_path(out, run, unit) / RESULTS_JSON).is_file()} for run in RUNS}
-        if not plan.severities:
-            evaluations.pop("severity")
+        runs = {ev.run: {"episodes": flown[(ev.run, unit)], "of": ev.planned_episodes(),
+                         "complete": (eval_path(out, ev.run, unit) / RESULTS_JSON).is_file()}
+                for ev in evaluations(plan)}
         trained = None if parse_label(unit) is None else checkpoint_path(out, unit).is_file()
-        rows.append({"unit": unit, "trained": trained, "evaluations": evaluations,
-                     "complete": trained is not False and all(e["complete"] for e in evaluations.values())})
-    return {"units": rows, "complete": sum(r["complete"] for r in rows), "of": len(rows)}
+        rows.append({"unit": unit, "trained": trained, "evaluations": runs,
+                     "complete": trained is not False and all(e["complete"] for e in runs.values())})
+    return {"units": rows, "complete": sum(r["complete"] for r in rows), "of": len(rows),
+            "left": _left(rows, episodes, steps)}
+
+
+def _left(rows: list[dict], episodes: list[dict], steps: dict) -> dict:
+    """The trainings and evaluation episodes still to do, and their seconds of one core at the
+    pace of the record so far: the median seconds of its trainings and the mean wall seconds of
+    its episodes (None until it has both). The machines that made the record set the pace."""
+    trainings = sum(row["trained"] is False for row in rows)
+    left = sum(max(0, e["of"] - e["episodes"]) for row in rows for e in row["evaluations"].values()
+               if not e["complete"])
+    trained_s = sorted(step["seconds"] for name, step in steps.get("steps", {}).items() if name.startswith("train_"))
+    episode_s = [e["wall_s"] for e in episodes if e.get("wall_s") is not None]
+    training_s = trained_s[len(trained_s) // 2] if trained_s else None
+    flying_s = sum(episode_s) / len(episode_s) if episode_s else None
+    core_s = (None if (trainings and training_s is None) or (left and flying_s is None)
+              else trainings * (training_s or 0.0) + left * (flying_s or 0.0))
+    return {"trainings": trainings, "episodes": left, "training_s": training_s, "episode_s": flying_s,
+            "core_s": core_s}
 
 
 def _cells(episodes: list[dict]) -> dict[tuple, list[dict]]:
@@ -296,7 +316,6 @@ def _markdown(report: dict) -> str:
 
 def _method(report: dict, steps: dict) -> str:
     plan = report["plan"]
-    commands = [step["command"] for name, step in steps.get("steps", {}).items()]
     hours = steps.get("wall_s", 0.0) / 3600
     return ("Every model trained in the forest only (default season, no shift): "
             f"{plan['episodes']} expert demonstrations per teacher, behaviour cloning "
@@ -306,7 +325,8 @@ def _method(report: dict, steps: dict) -> str:
             f"(training seeds {', '.join(map(str, plan['training_seeds']))}). World seeds from 10000 on, the same for "
             f"every model: {plan['world_episodes']} per model and world, {plan['condition_episodes']} per model and "
             f"shift condition; episodes end at success, collision or {plan['eval_time_limit_s']:g} s. "
-            f"{len(commands)} steps, {hours:.1f} h of wall clock over {steps.get('invocations', 0)} invocation(s) "
+            f"{len(steps.get('steps', {}))} steps, {hours:.1f} h of wall clock over "
+            f"{steps.get('invocations', 0)} invocation(s) "
             f"(steps.json lists every command). {_demonstration_text(report['demonstrations'])}")
 
 
@@ -329,16 +349,31 @@ def _progress_lines(progress: dict) -> list[str]:
         lines += [f"**A partial study: {done} of {of} units complete.** Every table below is of the episodes flown "
                   "so far; a group with fewer trainings than the plan's has wider intervals, and the paired tests "
                   "pair only the trainings both groups have. The same command continues it.", ""]
+        lines += [_left_text(progress["left"]), ""]
     else:
         lines += [f"All {of} units complete.", ""]
     runs = [run for run in RUNS if run in progress["units"][0]["evaluations"]]
     lines += ["| unit | trained | " + " | ".join(runs) + " |", "|---|---|" + "---|" * len(runs)]
     for unit in progress["units"]:
         trained = {None: "-", True: "yes", False: "no"}[unit["trained"]]
-        cells = [("complete" if e["complete"] else f"{e['episodes']} flown" if e["episodes"] else "-")
+        cells = [("complete" if e["complete"] else f"{e['episodes']} of {e['of']} flown" if e["episodes"] else "-")
                  for e in (unit["evaluations"][run] for run in runs)]
         lines.append(f"| {unit['unit']} | {trained} | " + " | ".join(cells) + " |")
     return lines + [""]
+
+
+def _left_text(left: dict) -> str:
+    text = f"Left: {left['trainings']} training(s) and {left['episodes']} evaluation episodes"
+    if left["core_s"] is None:
+        return text + "."
+    pace = []
+    if left["training_s"] is not None:
+        pace.append(f"a training {left['training_s'] / 60:.0f} min, the median of the record's")
+    if left["episode_s"] is not None:
+        pace.append(f"an episode {left['episode_s']:.1f} s, the mean of those flown")
+    return (f"{text}: about {left['core_s'] / 3600:.1f} h of one core at the pace of the machines that made the "
+            f"record ({'; '.join(pace)}), half that with `--workers 2` on two cores, plus collecting the "
+            "demonstrations on a machine that has none.")
 
 
 def _grid(rows, groups, cells, title, retention: bool = False) -> list[str]:

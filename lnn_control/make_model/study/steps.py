@@ -38,6 +38,7 @@ import yaml
 from lnn_control import seeds
 from lnn_control.config_file import read_yaml
 from lnn_control.eval.episode_log import MANIFEST
+from lnn_control.eval.plan import Condition, parse_conditions
 from lnn_control.eval.results import RESULTS_JSON
 from lnn_control.make_model.pipeline import STEPS, StepLog, remove_cut_off_training
 from lnn_control.paths import share_path
@@ -46,6 +47,7 @@ from lnn_control.train.behavior_cloning import artifact_paths
 COMMAND = "make study"
 SEVERITY_SHIFTS = ("wind", "fog", "dim", "camera_noise", "latency", "frame_drops")
 RUNS = ("worlds", "suite", "severity")
+STANDARD_SUITE = f"{share_path('config', 'eval_suites.yaml')}:standard"   # flown in the forest at 0.5
 EXPERT = "expert"
 
 
@@ -84,6 +86,43 @@ class StudyPlan:
 QUICK = StudyPlan(models=(("cfc", "imitable"), ("mlp", "imitable"), ("cfc", "privileged")), training_seeds=(0, 1),
                   worlds=("forest", "orchard"), world_episodes=2, condition_episodes=1, severities=(1.0,), episodes=4,
                   dagger_rounds=1, eval_time_limit_s=5.0, epochs=1, dagger_episodes=1, dagger_epochs=1)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One of the evaluations every unit flies: RUN's worlds, its shift conditions (`--shift`
+    and `--suite` texts as `lnn-control eval` takes them; no shift is always flown too) and the
+    episodes per world and condition."""
+
+    run: str
+    worlds: tuple[str, ...]
+    episodes: int
+    shifts: tuple[str, ...] = ()
+    suites: tuple[str, ...] = ()
+
+    def conditions(self) -> tuple[Condition, ...]:
+        return parse_conditions(self.shifts, self.suites)
+
+    def planned_episodes(self) -> int:
+        """Episodes the evaluation flies in all, for one unit."""
+        return len(self.worlds) * len(self.conditions()) * self.episodes
+
+    def args(self) -> list[str]:
+        """Its `lnn-control eval` options (worlds, conditions, episodes)."""
+        return [*(a for world in self.worlds for a in ("--world", world)),
+                *(a for suite in self.suites for a in ("--suite", suite)),
+                *(a for shift in self.shifts for a in ("--shift", shift)), "--episodes", str(self.episodes)]
+
+
+def evaluations(plan: StudyPlan) -> list[Evaluation]:
+    """The evaluations of every unit, in the order flown: `worlds`, `suite`, and `severity`
+    unless the plan has no other severities than the suite's."""
+    found = [Evaluation("worlds", plan.worlds, plan.world_episodes),
+             Evaluation("suite", ("forest",), plan.condition_episodes, suites=(STANDARD_SUITE,))]
+    if plan.severities:
+        found.append(Evaluation("severity", ("forest",), plan.condition_episodes,
+                                shifts=tuple(f"{name}:{s:g}" for name in SEVERITY_SHIFTS for s in plan.severities)))
+    return found
 
 
 def units(plan: StudyPlan) -> list[str]:
@@ -220,24 +259,15 @@ class Study:
         kept.with_suffix(".partial").replace(kept)   # whole, or not there
 
     def evaluate(self, label: str) -> None:
-        """Unit LABEL's three evaluations into OUT/eval/RUN/LABEL (each resumed where it stopped)."""
-        plan = self.plan
-        suite = f"{share_path('config', 'eval_suites.yaml')}:standard"
-        shifts = [a for name in SEVERITY_SHIFTS for s in plan.severities for a in ("--shift", f"{name}:{s:g}")]
-        runs = {"worlds": ([a for world in plan.worlds for a in ("--world", world)], plan.world_episodes),
-                "suite": (["--world", "forest", "--suite", suite], plan.condition_episodes),
-                "severity": (["--world", "forest", *shifts], plan.condition_episodes)}
+        """Unit LABEL's evaluations into OUT/eval/RUN/LABEL (each resumed where it stopped)."""
         policy = EXPERT if label == EXPERT else str(checkpoint_path(self.out, label))
-        for run, (conditions, episodes) in runs.items():
-            if run == "severity" and not shifts:
-                continue
-            out = eval_path(self.out, run, label)
+        for evaluation in evaluations(self.plan):
+            out = eval_path(self.out, evaluation.run, label)
             if (out / RESULTS_JSON).is_file():
                 continue
-            args = ["eval", "--policy", policy, "--no-reference", *conditions, "--episodes", str(episodes),
+            args = ["eval", "--policy", policy, "--no-reference", *evaluation.args(),
                     "--seed", str(seeds.EVALUATION), "--workers", "1",
-                    "--time-limit", f"{plan.eval_time_limit_s:g}", "--out", str(out)]
+                    "--time-limit", f"{self.plan.eval_time_limit_s:g}", "--out", str(out)]
             if (out / MANIFEST).is_file():
                 args.append("--resume")
-            self.steps.run_step(f"eval_{run}_{label}", args, resumes="--resume" in args)
-
+            self.steps.run_step(f"eval_{evaluation.run}_{label}", args, resumes="--resume" in args)
