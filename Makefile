@@ -17,7 +17,7 @@ help:
 	@echo "make bench  set up, then run the benchmarks (tables + JSON in runs/bench)"
 	@echo "make model  set up, then collect, train (DAgger) and evaluate the shipped models"
 	@echo "make rover  set up, then collect, train and evaluate the rover's CfC and MLP (models/cfc_rover_forest.*)"
-	@echo "make study  set up, then the out-of-distribution study (3 trainings per kind; hours, resumable)"
+	@echo "make study  set up, then 3 hours (HOURS=H) more of the out-of-distribution study (3 trainings per kind; resumable)"
 	@echo "make attention  set up, then the attention study of the shipped policies (models/eval/attention/)"
 	@echo "make uncertainty  set up, then train and evaluate the CfC ensemble of 5 (models/cfc_ens5_forest.*, models/eval/uncertainty/)"
 	@echo "make setup  only create .venv and install everything"
@@ -73,9 +73,11 @@ rover: $(STAMP)
 	$(BIN)/python -m lnn_control.make_model --vehicle rover --kinds cfc,mlp --config config/rover_recipe.yaml \
 	  --episodes 120 --dagger 2 --eval-episodes 40 --suite-episodes 4 --work runs/make_rover
 
-# The out-of-distribution study (hours; resumable: the same command continues): models/study/
+# The out-of-distribution study (many hours; resumable: the same command continues): models/study/.
+# One invocation works HOURS at most (no training is started that would not finish by then).
+HOURS ?= 3
 study: $(STAMP)
-	$(BIN)/python -m lnn_control.make_model.study
+	$(BIN)/python -m lnn_control.make_model.study --hours $(HOURS)
 
 # The attention study (lnn-control explain) of the four shipped forest policies: the forest under
 # the study's worst shifts and the city, the same seeds for every policy; about an hour on 2 cores.

@@ -1,7 +1,8 @@
 """`make study` end to end at its smallest (one model, one training, --quick sizes): each unit is
 kept in --out as it finishes, a fresh --work (another machine, with --out committed) goes on from
 there without collecting, training or flying anything again, an evaluation cut off is resumed,
-and a record of another plan is refused."""
+a time budget (--hours) stops what is under way and starts no training it cannot hold, and a
+record of another plan is refused."""
 from __future__ import annotations
 
 import json
@@ -52,6 +53,34 @@ def test_a_fresh_work_folder_continues_the_study_from_its_record(tmp_path, capsy
     assert third["latest"]["steps"] == [f"eval_suite_{UNIT}"]
     assert "--resume" in third["steps"][f"eval_suite_{UNIT}"]["command"]
     assert len((suite / "episodes.jsonl").read_text().splitlines()) == len(lines)
+
+    # --hours: at the end of the budget an evaluation under way stops as Ctrl-C stops it, keeping its
+    # episodes and its seconds; the next invocation resumes it
+    (suite / "results.json").unlink()
+    (suite / "episodes.jsonl").write_text("".join(lines[:len(lines) // 2]))
+    capsys.readouterr()
+    assert main([*small, "--work", str(tmp_path / "machine_c"), "--hours", "0.0005"]) == 0   # 1.8 s
+    assert "the time budget (--hours 0.0005) has run out" in capsys.readouterr().out
+    stopped = json.loads((out / "steps.json").read_text())
+    assert stopped["steps"][f"eval_suite_{UNIT}"]["stopped"] and stopped["latest"]["steps"] == []
+    assert not (suite / "results.json").exists()
+    assert len(lines) // 2 <= len((suite / "episodes.jsonl").read_text().splitlines()) < len(lines)
+    assert main([*small, "--work", str(tmp_path / "machine_c")]) == 0
+    resumed = json.loads((out / "steps.json").read_text())["steps"][f"eval_suite_{UNIT}"]
+    assert "stopped" not in resumed and resumed["seconds"] > stopped["steps"][f"eval_suite_{UNIT}"]["seconds"]
+    assert len((suite / "episodes.jsonl").read_text().splitlines()) == len(lines)
+
+    # a training is not started when the budget is shorter than the record's trainings take
+    (out / "checkpoints" / f"{UNIT}.pt").unlink()
+    record = json.loads((out / "steps.json").read_text())
+    record["steps"][f"train_{UNIT}"]["seconds"] = 3600.0
+    (out / "steps.json").write_text(json.dumps(record))
+    capsys.readouterr()
+    assert main([*small, "--work", str(tmp_path / "machine_d"), "--hours", "0.5"]) == 0
+    printed = capsys.readouterr().out
+    assert f"train_{UNIT}: not started — a training takes about 60 min" in printed
+    assert json.loads((out / "steps.json").read_text())["latest"]["steps"] == []
+    assert not (tmp_path / "machine_d" / "bags").exists()
 
     # a record of another plan is not mixed with this one
     capsys.readouterr()

@@ -27,6 +27,7 @@ import os
 import platform
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -91,6 +92,33 @@ def shipped_checkpoint(out: Path, kind: str, recipe: Recipe) -> Path:
     return out / (name if kind == "cfc" else f"baselines/{name}")
 
 
+STOP_GRACE_S = 60.0   # s a step stopped at the deadline has to end by itself before it is killed
+
+
+class OutOfTime(Exception):
+    """A step was not started, or was stopped, because the invocation's time budget ran out."""
+
+
+def _ended_before(process: subprocess.Popen, deadline: float | None) -> bool:
+    """Wait for `process` until `deadline` (time.monotonic(); None: for as long as it runs);
+    whether it ended by then."""
+    try:
+        process.wait(timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return True
+    except subprocess.TimeoutExpired:
+        return False
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop a step as Ctrl-C does (SIGINT: it keeps what it has done), killed if it has not
+    ended within STOP_GRACE_S."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    if not _ended_before(process, time.monotonic() + STOP_GRACE_S):
+        process.kill()
+        process.wait()
+
+
 class StepLog:
     """Runs steps (`lnn-control` commands) into `work` and keeps the record of them, `record`
     (default --work/steps.json); `tool` names it in what it prints ("make model"); `latest` is
@@ -110,13 +138,19 @@ class StepLog:
         self.latest = {"command": command, **latest, "machine": platform.machine(), "cpu_count": os.cpu_count(),
                        "steps": []}
         self._record_lock = threading.Lock()  # trainings finish in threads of their own
+        self.deadline: float | None = None    # time.monotonic() at which steps stop (run_step)
 
     # -- running commands --------------------------------------------------------------------
 
     def run_step(self, name: str, args: list[str], resumes: bool = False) -> dict:
         """Run `lnn-control ARGS` (one torch thread per process), its output into logs/NAME.log;
         `resumes`: it continues the work of an earlier invocation, whose seconds count too.
-        RuntimeError naming the log when the command fails (its last lines are printed)."""
+        RuntimeError naming the log when the command fails (its last lines are printed);
+        OutOfTime when `deadline` (time.monotonic() seconds) has passed before it starts or while
+        it runs: then it is stopped as Ctrl-C stops it (SIGINT; killed if it has not ended within
+        STOP_GRACE_S), and its seconds so far are kept in the record."""
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise OutOfTime(f"{name} not started: the time budget has run out")
         self.logs.mkdir(parents=True, exist_ok=True)
         log = self.logs / f"{name}.log"
         command = "lnn-control " + shlex.join(args)
@@ -124,18 +158,32 @@ class StepLog:
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         started = time.perf_counter()
         with log.open("w") as stream:
-            done = subprocess.run([sys.executable, "-m", "lnn_control.cli", *args], stdout=stream,
-                                  stderr=subprocess.STDOUT, env=env)
+            process = subprocess.Popen([sys.executable, "-m", "lnn_control.cli", *args], stdout=stream,
+                                       stderr=subprocess.STDOUT, env=env)
+            try:
+                out_of_time = not _ended_before(process, self.deadline)
+            except BaseException:   # Ctrl-C here: the step ends as it does at the deadline
+                _stop(process)
+                raise
+            if out_of_time:
+                _stop(process)
         seconds = time.perf_counter() - started
         step = {"name": name, "command": command, "seconds": round(seconds, 1), "log": str(log)}
         earlier = self.steps.get(name)
         if resumes and earlier:
             step["seconds"] = round(earlier["seconds"] + seconds, 1)
+        if out_of_time:
+            step["stopped"] = True
+            with self._record_lock:
+                self.steps[name] = step   # kept for the invocation that resumes it, not listed as done
+                self.save()
+            print(f"[{self.tool}] {name}: stopped after {seconds:.0f} s, the time budget has run out", flush=True)
+            raise OutOfTime(f"{name} stopped after {seconds:.0f} s: the time budget has run out")
         self.record(step)
-        if done.returncode != 0:
+        if process.returncode != 0:
             print(f"[{self.tool}] {name}: the end of {log}:", *log.read_text().strip().splitlines()[-5:], sep="\n",
                   flush=True)
-            raise RuntimeError(f"{name} failed (exit {done.returncode}, {seconds:.0f} s); its output: {log}")
+            raise RuntimeError(f"{name} failed (exit {process.returncode}, {seconds:.0f} s); its output: {log}")
         print(f"[{self.tool}] {name}: done in {seconds:.0f} s", flush=True)
         return step
 

@@ -35,6 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="parallel processes")
     parser.add_argument("--quick", action="store_true", help="a smoke run in minutes (not a study)")
     parser.add_argument("--report-only", action="store_true", help="only write the report from --out")
+    parser.add_argument("--hours", type=_hours, metavar="H",
+                        help="this sitting's time budget: no training starts that would not finish within it at "
+                             "the pace of the record's trainings, and at the end what is under way stops as "
+                             "Ctrl-C stops it (an evaluation keeps every episode flown; a training cut off starts "
+                             "again next time); then the report is written (default: until the study is done)")
     parser.add_argument("--encoder-precision", choices=("fp32", "bf16", "auto"), default=None,
                         help="the trainings' optim.encoder_precision (default: the training config's, fp32): "
                              "bf16 computes the image encoder in bfloat16, about twice as fast where the CPU "
@@ -99,6 +104,16 @@ def _whole(text: str, least: int = 0) -> int:
     return value
 
 
+def _hours(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of hours > 0, got {text!r}")
+    return value
+
+
 def _severities(text: str) -> tuple[float, ...]:
     if text.strip() == "none":
         return ()
@@ -131,11 +146,19 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--workers must be at least 1, got {args.workers}")
         plan = plan_of(args)
         work = Path(args.work)
-        study = Study(plan, work, out, args.workers, " ".join([PROG, *map(shlex.quote, argv)]))
+        study = Study(plan, work, out, args.workers, " ".join([PROG, *map(shlex.quote, argv)]), hours=args.hours)
+        done = args.report_only or study.run()
         if not args.report_only:
-            study.run()
             study.steps.save()
-        written = write_report(plan, out)
+        if not done:
+            print(f"[make study] the time budget (--hours {args.hours:g}) has run out: every finished unit and "
+                  f"every episode flown are kept in {out}; the same command continues", flush=True)
+        try:
+            written = write_report(plan, out)
+        except FileNotFoundError:
+            if done:
+                raise
+            return SUCCESS   # the budget ran out before the first episode: nothing to report on
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         return failed(COMMAND, error)
     except KeyboardInterrupt:

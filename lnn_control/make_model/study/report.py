@@ -35,6 +35,7 @@ from lnn_control.make_model.study.steps import (
     eval_path,
     evaluations,
     parse_label,
+    training_pace,
     units,
 )
 from lnn_control.policy import read_header
@@ -133,9 +134,8 @@ def _left(rows: list[dict], episodes: list[dict], steps: dict) -> dict:
     trainings = sum(row["trained"] is False for row in rows)
     left = sum(max(0, e["of"] - e["episodes"]) for row in rows for e in row["evaluations"].values()
                if not e["complete"])
-    trained_s = sorted(step["seconds"] for name, step in steps.get("steps", {}).items() if name.startswith("train_"))
+    training_s = training_pace(steps.get("steps", {}))
     episode_s = [e["wall_s"] for e in episodes if e.get("wall_s") is not None]
-    training_s = trained_s[len(trained_s) // 2] if trained_s else None
     flying_s = sum(episode_s) / len(episode_s) if episode_s else None
     core_s = (None if (trainings and training_s is None) or (left and flying_s is None)
               else trainings * (training_s or 0.0) + left * (flying_s or 0.0))

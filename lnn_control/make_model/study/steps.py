@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -40,7 +41,7 @@ from lnn_control.config_file import read_yaml
 from lnn_control.eval.episode_log import MANIFEST
 from lnn_control.eval.plan import Condition, parse_conditions
 from lnn_control.eval.results import RESULTS_JSON
-from lnn_control.make_model.pipeline import STEPS, StepLog, remove_cut_off_training
+from lnn_control.make_model.pipeline import STEPS, OutOfTime, StepLog, remove_cut_off_training
 from lnn_control.paths import share_path
 from lnn_control.train.behavior_cloning import artifact_paths
 
@@ -149,6 +150,14 @@ def eval_path(out: Path, run: str, label: str) -> Path:
     return out / "eval" / run / label
 
 
+def training_pace(steps: dict[str, dict]) -> float | None:
+    """The median seconds of the finished trainings in a study's steps (steps.json's "steps";
+    not one stopped by the time budget), None before the first has finished."""
+    seconds = sorted(step["seconds"] for name, step in steps.items()
+                     if name.startswith("train_") and not step.get("stopped"))
+    return seconds[len(seconds) // 2] if seconds else None
+
+
 def parse_label(label: str) -> tuple[str, str, int] | None:
     """(kind, teacher, training seed) of a study model's label, None for others (the expert)."""
     parts = label.rsplit("_", 2)
@@ -161,7 +170,8 @@ class Study:
     """The study's units into `out` (the record) and `work` (what any machine makes again), with
     `workers` processes; ValueError when `out` holds a study of another plan."""
 
-    def __init__(self, plan: StudyPlan, work: Path, out: Path, workers: int, command: str):
+    def __init__(self, plan: StudyPlan, work: Path, out: Path, workers: int, command: str,
+                 hours: float | None = None):
         self.plan = plan
         self.work = work
         self.out = out
@@ -174,6 +184,8 @@ class Study:
             raise ValueError(f"{out / STEPS}: {out} holds a study of another plan (it differs in "
                              f"{', '.join(changed)}); give the options it was made with, or another --out")
         self._collected: dict[str, threading.Lock] = {teacher: threading.Lock() for teacher in plan.teachers}
+        if hours is not None:   # the invocation's time budget (--hours)
+            self.steps.deadline = time.monotonic() + hours * 3600
 
     def bags(self, teacher: str) -> Path:
         return self.work / "bags" / teacher
@@ -204,25 +216,32 @@ class Study:
         partial.replace(path)
         return path
 
-    def run(self) -> None:
-        """Every unit not yet in OUT, `workers` at once. The first failure starts no further unit
-        (those under way finish) and is raised."""
+    def run(self) -> bool:
+        """Every unit not yet in OUT, `workers` at once; whether all are done (False: the time
+        budget ran out first, and what was under way then was stopped). The first failure starts
+        no further unit (those under way finish) and is raised."""
         from concurrent.futures import ThreadPoolExecutor, as_completed
 
+        done = True
         with ThreadPoolExecutor(max(1, self.workers)) as pool:
             futures = [pool.submit(self.unit, label) for label in units(self.plan)]
             try:
                 for future in as_completed(futures):
-                    future.result()
+                    done = future.result() and done
             finally:
                 for future in futures:
                     future.cancel()
+        return done
 
-    def unit(self, label: str) -> None:
-        if label != EXPERT:
-            kind, teacher, seed = parse_label(label)
-            self.train(kind, teacher, seed)
-        self.evaluate(label)
+    def unit(self, label: str) -> bool:
+        """Unit LABEL, or what of it the time budget allows; whether it is done."""
+        try:
+            if label != EXPERT and not self.train(*parse_label(label)):
+                return False
+            self.evaluate(label)
+        except OutOfTime:
+            return False
+        return True
 
     def collect(self, teacher: str) -> None:
         """TEACHER's forest demonstrations into --work, once (later calls find them)."""
@@ -235,13 +254,21 @@ class Study:
                 "--workers", str(self.workers), "--seed", str(seeds.DEMONSTRATIONS), "--teacher", teacher],
                 resumes=bags.is_dir() and any(bags.iterdir()))
 
-    def train(self, kind: str, teacher: str, seed: int) -> None:
+    def train(self, kind: str, teacher: str, seed: int) -> bool:
         """Train KIND_TEACHER_sSEED into --work, then keep it (and its loss curve) in OUT; a model
-        already in OUT is not trained again."""
+        already in OUT is not trained again. Whether it is in OUT: False when the time budget
+        leaves less than a training takes at the record's pace (`training_pace`)."""
         label = model_label(kind, teacher, seed)
         kept = checkpoint_path(self.out, label)
         if kept.is_file():
-            return
+            return True
+        pace = training_pace(self.steps.steps)
+        if self.steps.deadline is not None and pace is not None:
+            left = self.steps.deadline - time.monotonic()
+            if left < pace:
+                print(f"[{COMMAND}] train_{label}: not started — a training takes about {pace / 60:.0f} min at the "
+                      f"record's pace, {max(0.0, left) / 60:.0f} min of the time budget are left", flush=True)
+                return False
         self.collect(teacher)
         checkpoint = self.training(label)
         remove_cut_off_training(checkpoint)
@@ -257,6 +284,7 @@ class Study:
             shutil.copyfile(curve, kept.with_name(curve.name))
         shutil.copyfile(checkpoint, kept.with_suffix(".partial"))
         kept.with_suffix(".partial").replace(kept)   # whole, or not there
+        return True
 
     def evaluate(self, label: str) -> None:
         """Unit LABEL's evaluations into OUT/eval/RUN/LABEL (each resumed where it stopped)."""
