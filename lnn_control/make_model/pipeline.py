@@ -110,10 +110,12 @@ def _ended_before(process: subprocess.Popen, deadline: float | None) -> bool:
 
 
 def _stop(process: subprocess.Popen) -> None:
-    """Stop a step as Ctrl-C does (SIGINT: it keeps what it has done), killed if it has not
-    ended within STOP_GRACE_S."""
+    """Stop a step as Ctrl-C does (SIGINT: it keeps what it has done; SIGTERM where SIGINT is
+    ignored, as in a job a shell script started in the background, whose steps inherit that),
+    killed if it has not ended within STOP_GRACE_S."""
     if process.poll() is None:
-        process.send_signal(signal.SIGINT)
+        ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        process.send_signal(signal.SIGTERM if ignored else signal.SIGINT)
     if not _ended_before(process, time.monotonic() + STOP_GRACE_S):
         process.kill()
         process.wait()
