@@ -116,6 +116,11 @@ def _stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
         process.send_signal(signal.SIGTERM if ignored else signal.SIGINT)
+    _end(process)
+
+
+def _end(process: subprocess.Popen) -> None:
+    """Let `process` end by itself within STOP_GRACE_S, else kill it."""
     if not _ended_before(process, time.monotonic() + STOP_GRACE_S):
         process.kill()
         process.wait()
@@ -149,8 +154,8 @@ class StepLog:
         `resumes`: it continues the work of an earlier invocation, whose seconds count too.
         RuntimeError naming the log when the command fails (its last lines are printed);
         OutOfTime when `deadline` (time.monotonic() seconds) has passed before it starts or while
-        it runs: then it is stopped as Ctrl-C stops it (SIGINT; killed if it has not ended within
-        STOP_GRACE_S), and its seconds so far are kept in the record."""
+        it runs: then it is stopped as Ctrl-C stops it (`_stop`), and its seconds so far are kept
+        in the record, marked "stopped"."""
         if self.deadline is not None and time.monotonic() >= self.deadline:
             raise OutOfTime(f"{name} not started: the time budget has run out")
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -164,8 +169,8 @@ class StepLog:
                                        stderr=subprocess.STDOUT, env=env)
             try:
                 out_of_time = not _ended_before(process, self.deadline)
-            except BaseException:   # Ctrl-C here: the step ends as it does at the deadline
-                _stop(process)
+            except BaseException:   # Ctrl-C: the terminal has sent the step its SIGINT too
+                _end(process)
                 raise
             if out_of_time:
                 _stop(process)
