@@ -134,6 +134,45 @@ def test_mirroring_flips_image_and_the_lateral_signs_together():
     assert all(len(torch.unique(bright[b])) == 1 for b in range(2))  # one draw per window, all its frames
 
 
+def test_dropped_frames_leave_the_kept_ones_in_order_with_the_elapsed_time_as_at_run_time():
+    """As the frame_drops shift at run time: a window's frames after its first dropped (never
+    more than 4 in a row), the kept ones first with dt the time since the kept one before, the
+    rest padding; frames of the window's own padding are never dropped."""
+    generator = torch.Generator().manual_seed(2)
+    windows, length = 200, 12
+    frame = torch.arange(length, dtype=torch.float32).repeat(windows, 1)         # each frame's number
+    dt = 0.05 * (1 + torch.rand(windows, length, generator=generator))           # s, uneven
+    mask = torch.ones(windows, length)
+    mask[:, 10:] = 0.0                                                           # the window's own padding
+    dt[:, 10:] = dt[:, 9:10]
+    batch = {"images": frame[..., None, None, None].expand(windows, length, 2, 2, 3).to(torch.uint8),
+             "imu": frame[..., None].expand(windows, length, 6).clone(), "dt": dt, "mask": mask,
+             "cmd": frame[..., None].expand(windows, length, 4).clone(), "member_weight": torch.ones(windows, length)}
+    config = AugmentConfig(brightness=0, contrast=0, image_noise=0, imu_noise=0, hflip=0, frame_drops=0.9)
+    out = augment_batch(batch, config, torch.ones(6), generator)
+    assert torch.equal(out["member_weight"], batch["member_weight"])   # not a per-frame tensor: untouched
+    real = out["mask"] > 0
+    for w in range(windows):
+        kept = out["cmd"][w, real[w], 0].long().tolist()
+        assert kept[0] == 0 and kept == sorted(kept) and set(kept) <= set(range(10))
+        assert max(b - a for a, b in zip(kept, kept[1:], strict=False)) <= 5     # at most 4 dropped in a row
+        assert torch.equal(out["imu"][w, real[w], 0].long(), out["images"][w, real[w], 0, 0, 0].long())
+        elapsed = dt[w].cumsum(0)
+        expected = torch.cat([dt[w, :1], elapsed[kept[1:]] - elapsed[kept[:-1]]])
+        torch.testing.assert_close(out["dt"][w, real[w]], expected)
+    assert 2 * windows < int(real.sum()) < 6 * windows                  # most of the 9 droppable frames go
+    assert (out["dt"][real] > 0.11).any()                               # timespans beyond the nominal ones
+    plain = AugmentConfig(brightness=0, contrast=0, image_noise=0, imu_noise=0, hflip=0)
+    assert torch.equal(augment_batch(batch, plain, torch.ones(6), generator)["dt"], dt)   # off: nothing dropped
+
+
+def test_a_cfc_trains_through_dropped_frames(tmp_path, bags):
+    (tmp_path / "tiny.yaml").write_text(TINY.replace("augment: {hflip: 0.5}", "augment: {frame_drops: 0.5}"))
+    code, out = _train(tmp_path, bags, "cfc", "--epochs", "1")
+    assert code == 0 and read_header(out)["training"]["config"]["augment"]["frame_drops"] == 0.5
+    assert np.isfinite(load_policy(out).step(np.zeros((120, 160, 3), np.uint8), np.zeros(6), 0.25)).all()
+
+
 def test_greyscale_windows_are_grey_in_every_frame_and_the_others_untouched():
     generator = torch.Generator().manual_seed(1)
     red = torch.zeros(64, 3, 4, 5, 3, dtype=torch.uint8)

@@ -58,6 +58,8 @@ class AugmentConfig:
     imu_noise: float = setting(0.02, low=0)  # in units of the training data's IMU std
     hflip: float = setting(0.0, low=0, high=1)
     greyscale: float = setting(0.0, low=0, high=1)
+    # probability a frame is dropped (`augment.drop_frames`); the frame_drops shift at severity s: 0.5 s
+    frame_drops: float = setting(0.0, low=0, high=1)
 
 
 @dataclass(frozen=True)
