@@ -159,7 +159,8 @@ class Launched(NodesUnderTest):
 
     def flags_of_the_commands(self) -> list[bool | None]:
         """The `~/intervention` flag published with each of `self.commands` (None where this process
-        did not receive it), paired by publication sequence number (call once the loop is stopped)."""
+        did not receive it), paired by publication sequence number (call once the loop is stopped, or
+        holding self.lock)."""
         flag_of = dict(zip(self.flag_numbers, self.flags, strict=True))
         assert None not in flag_of and len(flag_of) == len(self.flags), \
             f"flags without a unique publication sequence number: {self.flag_numbers[:10]}"
@@ -171,8 +172,7 @@ class Launched(NodesUnderTest):
         """How many of the commands received so far came with a `~/intervention` flag that is set
         (flags and commands are separate topics: a flag can arrive before its command)."""
         with self.lock:
-            flag_of = dict(zip(self.flag_numbers, self.flags, strict=True))
-            return sum(bool(flag_of.get(number)) for number in self.command_numbers)
+            return sum(bool(flag) for flag in self.flags_of_the_commands())
 
     def wait_for(self, predicate, what: str, *args, **kwargs):
         """`NodesUnderTest.wait_for`; a timeout also says how many messages of each topic arrived here."""

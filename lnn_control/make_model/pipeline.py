@@ -181,9 +181,7 @@ class StepLog:
             step["seconds"] = round(earlier["seconds"] + seconds, 1)
         if out_of_time:
             step["stopped"] = True
-            with self._record_lock:
-                self.steps[name] = step   # kept for the invocation that resumes it, not listed as done
-                self.save()
+            self.record(step)
             print(f"[{self.tool}] {name}: stopped after {seconds:.0f} s, the time budget has run out", flush=True)
             raise OutOfTime(f"{name} stopped after {seconds:.0f} s: the time budget has run out")
         self.record(step)
@@ -195,9 +193,11 @@ class StepLog:
         return step
 
     def record(self, step: dict) -> None:
-        """Add `step` to this invocation's steps and write the record."""
+        """Add `step` to the record and write it; to this invocation's steps unless the time
+        budget stopped it (kept for the invocation that resumes it, not listed as done)."""
         with self._record_lock:
-            self.latest["steps"].append(step["name"])
+            if not step.get("stopped"):
+                self.latest["steps"].append(step["name"])
             self.steps[step["name"]] = step
             self.save()
 
