@@ -129,9 +129,11 @@ def _end(process: subprocess.Popen) -> None:
 class StepLog:
     """Runs steps (`lnn-control` commands) into `work` and keeps the record of them, `record`
     (default --work/steps.json); `tool` names it in what it prints ("make model"); `latest` is
-    what this invocation records besides its command, machine and steps."""
+    what this invocation records besides its command, machine and steps; `deadline`
+    (time.monotonic() seconds, None: none) is when its steps stop (run_step)."""
 
-    def __init__(self, tool: str, work: Path, command: str, latest: dict, record: Path | None = None):
+    def __init__(self, tool: str, work: Path, command: str, latest: dict, record: Path | None = None,
+                 deadline: float | None = None):
         self.tool = tool
         self.work = work
         self.logs = work / "logs"
@@ -145,7 +147,7 @@ class StepLog:
         self.latest = {"command": command, **latest, "machine": platform.machine(), "cpu_count": os.cpu_count(),
                        "steps": []}
         self._record_lock = threading.Lock()  # trainings finish in threads of their own
-        self.deadline: float | None = None    # time.monotonic() at which steps stop (run_step)
+        self.deadline = deadline
 
     # -- running commands --------------------------------------------------------------------
 

@@ -39,7 +39,7 @@ import yaml
 from lnn_control import seeds
 from lnn_control.config_file import read_yaml
 from lnn_control.eval.episode_log import MANIFEST
-from lnn_control.eval.plan import Condition, parse_conditions
+from lnn_control.eval.plan import parse_conditions
 from lnn_control.eval.results import RESULTS_JSON
 from lnn_control.make_model.pipeline import STEPS, OutOfTime, StepLog, remove_cut_off_training
 from lnn_control.paths import share_path
@@ -101,12 +101,9 @@ class Evaluation:
     shifts: tuple[str, ...] = ()
     suites: tuple[str, ...] = ()
 
-    def conditions(self) -> tuple[Condition, ...]:
-        return parse_conditions(self.shifts, self.suites)
-
     def planned_episodes(self) -> int:
         """Episodes the evaluation flies in all, for one unit."""
-        return len(self.worlds) * len(self.conditions()) * self.episodes
+        return len(self.worlds) * len(parse_conditions(self.shifts, self.suites)) * self.episodes
 
     def args(self) -> list[str]:
         """Its `lnn-control eval` options (worlds, conditions, episodes)."""
@@ -176,16 +173,15 @@ class Study:
         self.work = work
         self.out = out
         self.workers = workers
+        deadline = None if hours is None else time.monotonic() + hours * 3600   # the budget (--hours)
         self.steps = StepLog(COMMAND, work, command, {"study": asdict(plan), "workers": workers},
-                             record=out / STEPS)
+                             record=out / STEPS, deadline=deadline)
         earlier, now = self.steps.earlier_latest.get("study"), json.loads(json.dumps(asdict(plan)))
         if earlier is not None and earlier != now:
             changed = sorted(name for name, value in now.items() if earlier.get(name) != value)
             raise ValueError(f"{out / STEPS}: {out} holds a study of another plan (it differs in "
                              f"{', '.join(changed)}); give the options it was made with, or another --out")
         self._collected: dict[str, threading.Lock] = {teacher: threading.Lock() for teacher in plan.teachers}
-        if hours is not None:   # the invocation's time budget (--hours)
-            self.steps.deadline = time.monotonic() + hours * 3600
 
     def bags(self, teacher: str) -> Path:
         return self.work / "bags" / teacher
