@@ -91,6 +91,10 @@ def _on_ray(jobs: Sequence, worker_class: type, worker_args: tuple, workers: int
         if os.environ.get("RAY_ADDRESS"):
             ray.init()  # join the cluster
         else:
+            # Ray starts its workers at niceness 15; ours are the work itself, as the processes
+            # backend's are, and at 15 they starve beside any other load (torch's import alone went
+            # from 5 s to 77 s on a busy 2-core machine). RAY_worker_niceness set by the user wins.
+            os.environ.setdefault("RAY_worker_niceness", "0")
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
     try:
         actor = ray.remote(num_cpus=1)(worker_class)
