@@ -42,7 +42,7 @@ def test_quick_make_model_ships_loadable_models_a_card_and_the_study(tmp_path, m
     assert "--seed 20000" in card and (out / "eval" / "forest_urban_seeds20000.md").is_file()
     assert "| world | episodes | cfc_forest | lstm_forest | gru_forest | mlp_forest | expert |" in card
     assert "| forest | 4 | " in card  # both draws of two episodes pooled
-    assert "- forest: " in card and "bar 90%: NOT met" in card  # two episodes of 5 s reach nothing
+    assert "- forest: " in card and "bar 90%: NOT met" in card  # two episodes of 3 s reach nothing
     assert "of the episodes end in a collision" in card
     assert "world seeds 0..3" in card and "on seeds 20000..20001" in card   # from the bags and results
     assert "[models/TRIALS.md](" in card and "jitter" not in card           # the trials' history: linked

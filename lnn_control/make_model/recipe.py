@@ -53,7 +53,7 @@ class Recipe:
         return any(v is not None for v in (self.epochs, self.dagger_episodes, self.dagger_epochs))
 
 
-QUICK = Recipe(episodes=4, dagger_rounds=1, eval_episodes=2, suite_episodes=1, eval_time_limit_s=5.0, epochs=1,
+QUICK = Recipe(episodes=4, dagger_rounds=1, eval_episodes=2, suite_episodes=1, eval_time_limit_s=3.0, epochs=1,
                dagger_episodes=1, dagger_epochs=1)
 
 

@@ -86,7 +86,7 @@ class StudyPlan:
 
 QUICK = StudyPlan(models=(("cfc", "imitable"), ("mlp", "imitable"), ("cfc", "privileged")), training_seeds=(0, 1),
                   worlds=("forest", "orchard"), world_episodes=2, condition_episodes=1, severities=(1.0,), episodes=4,
-                  dagger_rounds=1, eval_time_limit_s=5.0, epochs=1, dagger_episodes=1, dagger_epochs=1)
+                  dagger_rounds=1, eval_time_limit_s=3.0, epochs=1, dagger_episodes=1, dagger_epochs=1)
 
 
 @dataclass(frozen=True)
