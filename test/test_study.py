@@ -61,7 +61,7 @@ def test_a_fresh_work_folder_continues_the_study_from_its_record(tmp_path, capsy
     (suite / "episodes.jsonl").write_text("".join(lines[:len(lines) // 2]))
     capsys.readouterr()
     assert main([*small, "--work", str(tmp_path / "machine_c"), "--hours", "0.0005"]) == 0   # 1.8 s
-    assert "the time budget (--hours 0.0005) has run out" in capsys.readouterr().out
+    assert "the time budget (--hours 0.0005) has run out or cannot hold a training" in capsys.readouterr().out
     stopped = json.loads((out / "steps.json").read_text())
     assert stopped["steps"][f"eval_suite_{UNIT}"]["stopped"] and stopped["latest"]["steps"] == []
     assert not (suite / "results.json").exists()
@@ -80,6 +80,7 @@ def test_a_fresh_work_folder_continues_the_study_from_its_record(tmp_path, capsy
     assert main([*small, "--work", str(tmp_path / "machine_d"), "--hours", "0.5"]) == 0
     printed = capsys.readouterr().out
     assert f"train_{UNIT}: not started — a training takes about 60 min" in printed
+    assert "the time budget (--hours 0.5) has run out or cannot hold a training" in printed
     assert json.loads((out / "steps.json").read_text())["latest"]["steps"] == []
     assert not (tmp_path / "machine_d" / "bags").exists()
 

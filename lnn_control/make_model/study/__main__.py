@@ -151,8 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.report_only:
             study.steps.save()
         if not done:
-            print(f"[make study] the time budget (--hours {args.hours:g}) has run out: every finished unit and "
-                  f"every episode flown are kept in {out}; the same command continues", flush=True)
+            print(f"[make study] the time budget (--hours {args.hours:g}) has run out or cannot hold a training: "
+                  f"every finished unit and every episode flown are kept in {out}; the same command continues",
+                  flush=True)
         try:
             written = write_report(plan, out)
         except FileNotFoundError:
