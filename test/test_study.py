@@ -17,8 +17,7 @@ UNIT = "cfc_imitable_s0"
 def test_a_fresh_work_folder_continues_the_study_from_its_record(tmp_path, capsys):
     out = tmp_path / "study"
     small = ["--quick", "--models", "cfc:imitable", "--seeds", "0", "--severities", "none", "--world-episodes", "1",
-             "--workers", "2",
-             "--out", str(out)]
+             "--workers", "2", "--out", str(out)]
     assert main([*small, "--work", str(tmp_path / "machine_a")]) == 0
     first = json.loads((out / "steps.json").read_text())
     assert set(first["steps"]) == {"collect_imitable", f"train_{UNIT}", f"eval_worlds_{UNIT}", f"eval_suite_{UNIT}",
