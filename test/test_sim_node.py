@@ -26,6 +26,7 @@ from nav_msgs.msg import Odometry
 from rcl_interfaces.srv import SetParameters
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from ros_harness import NodesUnderTest, matched, parameter_request, ros_argv
+from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, Imu
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
@@ -123,6 +124,27 @@ class SimSide(NodesUnderTest):
         return super().stop().get("sim_node")
 
 
+class LatePilot(SimSide):
+    """A pilot slower to start than the sim: until `arrive()` the test listens to /clock and the
+    outcomes only, so the sim's first frame goes out with nothing to answer it."""
+
+    def connect(self, node) -> None:
+        self.clock_stamps: list[float] = []
+        node.create_subscription(Clock, "/clock", lambda msg: self._record(self.clock_stamps,
+                                                                           stamp_to_seconds(msg.clock)), 10)
+        self.outcome_subscription = node.create_subscription(
+            String, "episode/outcome", self._on_outcome,
+            QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+
+    def arrive(self) -> None:
+        """Publish cmd_vel, subscribe to the camera and the IMU and answer every frame (on the
+        spinning node)."""
+        sensor_stream = QoSProfile(depth=10000, reliability=ReliabilityPolicy.BEST_EFFORT)
+        self.cmd = self.node.create_publisher(TwistStamped if self.stamped else Twist, "cmd_vel", 10)
+        self.node.create_subscription(Imu, "imu/data", self._on_imu, sensor_stream)
+        self.node.create_subscription(Image, "camera/image_raw", self._on_image, sensor_stream)
+
+
 def _sim(parameters: dict, tmp_path: Path, domain: int) -> SimSide:
     return SimSide(parameters, tmp_path / "sim_node.log", domain)
 
@@ -183,6 +205,28 @@ def test_in_lockstep_a_stamped_command_answers_only_a_frame_it_is_not_older_than
     assert "no cmd_vel within 0.3 s of the frame: hovering" in sim.log()
     paired = next(vx for t, vx, _ in sim.odometry if t >= paired_from + 1.0)
     assert paired > 0.5
+
+
+def test_in_lockstep_a_frame_nobody_heard_is_sent_again_when_a_pilot_subscribes(ros_domain_id, tmp_path):
+    """The sim's first frame goes out before any pilot is there (a policy node that starts after
+    the sim); when the pilot comes, the sim sends that frame again rather than
+    wait out `lockstep_timeout` (10 min here), and the pilot flies the episode from its first frame."""
+    sim = LatePilot({"stamped": True, "lockstep_timeout": 600.0, "time_limit": 1.0, "real_time_factor": 0.0,
+                     "seed": 5}, tmp_path / "sim_node.log", ros_domain_id)
+    try:
+        sim.wait_for(lambda: sim.clock_stamps, "the sim's first frame (its /clock)")
+        sim.answer = FORWARD
+        sim.arrive()
+        sim.wait_for(lambda: sim.outcomes, "the first episode's outcome", timeout=120.0)
+    finally:
+        returncode = sim.stop()
+    assert returncode == 0, sim.log()
+    assert sim.clock_stamps[0] == 0.0 and sim.frame_stamps[0] == 0.0, (sim.clock_stamps[:3], sim.frame_stamps[:3])
+    first = sim.outcomes[0]
+    assert first["episode"] == 0 and first["timeout"] and first["time_s"] == pytest.approx(1.0)
+    assert first["path_length_m"] > 0.3, first     # flown forward, not hovered over a step
+    assert "sending the frame at 0.00 s again" in sim.log()
+    assert "no cmd_vel within" not in sim.log()
 
 
 def test_stamped_commands_outcomes_reset_with_a_new_seed_and_the_imu_stream(ros_domain_id, tmp_path):

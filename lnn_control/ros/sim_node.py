@@ -40,7 +40,13 @@ Stepping: each frame is followed by `1/camera_rate` s of physics (240 Hz); a fra
 `frame_drops` shift drops is not published, and the next one comes that much later. With
 `lockstep:=true` the node waits after each frame for a `cmd_vel` received after it (up to
 `lockstep_timeout` wall seconds, then hover for that step and a warning): the policy's
-answer to frame k is flown during step k however slow DDS or the policy is. Without
+answer to frame k is flown during step k however slow DDS or the policy is. A frame that went
+out while nothing published `cmd_vel` (the sim came up before its policy node, or the policy
+node restarted) is sent again (/clock, IMU, image) as soon as a pilot appears (a `cmd_vel`
+publisher and a camera subscriber), and each `RESEND_PERIOD_S` while it stays unanswered, so
+that a late pilot does not make the sim wait out `lockstep_timeout`. policy_node steps a frame once and answers a repeat
+with that frame's stamp, which answers no later frame (unstamped, such an answer can put the
+loop one step behind, as a watchdog zero can; see `CommandPilot`). Without
 lockstep the newest command is flown. `real_time_factor` > 0 paces simulated time to that
 multiple of wall time; 0 runs as fast as possible.
 
@@ -92,6 +98,7 @@ from lnn_control.vehicles import VEHICLES
 NODE_NAME = "sim_node"
 WARN_PERIOD_S = 2.0
 EPISODE_GAP_S = 1.0   # simulated time skipped between episodes: a policy_node resets on the gap
+RESEND_PERIOD_S = 1.0  # wall s between sending an unheard frame again in lockstep (see above)
 
 #: All are fixed at start-up except `seed` (read at each reset).
 PARAMETERS = ParameterTable(
@@ -243,6 +250,7 @@ class SensorPublisher(ObserverBase):
         self.clock = 0.0            # the latest frame's stamp
         self.episode_start = None   # the next episode's first stamp (None: the first episode, at 0)
         self.first_frame = True
+        self.frame_messages: list[tuple] = []   # (publisher, message): the latest frame's /clock, IMU, image
 
     def start_pacing(self, real_time_factor: float) -> None:
         self.real_time_factor = real_time_factor
@@ -269,13 +277,27 @@ class SensorPublisher(ObserverBase):
         self._pace(now)
         self.node.pilot.frame_published()
         stamp = seconds_to_stamp(now)
-        self.clock_pub.publish(Clock(clock=stamp))
         last_reading_time = info["imu_sample_times"][-1]
-        for reading, reading_time in zip(info["imu_samples"], info["imu_sample_times"], strict=True):
-            reading_stamp = seconds_to_stamp(round(now - (last_reading_time - reading_time), 9))
-            self.imu_pub.publish(vector_to_imu(reading, reading_stamp, "base_link"))
+        imu = [vector_to_imu(reading, seconds_to_stamp(round(now - (last_reading_time - reading_time), 9)), "base_link")
+               for reading, reading_time in zip(info["imu_samples"], info["imu_sample_times"], strict=True)]
+        clock, image = Clock(clock=stamp), rgb_to_image(observation["image"], stamp, "camera")
+        self.frame_messages = [(self.clock_pub, clock), *((self.imu_pub, msg) for msg in imu), (self.image_pub, image)]
+        for publisher, msg in self.frame_messages[:-1]:
+            publisher.publish(msg)
         self.odom_pub.publish(self._odometry(env, stamp))
-        self.image_pub.publish(rgb_to_image(observation["image"], stamp, "camera"))
+        self.image_pub.publish(image)
+
+    def heard(self) -> bool:
+        """Whether anything subscribes to the camera (a pilot could answer a frame sent now)."""
+        return self.image_pub.get_subscription_count() > 0
+
+    def send_again(self) -> None:
+        """Publish what a pilot needs of the latest frame again, as it was: /clock, the IMU
+        readings, the image (lockstep, for a late pilot; odometry is not repeated)."""
+        self.node.get_logger().info(f"a pilot is here: sending the frame at {self.clock:.2f} s again (it went out "
+                                    f"before there was one)", throttle_duration_sec=WARN_PERIOD_S)
+        for publisher, msg in self.frame_messages:
+            publisher.publish(msg)
 
     def _pace(self, now: float) -> None:
         if self.real_time_factor <= 0:
@@ -342,7 +364,9 @@ class CommandPilot:
         self.command_time = -math.inf   # simulated time the command arrived
         self.serial = 0                 # commands received so far that answer a frame (see above)
         self.serial_at_frame = 0
-        node.create_subscription(TwistStamped if stamped else Twist, "cmd_vel", self._on_cmd, 10)
+        self.unheard = False            # the latest frame went out with no pilot (no cmd_vel publisher)
+        self.resend_at = 0.0            # monotonic s: when to send it again, once one appears
+        self.subscription = node.create_subscription(TwistStamped if stamped else Twist, "cmd_vel", self._on_cmd, 10)
 
     def _on_cmd(self, msg) -> None:
         try:
@@ -359,6 +383,11 @@ class CommandPilot:
     def frame_published(self) -> None:
         """A frame goes out now: lockstep waits for a command received after this."""
         self.serial_at_frame = self.serial
+        self.unheard, self.resend_at = not self.pilot_present(), 0.0
+
+    def pilot_present(self) -> bool:
+        """Whether something publishes `cmd_vel` and subscribes to the camera."""
+        return self.subscription.get_publisher_count() > 0 and self.node.sensors.heard()
 
     def reset(self, env, seed: int) -> None:
         self.command = np.zeros(4)
@@ -369,6 +398,9 @@ class CommandPilot:
             deadline = time.monotonic() + self.lockstep_timeout
             while self.serial == self.serial_at_frame and time.monotonic() < deadline and rclpy.ok(
                     context=self.node.context):
+                if self.unheard and time.monotonic() >= self.resend_at and self.pilot_present():
+                    self.node.sensors.send_again()
+                    self.resend_at = time.monotonic() + RESEND_PERIOD_S
                 yield_to_ros(self.node, max(0.0, min(0.05, deadline - time.monotonic())))
             if self.serial == self.serial_at_frame:
                 self.command_time = -math.inf
