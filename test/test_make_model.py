@@ -32,6 +32,7 @@ def test_quick_make_model_ships_loadable_models_a_card_and_the_study(tmp_path, m
     for kind, path in shipped.items():
         net, header = load_checkpoint(path)
         assert header["kind"] == kind and header["provenance"]["dagger_rounds"] == 1
+        assert header["training"]["config"]["dagger"]["max_seconds"] == 3.0   # --quick: 3 s rollouts
         counts[kind] = header["core_parameter_count"]
     assert max(counts.values()) <= 1.1 * min(counts.values())  # the same parameter budget
 

@@ -34,6 +34,7 @@ class Recipe:
     epochs: int | None = None     # None: the training config's optim.epochs
     dagger_episodes: int | None = None  # None: the config's dagger.episodes_per_round
     dagger_epochs: int | None = None    # None: the config's dagger.epochs_per_round
+    dagger_seconds: float | None = None  # None: the config's dagger.max_seconds (simulated s per rollout)
     vehicle: str = "drone"
     kinds: tuple[str, ...] = KINDS
 
@@ -50,11 +51,11 @@ class Recipe:
     @property
     def reduced(self) -> bool:
         """Whether the recipe overrides the training config's epochs or DAgger sizes (--quick)."""
-        return any(v is not None for v in (self.epochs, self.dagger_episodes, self.dagger_epochs))
+        return any(v is not None for v in (self.epochs, self.dagger_episodes, self.dagger_epochs, self.dagger_seconds))
 
 
 QUICK = Recipe(episodes=4, dagger_rounds=1, eval_episodes=2, suite_episodes=1, eval_time_limit_s=3.0, epochs=1,
-               dagger_episodes=1, dagger_epochs=1)
+               dagger_episodes=1, dagger_epochs=1, dagger_seconds=3.0)
 
 
 def training_config(recipe: Recipe, work: Path) -> Path:
@@ -72,6 +73,8 @@ def training_config(recipe: Recipe, work: Path) -> Path:
         dagger["episodes_per_round"] = recipe.dagger_episodes
     if recipe.dagger_epochs is not None:
         dagger["epochs_per_round"] = recipe.dagger_epochs
+    if recipe.dagger_seconds is not None:
+        dagger["max_seconds"] = recipe.dagger_seconds
     if dagger:
         values["dagger"] = dagger
     values["seed"] = recipe.train_seed
