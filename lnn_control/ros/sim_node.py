@@ -44,10 +44,10 @@ answer to frame k is flown during step k however slow DDS or the policy is. A fr
 out while nothing published `cmd_vel` (the sim came up before its policy node, or the policy
 node restarted) is sent again (/clock, IMU, image) as soon as a pilot appears (a `cmd_vel`
 publisher and a camera subscriber), and each `RESEND_PERIOD_S` while it stays unanswered, so
-that a late pilot does not make the sim wait out `lockstep_timeout`. policy_node steps a frame once and answers a repeat
-with that frame's stamp, which answers no later frame (unstamped, such an answer can put the
-loop one step behind, as a watchdog zero can; see `CommandPilot`). Without
-lockstep the newest command is flown. `real_time_factor` > 0 paces simulated time to that
+that a late pilot does not make the sim wait out `lockstep_timeout`. policy_node steps a frame
+once and answers a repeat with that frame's stamp, which answers no later frame (unstamped,
+such an answer can put the loop one step behind, as a watchdog zero can; see `CommandPilot`).
+Without lockstep the newest command is flown. `real_time_factor` > 0 paces simulated time to that
 multiple of wall time; 0 runs as fast as possible.
 
 Each episode is flown by `lnn_control.rollout.fly`, as `collect` and `eval` fly theirs: the
