@@ -60,19 +60,21 @@ class SimSide(NodesUnderTest):
         super().__init__(domain, "sim_node_test", {"sim_node": (ros_argv(SIM_NODE, parameters), log_path)})
 
     def connect(self, node) -> None:
-        # deep queues: whatever arrives is kept until this process takes it
-        sensor_stream = QoSProfile(depth=10000, reliability=ReliabilityPolicy.BEST_EFFORT)
-        self.subscriptions = [
-            node.create_subscription(Odometry, "odom", self._on_odometry, 10000),
-            node.create_subscription(Imu, "imu/data", self._on_imu, sensor_stream),
-            node.create_subscription(Image, "camera/image_raw", self._on_image, sensor_stream),
-        ]
+        self.subscriptions = [node.create_subscription(Odometry, "odom", self._on_odometry, 10000),
+                              *self._pilot(node)]
         self.outcome_subscription = node.create_subscription(
             String, "episode/outcome", self._on_outcome,
             QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL))
-        self.cmd = node.create_publisher(TwistStamped if self.stamped else Twist, "cmd_vel", 10)
         self.parameter_client = node.create_client(SetParameters, "/sim_node/set_parameters")
         self.reset_client = node.create_client(Trigger, "/sim_node/reset_episode")
+
+    def _pilot(self, node) -> list:
+        """What answers the frames: the cmd_vel publisher, and the IMU and camera subscriptions
+        (returned; deep queues: whatever arrives is kept until this process takes it)."""
+        sensor_stream = QoSProfile(depth=10000, reliability=ReliabilityPolicy.BEST_EFFORT)
+        self.cmd = node.create_publisher(TwistStamped if self.stamped else Twist, "cmd_vel", 10)
+        return [node.create_subscription(Imu, "imu/data", self._on_imu, sensor_stream),
+                node.create_subscription(Image, "camera/image_raw", self._on_image, sensor_stream)]
 
     # -- callbacks (the spinner thread) -----------------------------------------------------
 
@@ -139,10 +141,7 @@ class LatePilot(SimSide):
     def arrive(self) -> None:
         """Publish cmd_vel, subscribe to the camera and the IMU and answer every frame (on the
         spinning node)."""
-        sensor_stream = QoSProfile(depth=10000, reliability=ReliabilityPolicy.BEST_EFFORT)
-        self.cmd = self.node.create_publisher(TwistStamped if self.stamped else Twist, "cmd_vel", 10)
-        self.node.create_subscription(Imu, "imu/data", self._on_imu, sensor_stream)
-        self.node.create_subscription(Image, "camera/image_raw", self._on_image, sensor_stream)
+        self._pilot(self.node)
 
 
 def _sim(parameters: dict, tmp_path: Path, domain: int) -> SimSide:
